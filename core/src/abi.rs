@@ -1,0 +1,238 @@
+//! The guest contract, ABI v1 (specified in `docs/ABI.md`), and the checks that enforce it.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use wasmi::{ExternType, FuncType, Module, ValType};
+
+use crate::capability::{CORE, CapSet};
+use crate::error::{ContractViolation, Error, ErrorKind};
+use crate::invoke::CapabilityTable;
+
+/// The import module namespace every host function lives in.
+pub const IMPORT_NAMESPACE: &str = "palisade";
+/// The custom section in which a guest declares its ABI version.
+pub const ABI_SECTION: &str = "palisade.abi";
+/// The ABI version this host implements.
+pub const ABI_VERSION: u32 = 1;
+/// The oldest ABI version this host accepts.
+pub const MIN_ABI_VERSION: u32 = 1;
+/// The guest memory export.
+pub const MEMORY_EXPORT: &str = "memory";
+/// The guest allocator export: `(len: i32) -> i32`.
+pub const ALLOC_EXPORT: &str = "palisade_alloc";
+/// Export names starting with this are reserved for the ABI.
+pub const RESERVED_PREFIX: &str = "palisade_";
+
+/// What the contract check learned about a module.
+#[derive(Debug, Clone)]
+pub struct ContractInfo {
+    /// The declared ABI version.
+    pub abi_version: u32,
+    /// The capabilities the module's imports need (without `core`).
+    pub required: CapSet,
+    /// Every import, by name, with the index of its capability.
+    pub imports: Vec<(Box<str>, u8)>,
+    /// The entry points, in export order.
+    pub entries: Vec<Box<str>>,
+}
+
+impl ContractInfo {
+    /// Whether `name` is an entry point.
+    pub fn has_entry(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| &**e == name)
+    }
+}
+
+pub(crate) fn describe(ty: &FuncType) -> String {
+    let mut s = String::from("(");
+    for (i, p) in ty.params().iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{p:?}");
+    }
+    s.push_str(") -> (");
+    for (i, r) in ty.results().iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{r:?}");
+    }
+    s.push(')');
+    s.to_lowercase()
+}
+
+fn describe_extern(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => format!("a function {}", describe(f)),
+        ExternType::Global(_) => String::from("a global"),
+        ExternType::Table(_) => String::from("a table"),
+        ExternType::Memory(_) => String::from("a memory"),
+    }
+}
+
+fn is_func(ty: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
+    ty.params() == params && ty.results() == results
+}
+
+/// The declared ABI version, from the `palisade.abi` custom section.
+///
+/// # Errors
+///
+/// `MissingAbiVersion`, `MalformedAbiVersion`, or `UnsupportedAbiVersion`.
+pub fn abi_version(module: &Module) -> Result<u32, ContractViolation> {
+    let mut found = None;
+    for section in module.custom_sections() {
+        if section.name() != ABI_SECTION {
+            continue;
+        }
+        let bytes: [u8; 4] = section
+            .data()
+            .try_into()
+            .map_err(|_| ContractViolation::MalformedAbiVersion)?;
+        if found.replace(u32::from_le_bytes(bytes)).is_some() {
+            return Err(ContractViolation::MalformedAbiVersion);
+        }
+    }
+    let version = found.ok_or(ContractViolation::MissingAbiVersion)?;
+    if !(MIN_ABI_VERSION..=ABI_VERSION).contains(&version) {
+        return Err(ContractViolation::UnsupportedAbiVersion {
+            found: version,
+            min: MIN_ABI_VERSION,
+            max: ABI_VERSION,
+        });
+    }
+    Ok(version)
+}
+
+/// Checks a compiled module against the contract: version, exports, and that every import is a
+/// `palisade` function this host provides with the right signature.
+pub(crate) fn check(module: &Module, table: &CapabilityTable) -> Result<ContractInfo, Error> {
+    let abi_version = abi_version(module)?;
+
+    let mut has_memory = false;
+    let mut has_alloc = false;
+    let mut entries = Vec::new();
+    for export in module.exports() {
+        let name = export.name();
+        let ty = export.ty();
+        if name == MEMORY_EXPORT {
+            if !matches!(ty, ExternType::Memory(_)) {
+                return Err(ContractViolation::WrongExportType {
+                    name: name.into(),
+                    expected: "a memory",
+                    found: describe_extern(ty),
+                }
+                .into());
+            }
+            has_memory = true;
+            continue;
+        }
+        let ExternType::Func(f) = ty else {
+            continue; // globals and tables (e.g. `__heap_base`) are harmless
+        };
+        if name == ALLOC_EXPORT {
+            if !is_func(f, &[ValType::I32], &[ValType::I32]) {
+                return Err(ContractViolation::WrongExportType {
+                    name: name.into(),
+                    expected: "a function (i32) -> (i32)",
+                    found: describe_extern(ty),
+                }
+                .into());
+            }
+            has_alloc = true;
+        } else if name.starts_with(RESERVED_PREFIX) {
+            return Err(ContractViolation::ReservedExport { name: name.into() }.into());
+        } else if is_func(f, &[ValType::I32, ValType::I32], &[ValType::I32]) {
+            entries.push(Box::from(name));
+        } else {
+            return Err(ContractViolation::WrongExportType {
+                name: name.into(),
+                expected: "an entry point (i32, i32) -> (i32)",
+                found: describe_extern(ty),
+            }
+            .into());
+        }
+    }
+    if !has_memory {
+        return Err(ContractViolation::MissingExport {
+            name: MEMORY_EXPORT,
+            expected: "a memory",
+        }
+        .into());
+    }
+    if !has_alloc {
+        return Err(ContractViolation::MissingExport {
+            name: ALLOC_EXPORT,
+            expected: "a function (i32) -> (i32)",
+        }
+        .into());
+    }
+    if entries.is_empty() {
+        return Err(ContractViolation::NoEntryPoint.into());
+    }
+
+    let mut required = CapSet::EMPTY;
+    let mut imports = Vec::new();
+    for import in module.imports() {
+        let name = import.name();
+        let ExternType::Func(f) = import.ty() else {
+            return Err(ContractViolation::ForeignImport {
+                import: format!("{}.{}", import.module(), name),
+            }
+            .into());
+        };
+        if import.module() != IMPORT_NAMESPACE {
+            return Err(ContractViolation::ForeignImport {
+                import: format!("{}.{}", import.module(), name),
+            }
+            .into());
+        }
+        let Some(def) = table.import(name) else {
+            return Err(ContractViolation::UnknownImport { name: name.into() }.into());
+        };
+        if def.ty != *f {
+            return Err(ContractViolation::ImportSignature {
+                name: name.into(),
+                expected: describe(&def.ty),
+                found: describe(f),
+            }
+            .into());
+        }
+        if def.capability != CORE {
+            required = required.with(def.capability);
+        }
+        imports.push((Box::from(name), def.capability));
+    }
+    Ok(ContractInfo {
+        abi_version,
+        required,
+        imports,
+        entries,
+    })
+}
+
+/// Checks that `grants` cover every import, naming the first that is not covered.
+pub(crate) fn check_grants(
+    info: &ContractInfo,
+    grants: CapSet,
+    table: &CapabilityTable,
+) -> Result<(), Error> {
+    if grants.contains_all(info.required) {
+        return Ok(());
+    }
+    for (name, cap) in &info.imports {
+        if *cap != CORE && !grants.contains_index(*cap) {
+            return Err(ErrorKind::CapabilityDenied {
+                import: format!("{IMPORT_NAMESPACE}.{name}"),
+                capability: String::from(table.capability_name(*cap)),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

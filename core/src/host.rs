@@ -1,0 +1,335 @@
+//! What a host supplies to the sandbox: a clock, a log sink, a key-value store, a random source.
+//!
+//! Each is a small trait with `&self` methods so that one instance serves every call and every
+//! tenant; implementations synchronise internally. The core ships no_std defaults where one is
+//! meaningful ([`MemoryKv`], [`DiscardLog`], [`ManualClock`], [`SeededRandom`]); hosts with an
+//! operating system bring real ones (`palisade-desktop`'s `StdClock`, a `tracing` log sink, ...).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use crate::digest::Digest;
+
+/// A point on a host's monotonic clock, in nanoseconds since an origin the host chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(pub u64);
+
+impl Instant {
+    /// The time elapsed from `earlier` to `self` (zero if `earlier` is later).
+    pub fn saturating_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, saturating at the end of time.
+    pub fn saturating_add(self, d: Duration) -> Instant {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(nanos))
+    }
+}
+
+/// A monotonic clock. Deadlines are checked against it between fuel slices and in host calls.
+///
+/// It must never go backwards. It is called a few times per call; keep it cheap.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Instant;
+}
+
+/// A clock that moves only when told to: for tests and for simulated time.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now: spin::Mutex<u64>,
+}
+
+impl ManualClock {
+    /// A clock at time zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, d: Duration) {
+        let mut now = self.now.lock();
+        *now = Instant(*now).saturating_add(d).0;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        Instant(*self.now.lock())
+    }
+}
+
+/// The level of a guest log line (the `level` argument of `palisade.log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// `0`
+    Error,
+    /// `1`
+    Warn,
+    /// `2`
+    Info,
+    /// `3`
+    Debug,
+    /// `4`
+    Trace,
+}
+
+impl LogLevel {
+    /// Decodes the ABI value; `None` for anything outside `0..=4`.
+    pub fn from_abi(level: i32) -> Option<Self> {
+        Some(match level {
+            0 => Self::Error,
+            1 => Self::Warn,
+            2 => Self::Info,
+            3 => Self::Debug,
+            4 => Self::Trace,
+            _ => return None,
+        })
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+}
+
+/// One guest log line, tagged with who wrote it.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRecord<'a> {
+    /// The tenant whose call wrote the line.
+    pub tenant: &'a str,
+    /// The module that wrote it.
+    pub digest: &'a Digest,
+    /// The level the guest chose.
+    pub level: LogLevel,
+    /// The bytes the guest wrote (not necessarily UTF-8).
+    pub message: &'a [u8],
+}
+
+impl fmt::Display for LogRecord<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{} {}] {}: ",
+            self.tenant,
+            self.digest.short(),
+            self.level.as_str()
+        )?;
+        for chunk in self.message.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where guest log lines go (defmt on boards, `tracing` on std hosts).
+pub trait LogSink: Send + Sync {
+    /// Receives one line. Must not panic.
+    fn log(&self, record: &LogRecord<'_>);
+}
+
+/// A sink that drops every line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiscardLog;
+
+impl LogSink for DiscardLog {
+    fn log(&self, _record: &LogRecord<'_>) {}
+}
+
+/// Why a KV operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvError {
+    /// The tenant's namespace is full.
+    Quota,
+    /// The key or value is over a size limit.
+    TooLarge,
+    /// The backend failed.
+    Backend,
+}
+
+/// A key-value store namespaced by tenant. The sandbox passes the calling tenant's id; a
+/// guest can never name another tenant.
+pub trait KvStore: Send + Sync {
+    /// Looks `key` up in `tenant`'s namespace and hands the value to `read` without copying.
+    /// Returns `Ok(false)` if the key is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`KvError::Backend`] if the store failed.
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8]))
+    -> Result<bool, KvError>;
+
+    /// Stores `value` under `key` in `tenant`'s namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`KvError::Quota`] when the namespace is full; [`KvError::Backend`] if the store failed.
+    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError>;
+
+    /// Removes `key`; returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// [`KvError::Backend`] if the store failed.
+    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError>;
+}
+
+#[derive(Debug, Default)]
+struct Namespace {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
+}
+
+/// An in-memory [`KvStore`] with a per-tenant byte quota. Nothing persists.
+#[derive(Debug)]
+pub struct MemoryKv {
+    spaces: spin::Mutex<BTreeMap<Box<str>, Namespace>>,
+    quota_bytes: usize,
+}
+
+impl MemoryKv {
+    /// Per-tenant quota (keys + values) of [`MemoryKv::new`]: 1 MiB.
+    pub const DEFAULT_QUOTA_BYTES: usize = 1 << 20;
+
+    /// A store with [`MemoryKv::DEFAULT_QUOTA_BYTES`] per tenant.
+    pub fn new() -> Self {
+        Self::with_quota(Self::DEFAULT_QUOTA_BYTES)
+    }
+
+    /// A store with the given per-tenant quota in bytes (keys + values).
+    pub fn with_quota(quota_bytes: usize) -> Self {
+        Self {
+            spaces: spin::Mutex::new(BTreeMap::new()),
+            quota_bytes,
+        }
+    }
+
+    /// Bytes (keys + values) stored for `tenant`.
+    pub fn used_bytes(&self, tenant: &str) -> usize {
+        self.spaces.lock().get(tenant).map_or(0, |ns| ns.bytes)
+    }
+}
+
+impl Default for MemoryKv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KvStore for MemoryKv {
+    fn get(
+        &self,
+        tenant: &str,
+        key: &[u8],
+        read: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, KvError> {
+        let spaces = self.spaces.lock();
+        match spaces.get(tenant).and_then(|ns| ns.entries.get(key)) {
+            Some(value) => {
+                read(value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        let mut spaces = self.spaces.lock();
+        if !spaces.contains_key(tenant) {
+            spaces.insert(tenant.into(), Namespace::default());
+        }
+        let ns = spaces.get_mut(tenant).ok_or(KvError::Backend)?;
+        let old = ns.entries.get(key).map_or(0, |v| key.len() + v.len());
+        let new_total = ns.bytes - old + key.len() + value.len();
+        if new_total > self.quota_bytes {
+            return Err(KvError::Quota);
+        }
+        ns.entries.insert(key.to_vec(), value.to_vec());
+        ns.bytes = new_total;
+        Ok(())
+    }
+
+    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        let mut spaces = self.spaces.lock();
+        let Some(ns) = spaces.get_mut(tenant) else {
+            return Ok(false);
+        };
+        match ns.entries.remove(key) {
+            Some(v) => {
+                ns.bytes -= key.len() + v.len();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// The random source failed or is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomError;
+
+/// Random bytes for the `random` capability.
+pub trait RandomSource: Send + Sync {
+    /// Fills `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`RandomError`] if no randomness is available.
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError>;
+}
+
+/// No randomness: `random_fill` returns `HOST`. The default, because the core cannot know a
+/// board's entropy source.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRandom;
+
+impl RandomSource for NoRandom {
+    fn fill(&self, _buf: &mut [u8]) -> Result<(), RandomError> {
+        Err(RandomError)
+    }
+}
+
+/// A deterministic generator (SplitMix64) from a seed. **Not cryptographic**: for tests,
+/// simulations, and boards that seed it from a hardware source.
+#[derive(Debug)]
+pub struct SeededRandom {
+    state: spin::Mutex<u64>,
+}
+
+impl SeededRandom {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            state: spin::Mutex::new(seed),
+        }
+    }
+}
+
+impl RandomSource for SeededRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        let mut state = self.state.lock();
+        for chunk in buf.chunks_mut(8) {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let bytes = z.to_le_bytes();
+            chunk.copy_from_slice(bytes.get(..chunk.len()).unwrap_or(&bytes));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! # Palisade
+//!
+//! An interpreter-first, embedded-friendly WebAssembly sandbox, built on [`wasmi`]. Every guest
+//! call gets a fuel budget, a memory cap, a wall-clock deadline that needs no threads, and only
+//! the host functions its tenant was granted. Modules are compiled once and shared; every call
+//! gets a fresh, isolated instance.
+//!
+//! This crate is `#![no_std]` + `alloc`: the same core runs on a Cortex-M4, in a desktop app and
+//! in a multi-tenant server. Hosts supply a [`Clock`], and optionally a [`LogSink`], a
+//! [`KvStore`] and a [`RandomSource`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use palisade::{Limits, ManualClock, Runtime};
+//!
+//! # fn main() -> Result<(), palisade::Error> {
+//! let runtime = Runtime::builder(Arc::new(ManualClock::new())).build()?;
+//! // A guest that echoes its input (docs/ABI.md describes the contract).
+//! let wasm = wat::parse_str(r#"
+//!   (module
+//!     (import "palisade" "output" (func $output (param i32 i32)))
+//!     (memory (export "memory") 1)
+//!     (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+//!     (func (export "echo") (param $ptr i32) (param $len i32) (result i32)
+//!       (call $output (local.get $ptr) (local.get $len))
+//!       (i32.const 0))
+//!     (@custom "palisade.abi" "\01\00\00\00"))
+//! "#).expect("valid WAT");
+//! let module = runtime.compile(&wasm)?;
+//! let tenant = runtime.tenant("acme").limits(Limits::builder().fuel(10_000).build()).build()?;
+//!
+//! let call = runtime.call(&module, &tenant, "echo", b"hello");
+//! assert_eq!(call.result?, b"hello");
+//! assert_eq!(call.report.digest, module.digest());
+//! assert!(call.report.fuel_used > 0);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layers
+//!
+//! | layer | module | what it does |
+//! |---|---|---|
+//! | contract | [`abi`] | the ABI v1 checks: exports, imports, version (`docs/ABI.md`) |
+//! | execution | [`Runtime::call`] | fresh store + instance per call; fuel slices; deadline; caps |
+//! | capabilities | [`capability`] | host functions by capability, deny by default, per-tenant KV |
+//! | limits | [`Limits`] | fuel, memory, deadline, sizes, call rate — each with a `DEFAULT_*` |
+//! | metrics | [`Metrics`] | fixed-size counters and histograms per (plugin, tenant) |
+//!
+//! ## Features
+//!
+//! | feature | default | effect |
+//! |---|---|---|
+//! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
+//!
+//! ## Limitations with malicious guests
+//!
+//! See [`Limits`] and `docs/THREATS.md`: fuel does not meter time blocked in the host (the
+//! deadline does), translation is not metered (the module size cap bounds it), and the deadline
+//! can be overrun by at most one fuel slice.
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod abi;
+pub mod capability;
+mod digest;
+mod error;
+mod host;
+mod invoke;
+mod limits;
+mod metrics;
+
+pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
+pub use digest::{Digest, ShortDigest};
+pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
+pub use host::{
+    Clock, DiscardLog, Instant, KvError, KvStore, LogLevel, LogRecord, LogSink, ManualClock,
+    MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,
+};
+pub use invoke::{
+    Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
+};
+pub use limits::{Limits, LimitsBuilder, TokenBucket};
+pub use metrics::{Histogram, Metrics};
+pub use wasmi;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Per tenant (or plugin) limits, each with a documented default, and the call-rate token bucket.
+
+use core::time::Duration;
+
+use crate::host::Instant;
+
+/// The limits one call runs under. Build with [`Limits::builder`]; every field has a `DEFAULT_*`.
+///
+/// # Limitations with malicious guests
+///
+/// - Fuel bounds guest instructions and host-call work, not time spent blocked in the host: the
+///   deadline covers that, checked every [`Limits::fuel_slice`] units of fuel and in host calls.
+///   A single basic block is never interrupted, so the deadline can be overrun by one slice.
+/// - Compilation (translation) is not metered; it is bounded by the module size cap at
+///   registration, and happens at most once per function per module.
+/// - The memory cap bounds linear memory, not the interpreter's own stacks, which wasmi bounds
+///   by its recursion limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel (≈ instructions, plus host-call prices) per call.
+    pub fuel: u64,
+    /// Fuel handed to the guest between two deadline checks.
+    pub fuel_slice: u64,
+    /// Linear memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Table elements cap.
+    pub table_elements: usize,
+    /// Wall-clock deadline per call.
+    pub deadline: Duration,
+    /// Input size cap in bytes.
+    pub input_bytes: usize,
+    /// Output (or error message) size cap in bytes.
+    pub output_bytes: usize,
+    /// Log bytes per call; lines beyond it are dropped and `log` returns `QUOTA`.
+    pub log_bytes: usize,
+    /// Largest KV value in bytes.
+    pub kv_value_bytes: usize,
+    /// KV bytes (keys + values) one call may write.
+    pub kv_write_bytes: usize,
+    /// Calls per second admitted by the token bucket; `0` means unlimited.
+    pub calls_per_second: u32,
+    /// Token bucket size: calls admitted in a burst.
+    pub burst: u32,
+}
+
+impl Limits {
+    /// Default fuel per call: 10 million (≈ a few ms of interpretation on a desktop core).
+    pub const DEFAULT_FUEL: u64 = 10_000_000;
+    /// Default fuel slice between deadline checks: 100,000.
+    pub const DEFAULT_FUEL_SLICE: u64 = 100_000;
+    /// Default memory cap: 16 MiB.
+    pub const DEFAULT_MEMORY_BYTES: usize = 16 << 20;
+    /// Default table elements cap: 10,000.
+    pub const DEFAULT_TABLE_ELEMENTS: usize = 10_000;
+    /// Default deadline: 100 ms.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(100);
+    /// Default input cap: 1 MiB.
+    pub const DEFAULT_INPUT_BYTES: usize = 1 << 20;
+    /// Default output cap: 1 MiB.
+    pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;
+    /// Default log bytes per call: 4 KiB.
+    pub const DEFAULT_LOG_BYTES: usize = 4 << 10;
+    /// Default largest KV value: 64 KiB.
+    pub const DEFAULT_KV_VALUE_BYTES: usize = 64 << 10;
+    /// Default KV bytes written per call: 256 KiB.
+    pub const DEFAULT_KV_WRITE_BYTES: usize = 256 << 10;
+    /// Default call rate: 1,000 calls per second.
+    pub const DEFAULT_CALLS_PER_SECOND: u32 = 1_000;
+    /// Default burst: 1,000 calls.
+    pub const DEFAULT_BURST: u32 = 1_000;
+
+    /// A builder starting from the defaults.
+    pub fn builder() -> LimitsBuilder {
+        LimitsBuilder(Self::default())
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: Self::DEFAULT_FUEL,
+            fuel_slice: Self::DEFAULT_FUEL_SLICE,
+            memory_bytes: Self::DEFAULT_MEMORY_BYTES,
+            table_elements: Self::DEFAULT_TABLE_ELEMENTS,
+            deadline: Self::DEFAULT_DEADLINE,
+            input_bytes: Self::DEFAULT_INPUT_BYTES,
+            output_bytes: Self::DEFAULT_OUTPUT_BYTES,
+            log_bytes: Self::DEFAULT_LOG_BYTES,
+            kv_value_bytes: Self::DEFAULT_KV_VALUE_BYTES,
+            kv_write_bytes: Self::DEFAULT_KV_WRITE_BYTES,
+            calls_per_second: Self::DEFAULT_CALLS_PER_SECOND,
+            burst: Self::DEFAULT_BURST,
+        }
+    }
+}
+
+/// Builds [`Limits`]; each setter documents the default it replaces.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct LimitsBuilder(Limits);
+
+impl LimitsBuilder {
+    /// Fuel per call (default [`Limits::DEFAULT_FUEL`]).
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.0.fuel = fuel;
+        self
+    }
+    /// Fuel between deadline checks (default [`Limits::DEFAULT_FUEL_SLICE`]; minimum 1).
+    pub fn fuel_slice(mut self, slice: u64) -> Self {
+        self.0.fuel_slice = slice.max(1);
+        self
+    }
+    /// Linear memory cap in bytes (default [`Limits::DEFAULT_MEMORY_BYTES`]).
+    pub fn memory_bytes(mut self, bytes: usize) -> Self {
+        self.0.memory_bytes = bytes;
+        self
+    }
+    /// Table elements cap (default [`Limits::DEFAULT_TABLE_ELEMENTS`]).
+    pub fn table_elements(mut self, n: usize) -> Self {
+        self.0.table_elements = n;
+        self
+    }
+    /// Wall-clock deadline (default [`Limits::DEFAULT_DEADLINE`]).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.0.deadline = d;
+        self
+    }
+    /// Input cap (default [`Limits::DEFAULT_INPUT_BYTES`]).
+    pub fn input_bytes(mut self, n: usize) -> Self {
+        self.0.input_bytes = n;
+        self
+    }
+    /// Output cap (default [`Limits::DEFAULT_OUTPUT_BYTES`]).
+    pub fn output_bytes(mut self, n: usize) -> Self {
+        self.0.output_bytes = n;
+        self
+    }
+    /// Log bytes per call (default [`Limits::DEFAULT_LOG_BYTES`]).
+    pub fn log_bytes(mut self, n: usize) -> Self {
+        self.0.log_bytes = n;
+        self
+    }
+    /// Largest KV value (default [`Limits::DEFAULT_KV_VALUE_BYTES`]).
+    pub fn kv_value_bytes(mut self, n: usize) -> Self {
+        self.0.kv_value_bytes = n;
+        self
+    }
+    /// KV bytes written per call (default [`Limits::DEFAULT_KV_WRITE_BYTES`]).
+    pub fn kv_write_bytes(mut self, n: usize) -> Self {
+        self.0.kv_write_bytes = n;
+        self
+    }
+    /// Calls per second, `0` for unlimited (default [`Limits::DEFAULT_CALLS_PER_SECOND`]).
+    pub fn calls_per_second(mut self, n: u32) -> Self {
+        self.0.calls_per_second = n;
+        self
+    }
+    /// Burst size (default [`Limits::DEFAULT_BURST`]; minimum 1).
+    pub fn burst(mut self, n: u32) -> Self {
+        self.0.burst = n.max(1);
+        self
+    }
+    /// The finished limits.
+    pub fn build(self) -> Limits {
+        self.0
+    }
+}
+
+const NANOS_PER_TOKEN: u64 = 1_000_000_000;
+
+/// A token bucket on the host clock: `rate` calls per second, bursts of up to `burst`.
+///
+/// Integer arithmetic only; a token is worth 10⁹ "nano-tokens" so refills are exact.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    nano_tokens: u64,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub const fn new() -> Self {
+        Self {
+            nano_tokens: u64::MAX,
+            last: None,
+        }
+    }
+
+    /// Takes one token at `now`, or says how long until one is available.
+    ///
+    /// # Errors
+    ///
+    /// The time to wait when the bucket is empty.
+    pub fn try_acquire(
+        &mut self,
+        now: Instant,
+        calls_per_second: u32,
+        burst: u32,
+    ) -> Result<(), Duration> {
+        if calls_per_second == 0 {
+            return Ok(());
+        }
+        let rate = u64::from(calls_per_second);
+        let capacity = u64::from(burst.max(1)).saturating_mul(NANOS_PER_TOKEN);
+        let refill = match self.last {
+            Some(last) => now.0.saturating_sub(last.0).saturating_mul(rate),
+            None => capacity,
+        };
+        self.last = Some(now);
+        self.nano_tokens = self.nano_tokens.saturating_add(refill).min(capacity);
+        if self.nano_tokens >= NANOS_PER_TOKEN {
+            self.nano_tokens -= NANOS_PER_TOKEN;
+            Ok(())
+        } else {
+            let missing = NANOS_PER_TOKEN - self.nano_tokens;
+            Err(Duration::from_nanos(missing.div_ceil(rate)))
+        }
+    }
+}
+
+impl Default for TokenBucket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
