@@ -162,10 +162,19 @@ pub struct RuntimeBuilder {
     kv: Arc<dyn KvStore>,
     random: Arc<dyn RandomSource>,
     names: Vec<Box<str>>,
-    imports: Vec<(Box<str>, u8)>,
+    imports: Vec<(Box<str>, u8, TypeOf)>,
     installers: Vec<Installer>,
     max_module_bytes: usize,
     error: Option<Error>,
+}
+
+/// Learns a host function's type by wrapping it in a scratch store.
+type TypeOf = Box<dyn Fn(&mut Store<CallState>) -> FuncType + Send + Sync>;
+
+fn type_of<Params, Results>(
+    func: impl IntoFunc<CallState, Params, Results> + Clone + Send + Sync + 'static,
+) -> TypeOf {
+    Box::new(move |store| wasmi::Func::wrap(&mut *store, func.clone()).ty(&*store))
 }
 
 impl RuntimeBuilder {
@@ -228,14 +237,16 @@ impl RuntimeBuilder {
             )));
             return self;
         }
-        if self.imports.iter().any(|(n, _)| &**n == name) {
+        if self.imports.iter().any(|(n, _, _)| &**n == name) {
             self.error = Some(Error::config(alloc::format!(
                 "host function `palisade.{name}` is defined twice"
             )));
             return self;
         }
         match self.capability_index(capability) {
-            Ok(index) => self.imports.push((name.into(), index)),
+            Ok(index) => self
+                .imports
+                .push((name.into(), index, type_of(func.clone()))),
             Err(e) => {
                 self.error = Some(e);
                 return self;
@@ -256,7 +267,8 @@ impl RuntimeBuilder {
         name: &'static str,
         func: impl IntoFunc<CallState, Params, Results> + Clone + Send + Sync + 'static,
     ) -> Self {
-        self.imports.push((name.into(), capability));
+        self.imports
+            .push((name.into(), capability, type_of(func.clone())));
         self.installers.push(Arc::new(move |linker| {
             linker
                 .func_wrap(IMPORT_NAMESPACE, name, func.clone())
@@ -286,23 +298,21 @@ impl RuntimeBuilder {
             installers: self.installers,
             max_module_bytes: self.max_module_bytes,
         };
-        // Learn each import's type from the linker itself, so the contract check and the
-        // linker can never disagree.
         let (engine, linker) = generation(&shared)?;
         let mut shared = Arc::new(shared);
         let placeholder = Tenant::new_unchecked("", CapSet::EMPTY, Limits::default());
-        let store = Store::new(
+        let mut store = Store::new(
             &engine,
             CallState::new(shared.clone(), placeholder, Digest::default(), Instant(0)),
         );
-        let mut types = Vec::with_capacity(self.imports.len());
-        for (name, capability) in self.imports {
-            let ty = match linker.get(&store, IMPORT_NAMESPACE, &name) {
-                Some(wasmi::Extern::Func(f)) => f.ty(&store),
-                _ => return Err(Error::config(alloc::format!("`{name}` did not register"))),
-            };
-            types.push((name, ImportDef { capability, ty }));
-        }
+        let types: Vec<_> = self
+            .imports
+            .into_iter()
+            .map(|(name, capability, ty_of)| {
+                let ty = ty_of(&mut store);
+                (name, ImportDef { capability, ty })
+            })
+            .collect();
         drop(store);
         let table = &mut Arc::get_mut(&mut shared)
             .ok_or_else(|| Error::config("runtime state is shared during build"))?
@@ -383,6 +393,21 @@ impl Runtime {
         .builtin(capability::KV_WRITE, "kv_delete", capability::kv_delete)
     }
 
+    /// The wasmi engine (for [`crate::raw`], which compiles with the same configuration).
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The module size cap of [`Runtime::compile`].
+    pub(crate) fn max_module_bytes(&self) -> usize {
+        self.shared.max_module_bytes
+    }
+
+    /// The current time on the runtime's [`Clock`] (registration times, deadlines).
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
     /// A fingerprint of the engine configuration: compiled code is only valid for an engine
     /// with the same fingerprint, so compile caches key on it.
     pub fn config_fingerprint(&self) -> u64 {
@@ -453,13 +478,29 @@ impl Runtime {
         bytes: &[u8],
         name: Option<&str>,
     ) -> Result<CompiledModule, Error> {
-        self.compile_inner(bytes, name).map_err(|e| match name {
-            Some(n) => e.with_plugin(n),
-            None => e,
-        })
+        self.compile_digested(bytes, name, None)
     }
 
-    fn compile_inner(&self, bytes: &[u8], name: Option<&str>) -> Result<CompiledModule, Error> {
+    /// [`Runtime::compile_named`] for a caller (the registry) that already hashed the bytes.
+    pub(crate) fn compile_digested(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Result<CompiledModule, Error> {
+        self.compile_inner(bytes, name, digest)
+            .map_err(|e| match name {
+                Some(n) => e.with_plugin(n),
+                None => e,
+            })
+    }
+
+    fn compile_inner(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Result<CompiledModule, Error> {
         if bytes.len() > self.shared.max_module_bytes {
             return Err(ContractViolation::ModuleTooLarge {
                 len: bytes.len(),
@@ -467,7 +508,7 @@ impl Runtime {
             }
             .into());
         }
-        let digest = Digest::of(bytes);
+        let digest = digest.unwrap_or_else(|| Digest::of(bytes));
         let module = Module::new(&self.engine, bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidModule {
                 reason: e.to_string(),
@@ -756,6 +797,14 @@ fn map_error(store: &Store<CallState>, e: &wasmi::Error) -> Error {
         if code == wasmi::TrapCode::OutOfFuel {
             return ErrorKind::OutOfFuel {
                 budget: state.limits.fuel,
+            }
+            .into();
+        }
+        // A guest whose memory growth the cap refused and which then aborts (what a Rust guest
+        // does when an allocation fails) was stopped by the memory cap, not by a bug of its own.
+        if code == wasmi::TrapCode::UnreachableCodeReached && state.meter.cap_hits > 0 {
+            return ErrorKind::MemoryCap {
+                cap_bytes: state.limits.memory_bytes,
             }
             .into();
         }

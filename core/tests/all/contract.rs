@@ -1,0 +1,182 @@
+//! The ABI contract: refused modules name exactly what is wrong.
+
+use palisade::{ContractViolation, ErrorKind, Limits};
+
+use crate::{ECHO, assert_serves_good_guest, compile, guest, guest_with, host, kind_of, tenant};
+
+fn violation(wasm: &[u8]) -> ContractViolation {
+    let h = host();
+    match h.runtime.compile(wasm).map(|_| ()).map_err(|e| e.kind().clone()) {
+        Err(ErrorKind::ContractViolation(v)) => v,
+        other => panic!("expected a contract violation, got {other:?}"),
+    }
+}
+
+#[test]
+fn ungranted_capability_is_refused_naming_import_and_capability() {
+    let h = host();
+    let wasm = guest_with(
+        r#"(import "palisade" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))"#,
+        "1",
+        ECHO,
+    );
+    let module = compile(&h.runtime, &wasm);
+    let denied = tenant(&h.runtime, "acme", &["log"], Limits::default());
+
+    // At registration time ...
+    let err = h.runtime.check_grants(&module, &denied).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::CapabilityDenied {
+            import: "palisade.kv_get".into(),
+            capability: "kv.read".into()
+        }
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("kv.read") && msg.contains("acme"), "{msg}");
+
+    // ... and at call time, before any guest code runs.
+    let call = h.runtime.call(&module, &denied, "echo", b"x");
+    assert!(matches!(kind_of(&call), ErrorKind::CapabilityDenied { .. }));
+    assert_eq!(call.report.fuel_used, 0);
+
+    let granted = tenant(&h.runtime, "beta", &["kv.read"], Limits::default());
+    assert!(h.runtime.check_grants(&module, &granted).is_ok());
+    assert_eq!(h.runtime.call(&module, &granted, "echo", b"x").result.unwrap(), b"x");
+    assert_serves_good_guest(&h.runtime, &denied);
+}
+
+#[test]
+fn unknown_capability_name_is_a_config_error() {
+    let h = host();
+    let err = h.runtime.tenant("acme").grant("kv.everything").build().unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Config { .. }));
+    assert!(err.to_string().contains("kv.read"), "lists known capabilities: {err}");
+}
+
+#[test]
+fn unknown_and_foreign_imports_are_refused() {
+    let unknown = guest_with(r#"(import "palisade" "spawn" (func (param i32)))"#, "1", ECHO);
+    assert_eq!(
+        violation(&unknown),
+        ContractViolation::UnknownImport {
+            name: "spawn".into()
+        }
+    );
+    let foreign = guest_with(r#"(import "env" "abort" (func))"#, "1", ECHO);
+    assert_eq!(
+        violation(&foreign),
+        ContractViolation::ForeignImport {
+            import: "env.abort".into()
+        }
+    );
+    let wrong_sig = guest_with(r#"(import "palisade" "log" (func (param i32)))"#, "1", ECHO);
+    assert!(matches!(
+        violation(&wrong_sig),
+        ContractViolation::ImportSignature { name, .. } if name == "log"
+    ));
+}
+
+#[test]
+fn abi_version_is_required_and_checked() {
+    let body = r#"(module
+        (memory (export "memory") 1)
+        (func (export "palisade_alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "run") (param i32 i32) (result i32) (i32.const 0))"#;
+    let none = wat::parse_str(format!("{body})")).unwrap();
+    assert_eq!(violation(&none), ContractViolation::MissingAbiVersion);
+    let v2 = wat::parse_str(format!(r#"{body} (@custom "palisade.abi" "\02\00\00\00"))"#)).unwrap();
+    assert_eq!(
+        violation(&v2),
+        ContractViolation::UnsupportedAbiVersion {
+            found: 2,
+            min: 1,
+            max: 1
+        }
+    );
+    let short = wat::parse_str(format!(r#"{body} (@custom "palisade.abi" "\01"))"#)).unwrap();
+    assert_eq!(violation(&short), ContractViolation::MalformedAbiVersion);
+}
+
+#[test]
+fn exports_are_checked() {
+    let no_alloc = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+             (func (export "run") (param i32 i32) (result i32) (i32.const 0))
+             (@custom "palisade.abi" "\01\00\00\00"))"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        violation(&no_alloc),
+        ContractViolation::MissingExport { name: "palisade_alloc", .. }
+    ));
+    let bad_entry = guest(r#"(func (export "run") (param i32) (result i32) (i32.const 0))"#);
+    assert!(matches!(
+        violation(&bad_entry),
+        ContractViolation::WrongExportType { name, .. } if name == "run"
+    ));
+    let no_entry = guest("");
+    assert_eq!(violation(&no_entry), ContractViolation::NoEntryPoint);
+}
+
+#[test]
+fn malformed_bytes_are_an_invalid_module() {
+    let h = host();
+    for bytes in [&b"not wasm at all"[..], &guest(ECHO)[..20], &[]] {
+        let err = h.runtime.compile(bytes).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidModule { .. }),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn oversized_modules_are_refused_before_compiling() {
+    let clock = std::sync::Arc::new(palisade::ManualClock::new());
+    let runtime = palisade::Runtime::builder(clock).max_module_bytes(64).build().unwrap();
+    let err = runtime.compile(&guest(ECHO)).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::ContractViolation(ContractViolation::ModuleTooLarge { cap: 64, .. })
+    ));
+}
+
+#[test]
+fn embedder_capabilities_are_denied_by_default_and_work_when_granted() {
+    let clock = std::sync::Arc::new(palisade::ManualClock::new());
+    let runtime = palisade::Runtime::builder(clock)
+        .host_func(
+            "app.document",
+            "doc_len",
+            |mut caller: palisade::wasmi::Caller<'_, palisade::CallState>| {
+                palisade::charge(&mut caller, 10)?;
+                Ok(42i32)
+            },
+        )
+        .build()
+        .unwrap();
+    let wasm = guest_with(
+        r#"(import "palisade" "doc_len" (func $doc_len (result i32)))"#,
+        "1",
+        r#"(func (export "run") (param i32 i32) (result i32)
+             (i32.store (i32.const 0) (call $doc_len))
+             (call $output (i32.const 0) (i32.const 4))
+             (i32.const 0))"#,
+    );
+    let module = runtime.compile(&wasm).unwrap();
+    assert_eq!(runtime.capability_of_import("doc_len"), Some("app.document"));
+    let plain = tenant(&runtime, "plain", &[], Limits::default());
+    assert_eq!(
+        kind_of(&runtime.call(&module, &plain, "run", b"")),
+        ErrorKind::CapabilityDenied {
+            import: "palisade.doc_len".into(),
+            capability: "app.document".into()
+        }
+    );
+    let app = tenant(&runtime, "app", &["app.document"], Limits::default());
+    assert_eq!(
+        runtime.call(&module, &app, "run", b"").result.unwrap(),
+        42i32.to_le_bytes()
+    );
+}

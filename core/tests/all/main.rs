@@ -1,0 +1,115 @@
+//! Integration tests of the core runtime: one binary, one file per concern.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+mod contract;
+mod execution;
+mod fuel;
+mod kv;
+mod limits;
+mod memory;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use palisade::{Call, Clock, CompiledModule, Instant, Limits, ManualClock, Runtime, Tenant};
+
+/// A guest module: `imports` go first, then the standard prelude (output import, memory of
+/// `pages` 64 KiB pages, a bump allocator, the ABI section), then `body`.
+pub(crate) fn guest_with(imports: &str, memory: &str, body: &str) -> Vec<u8> {
+    let text = format!(
+        r#"(module
+          {imports}
+          (import "palisade" "output" (func $output (param i32 i32)))
+          (import "palisade" "fail" (func $fail (param i32 i32 i32)))
+          (memory (export "memory") {memory})
+          (global $bump (mut i32) (i32.const 1024))
+          (func (export "palisade_alloc") (param $n i32) (result i32)
+            (local $p i32)
+            (local.set $p (global.get $bump))
+            (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+            (local.get $p))
+          {body}
+          (@custom "palisade.abi" "\01\00\00\00"))"#
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad test WAT: {e}\n{text}"))
+}
+
+/// [`guest_with`] with one page of memory and no extra imports.
+pub(crate) fn guest(body: &str) -> Vec<u8> {
+    guest_with("", "1", body)
+}
+
+/// A clock that moves forward by `step` every time it is read: time passes while a guest runs.
+pub(crate) struct StepClock {
+    now: Mutex<u64>,
+    step: Duration,
+}
+
+impl StepClock {
+    pub(crate) fn new(step: Duration) -> Self {
+        Self {
+            now: Mutex::new(0),
+            step,
+        }
+    }
+}
+
+impl Clock for StepClock {
+    fn now(&self) -> Instant {
+        let mut now = self.now.lock().unwrap();
+        *now += u64::try_from(self.step.as_nanos()).unwrap();
+        Instant(*now)
+    }
+}
+
+pub(crate) struct Host {
+    pub(crate) runtime: Runtime,
+    pub(crate) clock: Arc<ManualClock>,
+}
+
+/// A runtime on a manual clock with the in-memory KV store.
+pub(crate) fn host() -> Host {
+    let clock = Arc::new(ManualClock::new());
+    let runtime = Runtime::builder(clock.clone()).build().unwrap();
+    Host { runtime, clock }
+}
+
+pub(crate) fn tenant(runtime: &Runtime, id: &str, grants: &[&str], limits: Limits) -> Tenant {
+    runtime
+        .tenant(id)
+        .grant_all(grants.iter().copied())
+        .limits(limits)
+        .build()
+        .unwrap()
+}
+
+pub(crate) fn compile(runtime: &Runtime, wasm: &[u8]) -> CompiledModule {
+    runtime.compile(wasm).unwrap()
+}
+
+/// The kind of a failed call, panicking with the output if it succeeded.
+pub(crate) fn kind_of(call: &Call) -> palisade::ErrorKind {
+    match &call.result {
+        Ok(out) => panic!("expected an error, got output {out:?}"),
+        Err(e) => e.kind().clone(),
+    }
+}
+
+/// An echo guest: the "good guest" every hostile test checks the host still serves.
+pub(crate) const ECHO: &str = r#"
+  (func (export "echo") (param $p i32) (param $n i32) (result i32)
+    (call $output (local.get $p) (local.get $n))
+    (i32.const 0))"#;
+
+/// Asserts that `runtime` still serves a good guest for `tenant`.
+pub(crate) fn assert_serves_good_guest(runtime: &Runtime, tenant: &Tenant) {
+    let module = compile(runtime, &guest(ECHO));
+    let call = runtime.call(&module, tenant, "echo", b"still here");
+    assert_eq!(call.result.unwrap(), b"still here");
+}
