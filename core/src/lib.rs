@@ -45,6 +45,9 @@
 //! | capabilities | [`capability`] | host functions by capability, deny by default, per-tenant KV |
 //! | limits | [`Limits`] | fuel, memory, deadline, sizes, call rate — each with a `DEFAULT_*` |
 //! | metrics | [`Metrics`] | fixed-size counters and histograms per (plugin, tenant) |
+//! | registry | [`registry`] | compile once per digest, gated promotion, canary, rollback, engine generations |
+//! | trust | [`bundle`] | signed bundles (`docs/BUNDLE.md`): allocation-free parse and verify, packing |
+//! | raw | [`raw`] | run modules without the contract (spec conformance tests, tools): [`Runtime::compile_raw`] |
 //!
 //! ## Features
 //!
@@ -63,6 +66,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod bundle;
 pub mod capability;
 mod digest;
 mod error;
@@ -70,7 +74,10 @@ mod host;
 mod invoke;
 mod limits;
 mod metrics;
+pub mod registry;
+pub mod raw;
 
+pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
 pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
@@ -83,6 +90,11 @@ pub use invoke::{
 };
 pub use limits::{Limits, LimitsBuilder, TokenBucket};
 pub use metrics::{Histogram, Metrics};
+pub use registry::{
+    Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
+    RegistryStats, Smoke,
+};
+pub use raw::{RawInstance, RawModule, RawStore};
 pub use wasmi;
 
 #[cfg(test)]

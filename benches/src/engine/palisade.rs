@@ -1,0 +1,124 @@
+//! Palisade itself: `Runtime::compile` once, `Runtime::call` per invocation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade::{Clock, CompiledModule, Instant, Limits, Runtime, Tenant};
+
+use super::{Engine, EngineId};
+use crate::BenchError;
+
+/// A monotonic clock on [`std::time::Instant`], as a desktop or server host would use.
+#[derive(Debug, Clone, Copy)]
+pub struct StdClock {
+    origin: std::time::Instant,
+}
+
+impl StdClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for StdClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for StdClock {
+    fn now(&self) -> Instant {
+        let nanos = self.origin.elapsed().as_nanos();
+        Instant(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+/// Palisade's full path: a runtime with its built-in capabilities, one tenant granted all of
+/// them, and per call the checks, fuel slices, deadline, memory cap and output copy.
+///
+/// The tenant's limits are Palisade's defaults except where a benchmark would trip them: fuel
+/// (`10¹²`), deadline (60 s) and the call rate (unlimited). The fuel slice stays at its default,
+/// so the cost of deadline checks between slices is measured.
+pub struct Palisade {
+    runtime: Runtime,
+    tenant: Tenant,
+}
+
+impl Palisade {
+    /// Fuel per call: enough for every workload, so no call runs out.
+    pub const FUEL: u64 = 1_000_000_000_000;
+
+    /// A runtime and a tenant granted every built-in capability.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime or the tenant cannot be built.
+    pub fn new() -> Result<Self, BenchError> {
+        let runtime = Runtime::builder(Arc::new(StdClock::new()))
+            .build()
+            .map_err(|e| BenchError::from_engine("palisade runtime", e))?;
+        let names: Vec<String> = runtime.capabilities().map(String::from).collect();
+        let limits = Limits::builder()
+            .fuel(Self::FUEL)
+            .deadline(Duration::from_secs(60))
+            .calls_per_second(0)
+            .build();
+        let tenant = runtime
+            .tenant("bench")
+            .grant_all(names.iter().map(String::as_str).filter(|n| *n != "core"))
+            .limits(limits)
+            .build()
+            .map_err(|e| BenchError::from_engine("palisade tenant", e))?;
+        Ok(Self { runtime, tenant })
+    }
+}
+
+impl Engine for Palisade {
+    type Module = CompiledModule;
+    type Instance = ();
+
+    fn id(&self) -> EngineId {
+        EngineId::Palisade
+    }
+
+    fn renew(&self) -> Result<Self, BenchError> {
+        Self::new()
+    }
+
+    fn compile(&self, prepared: &[u8]) -> Result<CompiledModule, BenchError> {
+        self.runtime
+            .compile(prepared)
+            .map_err(|e| BenchError::from_engine("palisade compile", e))
+    }
+
+    fn separable(&self) -> bool {
+        false
+    }
+
+    fn instantiate(&self, _module: &CompiledModule) -> Result<(), BenchError> {
+        Err(BenchError::new(
+            "palisade makes a fresh instance inside every call: instantiate is not separable",
+        ))
+    }
+
+    fn call(&self, _instance: &mut (), _entry: &str, _input: &[u8]) -> Result<Vec<u8>, BenchError> {
+        Err(BenchError::new(
+            "palisade makes a fresh instance inside every call: use invoke",
+        ))
+    }
+
+    fn invoke(
+        &self,
+        module: &CompiledModule,
+        entry: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, BenchError> {
+        self.runtime
+            .call(module, &self.tenant, entry, input)
+            .into_result()
+            .map_err(|e| BenchError::from_engine("palisade call", e))
+    }
+}

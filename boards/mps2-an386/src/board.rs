@@ -1,0 +1,127 @@
+//! The MPS2 AN386 peripherals this firmware uses, as QEMU 7.2 models them.
+//!
+//! - FPGAIO `LED0` register (0x4002_8000, bits 0-1): the one GPIO-like output QEMU emulates
+//!   (the CMSDK GPIO block at 0x4001_0000 is not). Each bit is wrapped as an embedded-hal
+//!   `OutputPin`.
+//! - CMSDK APB timer 0 (0x4000_0000): a 32-bit down-counter at the 25 MHz peripheral clock,
+//!   widened to 64 bits for the monotonic clock.
+
+use core::convert::Infallible;
+use core::ptr::{read_volatile, write_volatile};
+
+use palisade_mcu::{MonotonicTimer, Sensor, SensorError, Widen32};
+
+/// FPGAIO LED0 register.
+pub const LED_REGISTER: usize = 0x4002_8000;
+/// CMSDK APB timer 0.
+const TIMER0: usize = 0x4000_0000;
+/// Peripheral clock of the timers (QEMU: `sysclk_frq` of the AN386).
+pub const TIMER_HZ: u32 = 25_000_000;
+
+/// Reads the LED register (bits 0-1).
+pub fn led_register() -> u32 {
+    // SAFETY: an aligned, always-mapped device register; reading has no side effect.
+    unsafe { read_volatile(LED_REGISTER as *const u32) }
+}
+
+fn set_led_bits(mask: u32, on: bool) {
+    let ptr = LED_REGISTER as *mut u32;
+    // SAFETY: device register; the firmware is single-threaded and no interrupt touches it,
+    // so the read-modify-write cannot race.
+    unsafe {
+        let v = read_volatile(ptr);
+        write_volatile(ptr, if on { v | mask } else { v & !mask });
+    }
+}
+
+/// One LED (bit `0` or `1` of the LED register) as an embedded-hal output pin.
+#[derive(Debug)]
+pub struct LedPin(u8);
+
+impl LedPin {
+    /// LED `n` (0 or 1).
+    pub const fn new(n: u8) -> Self {
+        Self(n)
+    }
+}
+
+impl embedded_hal::digital::ErrorType for LedPin {
+    type Error = Infallible;
+}
+
+impl embedded_hal::digital::OutputPin for LedPin {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        set_led_bits(1 << self.0, false);
+        Ok(())
+    }
+
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        set_led_bits(1 << self.0, true);
+        Ok(())
+    }
+}
+
+/// The CMSDK timer 0, free-running, as a 64-bit monotonic tick count.
+pub struct Timer0 {
+    widen: Widen32,
+}
+
+impl Timer0 {
+    /// Starts timer 0 counting down from `u32::MAX`, reloading on wrap, no interrupt.
+    pub fn start() -> Self {
+        let base = TIMER0 as *mut u32;
+        // SAFETY: CMSDK timer registers CTRL (+0), VALUE (+4), RELOAD (+8); only this driver
+        // touches timer 0.
+        unsafe {
+            write_volatile(base, 0);
+            write_volatile(base.add(2), u32::MAX);
+            write_volatile(base.add(1), u32::MAX);
+            write_volatile(base, 1);
+        }
+        Self {
+            widen: Widen32::new(),
+        }
+    }
+}
+
+impl MonotonicTimer for Timer0 {
+    fn tick_hz(&self) -> u32 {
+        TIMER_HZ
+    }
+
+    fn ticks(&self) -> u64 {
+        // SAFETY: reading VALUE (+4) has no side effect.
+        let value = unsafe { read_volatile((TIMER0 + 4) as *const u32) };
+        self.widen.widen(u32::MAX - value)
+    }
+}
+
+/// A simulated thermometer on channel 0: a triangle wave from 18.0 °C up to 26.0 °C and back,
+/// 0.5 °C per tick (milli-degrees), advanced by the control loop once per period.
+#[derive(Debug, Default)]
+pub struct SimThermometer {
+    tick: u32,
+}
+
+impl SimThermometer {
+    /// The reading at tick `k`.
+    pub const fn reading_at(k: u32) -> i32 {
+        let phase = (k % 32) as i32;
+        let step = if phase <= 16 { phase } else { 32 - phase };
+        18_000 + 500 * step
+    }
+
+    /// Moves to tick `k`.
+    pub fn set_tick(&mut self, k: u32) {
+        self.tick = k;
+    }
+}
+
+impl Sensor for SimThermometer {
+    fn read(&mut self, channel: u32) -> Result<i32, SensorError> {
+        match channel {
+            0 => Ok(Self::reading_at(self.tick)),
+            _ => Err(SensorError::NoSuchChannel),
+        }
+    }
+}

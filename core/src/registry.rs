@@ -1,0 +1,1107 @@
+//! The registry: modules compiled once per digest, plugins with versions, gated promotion,
+//! canaries, rollback, per-(plugin, tenant) metrics, and engine generations that keep memory
+//! bounded.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use palisade::{ManualClock, ModuleMeta, Registry, Runtime};
+//!
+//! # fn main() -> Result<(), palisade::Error> {
+//! let runtime = Runtime::builder(Arc::new(ManualClock::new())).build()?;
+//! let tenant = runtime.tenant("acme").build()?;
+//! let registry = Registry::new(runtime);
+//! let wasm = wat::parse_str(r#"
+//!   (module
+//!     (import "palisade" "output" (func $output (param i32 i32)))
+//!     (memory (export "memory") 1)
+//!     (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+//!     (func (export "echo") (param i32 i32) (result i32)
+//!       (call $output (local.get 0) (local.get 1)) (i32.const 0))
+//!     (@custom "palisade.abi" "\01\00\00\00"))
+//! "#).expect("valid WAT");
+//!
+//! let registered = registry.register(&wasm, ModuleMeta::named("echo", "1.0.0"))?;
+//! registry.promote("echo", registered.digest, &tenant)?;
+//! let call = registry.call("echo", &tenant, "echo", b"hi", b"request-key");
+//! assert_eq!(call.result?, b"hi");
+//! assert_eq!(call.report.digest, registered.digest);
+//! assert_eq!(registry.metrics("echo", "acme").map(|m| m.total_calls()), Some(1));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Life of a module
+//!
+//! [`Registry::register`] hashes the bytes and compiles them once per (digest, engine
+//! configuration); a module nobody uses yet is *staged* (at most
+//! [`RegistryBuilder::max_staged`], oldest dropped first). [`Registry::promote`] makes it a
+//! plugin's active version after the gate: the tenant's grants cover its imports, and its smoke
+//! call (if it has one) returns the expected output within the tenant's limits. A failed gate
+//! changes nothing. The replaced version goes to the plugin's history (at most
+//! [`RegistryBuilder::keep_previous`]), from where [`Registry::rollback`] brings it back in
+//! O(1). A module that leaves every plugin's slots is evicted.
+//!
+//! ## Memory
+//!
+//! wasmi never frees compiled code while its engine lives. The registry counts what it evicts;
+//! past [`RegistryBuilder::rotate_after_evicted_modules`] modules or
+//! [`RegistryBuilder::rotate_after_evicted_bytes`] bytes it starts a new engine generation
+//! ([`Runtime::new_generation`]), recompiles the live modules into it, and drops the old one.
+//! Calls in flight hold an `Arc` of their generation, so the old engine is freed when the last
+//! of them returns. To recompile, the registry keeps each live module's bytes (a copy, or a
+//! `&'static` slice with [`Registry::register_static`], for modules in flash).
+//!
+//! ## Locking
+//!
+//! One spin lock guards the registry's tables. Calls hold it only to look a version up and to
+//! record metrics, never while the guest runs. Registration compiles outside the lock;
+//! a generation rotation recompiles the live set under it.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::bundle::{Bundle, TrustStore, smoke_to_owned};
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::host::Instant;
+use crate::invoke::{Call, CallReport, CompiledModule, Runtime, Tenant};
+use crate::metrics::Metrics;
+
+/// The number of basis points in a whole: canary fractions are out of this.
+pub const BASIS_POINTS: u16 = 10_000;
+
+/// A smoke test: `entry(input)` must return exactly `expected` before a version is promoted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Smoke {
+    /// The entry point to call.
+    pub entry: String,
+    /// The input.
+    pub input: Vec<u8>,
+    /// The exact output expected.
+    pub expected: Vec<u8>,
+}
+
+/// What the registering party says about a module. Bundles fill it from their manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleMeta {
+    /// The plugin name (labels errors; may be empty).
+    pub name: String,
+    /// The version, free-form.
+    pub version: String,
+    /// Where the module came from, free-form.
+    pub provenance: String,
+    /// The capabilities the manifest asked for (empty when registered without a bundle).
+    pub capabilities: Vec<String>,
+    /// The smoke test run by every promotion of this module, if any.
+    pub smoke: Option<Smoke>,
+}
+
+impl ModuleMeta {
+    /// Metadata with a name and a version, nothing else.
+    pub fn named(name: &str, version: &str) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a smoke test.
+    #[must_use]
+    pub fn with_smoke(mut self, entry: &str, input: &[u8], expected: &[u8]) -> Self {
+        self.smoke = Some(Smoke {
+            entry: entry.into(),
+            input: input.into(),
+            expected: expected.into(),
+        });
+        self
+    }
+}
+
+/// What the registry knows about a registered module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// SHA-256 of the module bytes.
+    pub digest: Digest,
+    /// What the registering party said.
+    pub meta: ModuleMeta,
+    /// The ABI version the module declares.
+    pub abi_version: u32,
+    /// Size of the module bytes.
+    pub size: usize,
+    /// When it was registered, on the runtime's clock.
+    pub registered_at: Instant,
+}
+
+/// The outcome of [`Registry::register`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    /// The module's digest: its identity from now on.
+    pub digest: Digest,
+    /// Whether this registration compiled it (false: it was already registered).
+    pub compiled: bool,
+}
+
+/// A canary: a share of a plugin's requests routed to another version.
+///
+/// A request goes to the canary when `hash(request key) mod 10 000 < basis_points`, so the
+/// same key always reaches the same version while the canary stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canary {
+    /// The canary version.
+    pub digest: Digest,
+    /// Its share, in basis points (1/100 of a percent): 1000 is 10 %.
+    pub basis_points: u16,
+}
+
+/// A plugin's versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStatus {
+    /// The active version.
+    pub active: Digest,
+    /// Older versions kept for rollback, most recent first.
+    pub previous: Vec<Digest>,
+    /// The canary, if one stands.
+    pub canary: Option<Canary>,
+}
+
+/// Counters that show what the registry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegistryStats {
+    /// Compilations by registration (a duplicate registration does not compile).
+    pub compiles: u64,
+    /// Compilations into new engine generations.
+    pub recompiles: u64,
+    /// Modules evicted.
+    pub evictions: u64,
+    /// The current engine generation, from 0.
+    pub generation: u64,
+    /// Engine generations still alive: the current one plus retired ones that calls in
+    /// flight still use.
+    pub generations_alive: usize,
+    /// Modules registered now (staged or in use).
+    pub live_modules: usize,
+    /// Their total size in bytes.
+    pub live_bytes: usize,
+    /// Modules evicted since the current generation began (their code is still held).
+    pub evicted_in_generation: usize,
+}
+
+/// Builds a [`Registry`].
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct RegistryBuilder {
+    keep_previous: usize,
+    max_staged: usize,
+    rotate_after_evicted_modules: usize,
+    rotate_after_evicted_bytes: usize,
+}
+
+impl RegistryBuilder {
+    /// Versions kept per plugin besides the active one (default
+    /// [`Registry::DEFAULT_KEEP_PREVIOUS`]).
+    pub fn keep_previous(mut self, n: usize) -> Self {
+        self.keep_previous = n;
+        self
+    }
+
+    /// Registered modules kept while no plugin uses them (default
+    /// [`Registry::DEFAULT_MAX_STAGED`]); beyond it the oldest is evicted.
+    pub fn max_staged(mut self, n: usize) -> Self {
+        self.max_staged = n;
+        self
+    }
+
+    /// Evicted modules after which a new engine generation starts (default
+    /// [`Registry::DEFAULT_ROTATE_AFTER_EVICTED_MODULES`]).
+    pub fn rotate_after_evicted_modules(mut self, n: usize) -> Self {
+        self.rotate_after_evicted_modules = n.max(1);
+        self
+    }
+
+    /// Evicted module bytes after which a new engine generation starts (default
+    /// [`Registry::DEFAULT_ROTATE_AFTER_EVICTED_BYTES`]).
+    pub fn rotate_after_evicted_bytes(mut self, n: usize) -> Self {
+        self.rotate_after_evicted_bytes = n.max(1);
+        self
+    }
+
+    /// The registry, owning `runtime` as its first engine generation.
+    pub fn build(self, runtime: Runtime) -> Registry {
+        let fingerprint = runtime.config_fingerprint();
+        Registry {
+            config: self,
+            fingerprint,
+            state: spin::Mutex::new(State {
+                generation: Arc::new(Generation {
+                    runtime,
+                    number: 0,
+                }),
+                retired: Vec::new(),
+                modules: BTreeMap::new(),
+                plugins: BTreeMap::new(),
+                staged: BTreeMap::new(),
+                next_seq: 0,
+                evicted_modules: 0,
+                evicted_bytes: 0,
+                stats: RegistryStats::default(),
+            }),
+        }
+    }
+}
+
+/// One engine and everything compiled into it.
+struct Generation {
+    runtime: Runtime,
+    number: u64,
+}
+
+/// The bytes of a live module, kept to recompile it into a new generation.
+enum Source {
+    Static(&'static [u8]),
+    Owned(Arc<[u8]>),
+}
+
+impl Source {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Static(b) => b,
+            Self::Owned(b) => b,
+        }
+    }
+}
+
+/// The compile-cache key: compiled code is only valid for one engine configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct CacheKey {
+    digest: Digest,
+    fingerprint: u64,
+}
+
+struct Entry {
+    module: CompiledModule,
+    source: Source,
+    info: ModuleInfo,
+    /// Plugin slots (active, previous, canary) naming this module.
+    refs: u32,
+    /// Position in the staged queue while `refs == 0`.
+    staged_seq: Option<u64>,
+}
+
+#[derive(Default)]
+struct Plugin {
+    active: Option<Digest>,
+    previous: VecDeque<Digest>,
+    canary: Option<Canary>,
+    metrics: BTreeMap<Box<str>, Box<Metrics>>,
+}
+
+struct State {
+    generation: Arc<Generation>,
+    retired: Vec<Weak<Generation>>,
+    modules: BTreeMap<CacheKey, Entry>,
+    plugins: BTreeMap<Box<str>, Plugin>,
+    staged: BTreeMap<u64, Digest>,
+    next_seq: u64,
+    evicted_modules: usize,
+    evicted_bytes: usize,
+    stats: RegistryStats,
+}
+
+/// Modules by digest, plugins by name, versions, canaries and metrics; see the
+/// [module docs](self).
+pub struct Registry {
+    config: RegistryBuilder,
+    fingerprint: u64,
+    state: spin::Mutex<State>,
+}
+
+impl core::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registry")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// FNV-1a over the key, then a SplitMix64 finaliser so that every output bit depends on
+/// every input bit (FNV's low bits alone route similar keys unevenly).
+fn route_bucket(key: &[u8]) -> u16 {
+    let mut h = key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^= h >> 31;
+    u16::try_from(h % u64::from(BASIS_POINTS)).unwrap_or(0)
+}
+
+impl Plugin {
+    fn route(&self, key: &[u8]) -> Option<Digest> {
+        match self.canary {
+            Some(c) if route_bucket(key) < c.basis_points => Some(c.digest),
+            _ => self.active,
+        }
+    }
+}
+
+impl State {
+    fn retain(&mut self, key: CacheKey) {
+        if let Some(e) = self.modules.get_mut(&key) {
+            e.refs = e.refs.saturating_add(1);
+            if let Some(seq) = e.staged_seq.take() {
+                self.staged.remove(&seq);
+            }
+        }
+    }
+
+    /// Drops one plugin slot's hold on a module; evicts the module when none is left.
+    fn release(&mut self, key: CacheKey) {
+        let evict = match self.modules.get_mut(&key) {
+            Some(e) => {
+                e.refs = e.refs.saturating_sub(1);
+                e.refs == 0
+            }
+            None => false,
+        };
+        if evict {
+            self.evict(key);
+        }
+    }
+
+    fn evict(&mut self, key: CacheKey) {
+        if let Some(e) = self.modules.remove(&key) {
+            if let Some(seq) = e.staged_seq {
+                self.staged.remove(&seq);
+            }
+            self.evicted_modules += 1;
+            self.evicted_bytes = self.evicted_bytes.saturating_add(e.info.size);
+            self.stats.evictions += 1;
+        }
+    }
+
+    fn stage(&mut self, key: CacheKey, max_staged: usize) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(e) = self.modules.get_mut(&key) {
+            e.staged_seq = Some(seq);
+            self.staged.insert(seq, key.digest);
+        }
+        while self.staged.len() > max_staged {
+            let Some((_, digest)) = self.staged.pop_first() else {
+                break;
+            };
+            let old = CacheKey {
+                digest,
+                fingerprint: key.fingerprint,
+            };
+            if let Some(e) = self.modules.get_mut(&old) {
+                e.staged_seq = None;
+            }
+            self.evict(old);
+        }
+    }
+
+    /// Starts a new engine generation holding the live modules, if enough code was evicted.
+    fn maybe_rotate(&mut self, config: &RegistryBuilder) {
+        if self.evicted_modules >= config.rotate_after_evicted_modules
+            || self.evicted_bytes >= config.rotate_after_evicted_bytes
+        {
+            // On failure (it needs a host function that no longer registers, which build
+            // ruled out) the current generation simply stays.
+            let _ = self.rotate();
+        }
+    }
+
+    fn rotate(&mut self) -> Result<(), Error> {
+        let runtime = self.generation.runtime.new_generation()?;
+        let mut fresh = Vec::with_capacity(self.modules.len());
+        for (key, e) in &self.modules {
+            let name = Some(e.info.meta.name.as_str()).filter(|n| !n.is_empty());
+            fresh.push((
+                *key,
+                runtime.compile_digested(e.source.bytes(), name, Some(key.digest))?,
+            ));
+        }
+        self.stats.recompiles += fresh.len() as u64;
+        for (key, module) in fresh {
+            if let Some(e) = self.modules.get_mut(&key) {
+                e.module = module;
+            }
+        }
+        let number = self.generation.number + 1;
+        let old = core::mem::replace(
+            &mut self.generation,
+            Arc::new(Generation { runtime, number }),
+        );
+        self.retired.retain(|w| w.strong_count() > 0);
+        self.retired.push(Arc::downgrade(&old));
+        self.evicted_modules = 0;
+        self.evicted_bytes = 0;
+        Ok(())
+    }
+}
+
+/// What a call needs, taken under the lock and used outside it.
+struct Resolved {
+    generation: Arc<Generation>,
+    module: CompiledModule,
+}
+
+impl Registry {
+    /// Default number of previous versions kept per plugin: 3.
+    pub const DEFAULT_KEEP_PREVIOUS: usize = 3;
+    /// Default number of staged (registered, unused) modules kept: 8.
+    pub const DEFAULT_MAX_STAGED: usize = 8;
+    /// Default evicted-module count that starts a new engine generation: 64.
+    pub const DEFAULT_ROTATE_AFTER_EVICTED_MODULES: usize = 64;
+    /// Default evicted-byte count that starts a new engine generation: 4 MiB.
+    pub const DEFAULT_ROTATE_AFTER_EVICTED_BYTES: usize = 4 << 20;
+
+    /// A registry with default settings around `runtime`.
+    pub fn new(runtime: Runtime) -> Self {
+        Self::builder().build(runtime)
+    }
+
+    /// Starts configuring a registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder {
+            keep_previous: Self::DEFAULT_KEEP_PREVIOUS,
+            max_staged: Self::DEFAULT_MAX_STAGED,
+            rotate_after_evicted_modules: Self::DEFAULT_ROTATE_AFTER_EVICTED_MODULES,
+            rotate_after_evicted_bytes: Self::DEFAULT_ROTATE_AFTER_EVICTED_BYTES,
+        }
+    }
+
+    fn key(&self, digest: Digest) -> CacheKey {
+        CacheKey {
+            digest,
+            fingerprint: self.fingerprint,
+        }
+    }
+
+    /// Registers a module: hashes it, and compiles and contract-checks it unless a module
+    /// with the same digest is already registered (then `meta` is ignored). The module is
+    /// staged until [`Registry::promote`] or [`Registry::set_canary`] uses it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Runtime::compile`]; nothing is registered then.
+    pub fn register(&self, bytes: &[u8], meta: ModuleMeta) -> Result<Registered, Error> {
+        self.register_with(bytes, meta, || Source::Owned(Arc::from(bytes)), |_, _| Ok(()))
+    }
+
+    /// [`Registry::register`] for bytes that live forever (a module in flash, an
+    /// `include_bytes!`): the registry keeps the slice instead of a copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`].
+    pub fn register_static(
+        &self,
+        bytes: &'static [u8],
+        meta: ModuleMeta,
+    ) -> Result<Registered, Error> {
+        self.register_with(bytes, meta, || Source::Static(bytes), |_, _| Ok(()))
+    }
+
+    fn register_with(
+        &self,
+        bytes: &[u8],
+        meta: ModuleMeta,
+        source: impl FnOnce() -> Source,
+        check: impl Fn(&Runtime, &CompiledModule) -> Result<(), Error>,
+    ) -> Result<Registered, Error> {
+        let digest = Digest::of(bytes);
+        let key = self.key(digest);
+        let generation = {
+            let state = self.state.lock();
+            if state.modules.contains_key(&key) {
+                return Ok(Registered {
+                    digest,
+                    compiled: false,
+                });
+            }
+            state.generation.clone()
+        };
+        let name = Some(meta.name.as_str()).filter(|n| !n.is_empty());
+        let mut module = generation
+            .runtime
+            .compile_digested(bytes, name, Some(digest))?;
+        check(&generation.runtime, &module).map_err(|e| match name {
+            Some(n) => e.with_plugin(n),
+            None => e,
+        })?;
+        let mut state = self.state.lock();
+        if state.modules.contains_key(&key) {
+            return Ok(Registered {
+                digest,
+                compiled: false,
+            });
+        }
+        if state.generation.number != generation.number {
+            // A rotation happened while compiling: compile into the current engine.
+            module = state
+                .generation
+                .runtime
+                .compile_digested(bytes, name, Some(digest))?;
+        }
+        let info = ModuleInfo {
+            digest,
+            abi_version: module.info().abi_version,
+            size: bytes.len(),
+            registered_at: state.generation.runtime.now(),
+            meta,
+        };
+        state.modules.insert(
+            key,
+            Entry {
+                module,
+                source: source(),
+                info,
+                refs: 0,
+                staged_seq: None,
+            },
+        );
+        state.stats.compiles += 1;
+        state.stage(key, self.config.max_staged.max(1));
+        state.maybe_rotate(&self.config);
+        Ok(Registered {
+            digest,
+            compiled: true,
+        })
+    }
+
+    /// Verifies a bundle against `trust` and registers its module with the manifest as
+    /// metadata. The manifest must state the module's ABI version and list every capability
+    /// its imports need, and name only capabilities this runtime knows.
+    ///
+    /// # Errors
+    ///
+    /// The bundle's [`BundleError`](crate::BundleError) as an [`Error`] (truncated, malformed,
+    /// digest mismatch, bad signature, untrusted key, missing signature),
+    /// [`ErrorKind::ManifestMismatch`], or those of [`Registry::register`]. Nothing is
+    /// registered on error.
+    pub fn register_bundle(&self, bytes: &[u8], trust: &TrustStore) -> Result<Registered, Error> {
+        let bundle = Bundle::new_checked(bytes)?;
+        bundle.verify(trust)?;
+        let module = bundle.module();
+        self.register_verified(&bundle, || Source::Owned(Arc::from(module)))
+    }
+
+    /// [`Registry::register_bundle`] for a bundle that lives forever (a flash partition):
+    /// the module bytes are not copied. Bytes after the bundle (erased flash) are ignored.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register_bundle`].
+    pub fn register_bundle_static(
+        &self,
+        bytes: &'static [u8],
+        trust: &TrustStore,
+    ) -> Result<Registered, Error> {
+        let bundle = Bundle::new_checked_prefix(bytes)?;
+        bundle.verify(trust)?;
+        let module = bundle.module();
+        self.register_verified(&bundle, || Source::Static(module))
+    }
+
+    fn register_verified(
+        &self,
+        bundle: &Bundle<'_>,
+        source: impl FnOnce() -> Source,
+    ) -> Result<Registered, Error> {
+        let manifest = bundle.manifest();
+        let meta = ModuleMeta {
+            name: manifest.name().into(),
+            version: manifest.version().into(),
+            provenance: manifest.provenance().into(),
+            capabilities: manifest.capabilities().map(String::from).collect(),
+            smoke: manifest.smoke().as_ref().map(smoke_to_owned),
+        };
+        let registered = self.register_with(bundle.module(), meta, source, |runtime, module| {
+            check_manifest(runtime, module, bundle)
+        })?;
+        if !registered.compiled {
+            // Already registered (perhaps from other bytes' manifest): the manifest must
+            // still describe the module.
+            let resolved = self.resolve(registered.digest)?;
+            check_manifest(&resolved.generation.runtime, &resolved.module, bundle)?;
+        }
+        Ok(registered)
+    }
+
+    /// Verifies, registers and promotes a bundle as the active version of the plugin its
+    /// manifest names, for `tenant`. If the gate fails, a module this call registered is
+    /// removed again and the previous active version stays.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Registry::register_bundle`] and [`Registry::promote`].
+    pub fn install(
+        &self,
+        bytes: &[u8],
+        trust: &TrustStore,
+        tenant: &Tenant,
+    ) -> Result<Digest, Error> {
+        let bundle = Bundle::new_checked(bytes)?;
+        let registered = self.register_bundle(bytes, trust)?;
+        let name = bundle.manifest().name();
+        if let Err(e) = self.promote(name, registered.digest, tenant) {
+            if registered.compiled {
+                self.remove_if_unused(registered.digest);
+            }
+            return Err(e);
+        }
+        Ok(registered.digest)
+    }
+
+    /// Evicts a module that no plugin uses. Returns whether it was removed.
+    pub fn remove_if_unused(&self, digest: Digest) -> bool {
+        let key = self.key(digest);
+        let mut state = self.state.lock();
+        match state.modules.get(&key) {
+            Some(e) if e.refs == 0 => {
+                state.evict(key);
+                state.maybe_rotate(&self.config);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn resolve(&self, digest: Digest) -> Result<Resolved, Error> {
+        let state = self.state.lock();
+        let e = state
+            .modules
+            .get(&self.key(digest))
+            .ok_or_else(|| Error::new(ErrorKind::UnknownModule { digest }))?;
+        Ok(Resolved {
+            generation: state.generation.clone(),
+            module: e.module.clone(),
+        })
+    }
+
+    /// The gate: grants cover the imports, and the smoke call (if any) returns its output.
+    fn gate(&self, digest: Digest, tenant: &Tenant) -> Result<(), Error> {
+        let (resolved, smoke) = {
+            let state = self.state.lock();
+            let e = state
+                .modules
+                .get(&self.key(digest))
+                .ok_or_else(|| Error::new(ErrorKind::UnknownModule { digest }))?;
+            (
+                Resolved {
+                    generation: state.generation.clone(),
+                    module: e.module.clone(),
+                },
+                e.info.meta.smoke.clone(),
+            )
+        };
+        let runtime = &resolved.generation.runtime;
+        runtime.check_grants(&resolved.module, tenant)?;
+        if let Some(smoke) = smoke {
+            let call = runtime.call(&resolved.module, tenant, &smoke.entry, &smoke.input);
+            let reason = match call.result {
+                Ok(out) if out == smoke.expected => return Ok(()),
+                Ok(out) => alloc::format!(
+                    "`{}` returned {} bytes that differ from the {} bytes expected",
+                    smoke.entry,
+                    out.len(),
+                    smoke.expected.len()
+                ),
+                Err(e) => alloc::format!("`{}` failed: {}", smoke.entry, e.kind()),
+            };
+            return Err(ErrorKind::SmokeFailed { reason }.into());
+        }
+        Ok(())
+    }
+
+    /// Makes `digest` the active version of `plugin` (created if new) after the gate: the
+    /// module is registered, `tenant`'s grants cover its imports, and its smoke test (if it
+    /// has one) returns the expected output within `tenant`'s limits. The replaced version
+    /// is kept for [`Registry::rollback`]; past [`RegistryBuilder::keep_previous`] the oldest
+    /// is evicted. A canary of the same digest is cleared. Promoting the active version is a
+    /// no-op.
+    ///
+    /// The smoke call runs as `tenant` (it counts against its call rate, and uses its KV
+    /// namespace if granted).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownModule`], [`ErrorKind::CapabilityDenied`] or
+    /// [`ErrorKind::SmokeFailed`]; the plugin is unchanged then.
+    pub fn promote(&self, plugin: &str, digest: Digest, tenant: &Tenant) -> Result<(), Error> {
+        self.gate(digest, tenant)
+            .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        let key = self.key(digest);
+        let mut state = self.state.lock();
+        if !state.modules.contains_key(&key) {
+            return Err(Error::new(ErrorKind::UnknownModule { digest }).with_plugin(plugin));
+        }
+        if !state.plugins.contains_key(plugin) {
+            state.plugins.insert(plugin.into(), Plugin::default());
+        }
+        let Some(p) = state.plugins.get_mut(plugin) else {
+            return Err(Error::config("plugin table changed under the lock"));
+        };
+        if p.active == Some(digest) {
+            return Ok(());
+        }
+        let mut released = Vec::new();
+        if let Some(old) = p.active.replace(digest) {
+            p.previous.push_front(old);
+        }
+        if let Some(i) = p.previous.iter().position(|d| *d == digest) {
+            p.previous.remove(i);
+            released.push(digest);
+        }
+        if p.canary.is_some_and(|c| c.digest == digest) {
+            p.canary = None;
+            released.push(digest);
+        }
+        while p.previous.len() > self.config.keep_previous {
+            if let Some(d) = p.previous.pop_back() {
+                released.push(d);
+            }
+        }
+        state.retain(key);
+        for d in released {
+            let k = self.key(d);
+            state.release(k);
+        }
+        state.maybe_rotate(&self.config);
+        Ok(())
+    }
+
+    /// Routes `basis_points` (out of [`BASIS_POINTS`]) of `plugin`'s requests to `digest`,
+    /// after the same gate as [`Registry::promote`]. Replaces a standing canary.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownPlugin`] if the plugin has no active version, a
+    /// [`ErrorKind::Config`] error for a share over 10 000 or a canary of the active version,
+    /// and the gate's errors.
+    pub fn set_canary(
+        &self,
+        plugin: &str,
+        digest: Digest,
+        basis_points: u16,
+        tenant: &Tenant,
+    ) -> Result<(), Error> {
+        if basis_points > BASIS_POINTS {
+            return Err(Error::config(alloc::format!(
+                "a canary share is at most {BASIS_POINTS} basis points, not {basis_points}"
+            ))
+            .with_plugin(plugin));
+        }
+        {
+            let state = self.state.lock();
+            let active = state.plugins.get(plugin).and_then(|p| p.active);
+            match active {
+                None => return Err(unknown_plugin(plugin)),
+                Some(a) if a == digest => {
+                    return Err(Error::config(
+                        "the canary is the active version; promote another version or clear the canary",
+                    )
+                    .with_plugin(plugin));
+                }
+                Some(_) => {}
+            }
+        }
+        self.gate(digest, tenant)
+            .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        let key = self.key(digest);
+        let mut state = self.state.lock();
+        if !state.modules.contains_key(&key) {
+            return Err(Error::new(ErrorKind::UnknownModule { digest }).with_plugin(plugin));
+        }
+        let Some(p) = state.plugins.get_mut(plugin) else {
+            return Err(unknown_plugin(plugin));
+        };
+        let old = p.canary.replace(Canary {
+            digest,
+            basis_points,
+        });
+        state.retain(key);
+        if let Some(old) = old {
+            let k = self.key(old.digest);
+            state.release(k);
+        }
+        state.maybe_rotate(&self.config);
+        Ok(())
+    }
+
+    /// Removes `plugin`'s canary, if any; returns it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownPlugin`].
+    pub fn clear_canary(&self, plugin: &str) -> Result<Option<Canary>, Error> {
+        let mut state = self.state.lock();
+        let p = state
+            .plugins
+            .get_mut(plugin)
+            .ok_or_else(|| unknown_plugin(plugin))?;
+        let old = p.canary.take();
+        if let Some(c) = old {
+            let k = self.key(c.digest);
+            state.release(k);
+            state.maybe_rotate(&self.config);
+        }
+        Ok(old)
+    }
+
+    /// Makes `plugin`'s most recent previous version active again, in O(1), and returns its
+    /// digest. The version rolled back from is dropped from the plugin (and evicted if no
+    /// other plugin uses it); the canary, if any, stays.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownPlugin`] or [`ErrorKind::NoPreviousVersion`].
+    pub fn rollback(&self, plugin: &str) -> Result<Digest, Error> {
+        let mut state = self.state.lock();
+        let p = state
+            .plugins
+            .get_mut(plugin)
+            .ok_or_else(|| unknown_plugin(plugin))?;
+        let previous = p.previous.pop_front().ok_or_else(|| {
+            Error::new(ErrorKind::NoPreviousVersion {
+                name: plugin.into(),
+            })
+            .with_plugin(plugin)
+        })?;
+        let old = p.active.replace(previous);
+        if let Some(old) = old {
+            let k = self.key(old);
+            state.release(k);
+            state.maybe_rotate(&self.config);
+        }
+        Ok(previous)
+    }
+
+    /// The version a request with `request_key` would run.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownPlugin`].
+    pub fn route(&self, plugin: &str, request_key: &[u8]) -> Result<Digest, Error> {
+        let state = self.state.lock();
+        state
+            .plugins
+            .get(plugin)
+            .and_then(|p| p.route(request_key))
+            .ok_or_else(|| unknown_plugin(plugin))
+    }
+
+    /// Calls `entry` of the version of `plugin` that `request_key` routes to, for `tenant`,
+    /// and records the report in the (plugin, tenant) metrics. `report.digest` names the
+    /// version that ran. Use a stable key per user or session so a canary sees the same users.
+    pub fn call(
+        &self,
+        plugin: &str,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        request_key: &[u8],
+    ) -> Call<Vec<u8>> {
+        self.call_with(plugin, tenant, entry, input, request_key, <[u8]>::to_vec)
+    }
+
+    /// [`Registry::call`], handing the output to `read` in place.
+    pub fn call_with<R>(
+        &self,
+        plugin: &str,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        request_key: &[u8],
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Call<R> {
+        let resolved = {
+            let state = self.state.lock();
+            state
+                .plugins
+                .get(plugin)
+                .and_then(|p| p.route(request_key))
+                .and_then(|d| state.modules.get(&self.key(d)))
+                .map(|e| Resolved {
+                    generation: state.generation.clone(),
+                    module: e.module.clone(),
+                })
+        };
+        let Some(resolved) = resolved else {
+            return Call {
+                report: CallReport {
+                    outcome: Outcome::Rejected,
+                    fuel_used: 0,
+                    wall_time: Duration::ZERO,
+                    memory_high_water: 0,
+                    memory_cap_hits: 0,
+                    digest: Digest::default(),
+                    log_bytes: 0,
+                    log_dropped: 0,
+                },
+                result: Err(unknown_plugin(plugin).with_tenant(tenant.id())),
+            };
+        };
+        let mut call =
+            resolved
+                .generation
+                .runtime
+                .call_with(&resolved.module, tenant, entry, input, read);
+        call.result = call.result.map_err(|e| e.with_plugin(plugin));
+        {
+            let mut state = self.state.lock();
+            if let Some(p) = state.plugins.get_mut(plugin) {
+                match p.metrics.get_mut(tenant.id()) {
+                    Some(m) => m.record(&call.report),
+                    None => {
+                        let mut m = Box::new(Metrics::new());
+                        m.record(&call.report);
+                        p.metrics.insert(tenant.id().into(), m);
+                    }
+                }
+            }
+        }
+        // The generation (and with a retired one, its engine) is dropped here, unlocked.
+        drop(resolved);
+        call
+    }
+
+    /// A copy of the metrics of (`plugin`, `tenant`), if that pair has made a call.
+    pub fn metrics(&self, plugin: &str, tenant: &str) -> Option<Metrics> {
+        let state = self.state.lock();
+        state
+            .plugins
+            .get(plugin)
+            .and_then(|p| p.metrics.get(tenant))
+            .map(|m| (**m).clone())
+    }
+
+    /// Visits the metrics of every (plugin, tenant) pair, in name order: for exporters.
+    /// `visit` runs under the registry lock: it must not call the registry.
+    pub fn for_each_metrics(&self, mut visit: impl FnMut(&str, &str, &Metrics)) {
+        let state = self.state.lock();
+        for (plugin, p) in &state.plugins {
+            for (tenant, m) in &p.metrics {
+                visit(plugin, tenant, m);
+            }
+        }
+    }
+
+    /// The versions of `plugin`, if it has an active one.
+    pub fn plugin(&self, name: &str) -> Option<PluginStatus> {
+        let state = self.state.lock();
+        let p = state.plugins.get(name)?;
+        Some(PluginStatus {
+            active: p.active?,
+            previous: p.previous.iter().copied().collect(),
+            canary: p.canary,
+        })
+    }
+
+    /// The names of every plugin, in order.
+    pub fn plugins(&self) -> Vec<String> {
+        let state = self.state.lock();
+        state.plugins.keys().map(|k| String::from(&**k)).collect()
+    }
+
+    /// What the registry knows about the module `digest`, if it is registered.
+    pub fn module(&self, digest: Digest) -> Option<ModuleInfo> {
+        let state = self.state.lock();
+        state.modules.get(&self.key(digest)).map(|e| e.info.clone())
+    }
+
+    /// Every registered module, by digest.
+    pub fn modules(&self) -> Vec<ModuleInfo> {
+        let state = self.state.lock();
+        state.modules.values().map(|e| e.info.clone()).collect()
+    }
+
+    /// The compiled module `digest` in the current generation, for direct
+    /// [`Runtime::call`]s through [`Registry::with_runtime`].
+    pub fn compiled(&self, digest: Digest) -> Option<CompiledModule> {
+        let state = self.state.lock();
+        state
+            .modules
+            .get(&self.key(digest))
+            .map(|e| e.module.clone())
+    }
+
+    /// Runs `f` with the current generation's runtime (to build tenants, or inspect
+    /// capabilities). The registry is not locked while `f` runs.
+    pub fn with_runtime<R>(&self, f: impl FnOnce(&Runtime) -> R) -> R {
+        let generation = self.state.lock().generation.clone();
+        f(&generation.runtime)
+    }
+
+    /// Starts a new engine generation now, recompiling the live modules (normally automatic).
+    ///
+    /// # Errors
+    ///
+    /// Only if a live module fails to recompile; the current generation then stays.
+    pub fn rotate_generation(&self) -> Result<(), Error> {
+        self.state.lock().rotate()
+    }
+
+    /// Counters: compiles, evictions, generations, live modules.
+    pub fn stats(&self) -> RegistryStats {
+        let mut state = self.state.lock();
+        state.retired.retain(|w| w.strong_count() > 0);
+        let mut stats = state.stats;
+        stats.generation = state.generation.number;
+        stats.generations_alive = 1 + state.retired.len();
+        stats.live_modules = state.modules.len();
+        stats.live_bytes = state.modules.values().map(|e| e.info.size).sum();
+        stats.evicted_in_generation = state.evicted_modules;
+        stats
+    }
+}
+
+fn unknown_plugin(plugin: &str) -> Error {
+    Error::new(ErrorKind::UnknownPlugin {
+        name: plugin.into(),
+    })
+    .with_plugin(plugin)
+}
+
+/// Checks that a manifest describes its module: ABI version, and capabilities asked for
+/// cover the imports and are known to the runtime.
+fn check_manifest(
+    runtime: &Runtime,
+    module: &CompiledModule,
+    bundle: &Bundle<'_>,
+) -> Result<(), Error> {
+    let manifest = bundle.manifest();
+    let mismatch = |reason: String| Error::new(ErrorKind::ManifestMismatch { reason });
+    if manifest.abi_version() != module.info().abi_version {
+        return Err(mismatch(alloc::format!(
+            "the manifest states ABI version {}, the module declares {}",
+            manifest.abi_version(),
+            module.info().abi_version
+        )));
+    }
+    for asked in manifest.capabilities() {
+        if !runtime.capabilities().any(|c| c == asked) {
+            return Err(mismatch(alloc::format!(
+                "the manifest asks for capability `{asked}`, which this host does not provide"
+            )));
+        }
+    }
+    for (import, _) in &module.info().imports {
+        let Some(cap) = runtime.capability_of_import(import) else {
+            continue;
+        };
+        if cap != "core" && !manifest.capabilities().any(|c| c == cap) {
+            return Err(mismatch(alloc::format!(
+                "the module imports `palisade.{import}` of capability `{cap}`, which the manifest does not ask for"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Builds every guest into `OUT_DIR`, the way wasmtime's `crates/test-programs/artifacts` does:
+//!
+//! 1. a nested `cargo build --release --target wasm32-unknown-unknown --workspace --locked` on the
+//!    guests workspace (`guests/Cargo.toml`), with its own target directory next to the outer
+//!    one (`<target>/palisade-guests`), none of the outer build's RUSTFLAGS or wrappers, and the
+//!    outer jobserver (so it shares the outer `-j`);
+//! 2. the hostile WAT modules in `guests/hostile/wat/` assembled with `wat`;
+//! 3. two generated modules: `large` (≥ 1 MB of code for compile-cost benches) and
+//!    `compile_bomb` (more functions than wasmi's strict limits allow).
+//!
+//! `rerun-if-changed` lists every guest source, so an edited guest is rebuilt by the next build
+//! of this crate and nothing else triggers the nested build.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wasm_encoder::{
+    CodeSection, ConstExpr, CustomSection, ElementSection, Elements, EntityType, ExportKind,
+    ExportSection, Function, FunctionSection, ImportSection, Instruction, MemArg, MemorySection,
+    MemoryType, Module, RefType, TableSection, TableType, TypeSection, ValType,
+};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// Rust guests: (crate's library name = the .wasm file stem, artifact name).
+const RUST_GUESTS: &[(&str, &str)] = &[
+    ("thermostat", "thermostat"),
+    ("text_transform", "text_transform"),
+    ("sha256", "sha256"),
+    ("coremark_guest", "coremark"),
+    ("hostile_keep_state", "keep_state"),
+    ("hostile_tenant_keys", "tenant_keys"),
+    ("hostile_panic", "panic"),
+];
+
+/// Functions in the generated `large` module, and body repetitions per function: 2,500 functions
+/// of ≈ 450 bytes, ≈ 1.1 MB, under wasmi's strict limits (≤ 10,000 functions, ≥ 40 bytes each).
+const LARGE_FUNCS: u32 = 2_500;
+const LARGE_REPS: u32 = 25;
+
+/// Functions in `compile_bomb`: over wasmi's strict limit of 10,000.
+const BOMB_FUNCS: u32 = 20_000;
+
+fn main() -> Result {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
+    let guests = manifest
+        .parent()
+        .ok_or("guests/artifacts has no parent directory")?
+        .to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
+
+    println!("cargo:rerun-if-changed=build.rs");
+    rerun_for(&guests, &guests.join("artifacts"))?;
+    // Outer RUSTFLAGS are deliberately not passed through: the guests are another target.
+    println!("cargo:rerun-if-env-changed=PALISADE_GUESTS_TARGET_DIR");
+
+    build_rust_guests(&guests, &out)?;
+    assemble_wat(&guests.join("hostile").join("wat"), &out)?;
+    write(&out.join("large.wasm"), &large_module())?;
+    write(&out.join("compile_bomb.wasm"), &compile_bomb())?;
+    Ok(())
+}
+
+/// Emits `rerun-if-changed` for every file under `dir` except target directories and `skip`.
+fn rerun_for(dir: &Path, skip: &Path) -> Result {
+    let entries = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path == skip || path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.is_dir() {
+            rerun_for(&path, skip)?;
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Where the nested build puts its files: `PALISADE_GUESTS_TARGET_DIR`, else
+/// `<outer target dir>/palisade-guests` (found from `OUT_DIR = <target>/<profile>/build/<pkg>/out`),
+/// so that every outer profile shares one guest build; else `OUT_DIR/guests-target`.
+fn nested_target_dir(out: &Path) -> PathBuf {
+    if let Some(dir) = env::var_os("PALISADE_GUESTS_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    match out.ancestors().nth(4) {
+        Some(target) if out.ancestors().nth(2).is_some_and(|b| b.ends_with("build")) => {
+            target.join("palisade-guests")
+        }
+        _ => out.join("guests-target"),
+    }
+}
+
+fn build_rust_guests(guests: &Path, out: &Path) -> Result {
+    let target_dir = nested_target_dir(out);
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(guests)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--workspace",
+            "--locked",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    // The outer build's flags and wrappers (clippy-driver, coverage, sanitizers) are for the
+    // host target: none of them may leak into the guests.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_RELEASE_OPT_LEVEL",
+        "CARGO_PROFILE_RELEASE_LTO",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+        "CARGO_PROFILE_RELEASE_PANIC",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run cargo for the guests: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the guests failed ({status}); run `cargo build --release --target \
+             wasm32-unknown-unknown` in {} to see why (is the wasm32-unknown-unknown target \
+             installed? rust-toolchain.toml lists it)",
+            guests.display()
+        ));
+    }
+    let built = target_dir.join("wasm32-unknown-unknown").join("release");
+    for (stem, name) in RUST_GUESTS {
+        let from = built.join(format!("{stem}.wasm"));
+        let bytes =
+            fs::read(&from).map_err(|e| format!("reading built guest {}: {e}", from.display()))?;
+        write(&out.join(format!("{name}.wasm")), &bytes)?;
+    }
+    Ok(())
+}
+
+fn assemble_wat(dir: &Path, out: &Path) -> Result {
+    let entries = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_none_or(|e| e != "wat") {
+            continue;
+        }
+        let bytes = wat::parse_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stem = path
+            .file_stem()
+            .ok_or_else(|| format!("{} has no file name", path.display()))?;
+        write(&out.join(stem).with_extension("wasm"), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Writes only when the contents changed, so unchanged artifacts keep their mtime.
+fn write(path: &Path, bytes: &[u8]) -> Result {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The parts every generated module shares: `memory` (1 page), `palisade_alloc` returning 1024,
+/// and the `palisade.abi` section. Type 0 is `(i32) -> i32`, type 1 `(i32, i32) -> i32`,
+/// type 2 `(i32, i32) -> ()`, type 3 `() -> ()`; function 0 is the import `palisade.output`,
+/// function 1 the allocator, function 2 the entry point `run`.
+fn abi_module(funcs: &mut FunctionSection, code: &mut CodeSection) -> (TypeSection, ImportSection) {
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    types
+        .ty()
+        .function([ValType::I32, ValType::I32], [ValType::I32]);
+    types.ty().function([ValType::I32, ValType::I32], []);
+    types.ty().function([], []);
+    let mut imports = ImportSection::new();
+    imports.import("palisade", "output", EntityType::Function(2));
+    funcs.function(0);
+    let mut alloc = Function::new([]);
+    alloc.instruction(&Instruction::I32Const(1024));
+    alloc.instruction(&Instruction::End);
+    code.function(&alloc);
+    (types, imports)
+}
+
+fn finish(
+    types: TypeSection,
+    imports: ImportSection,
+    funcs: FunctionSection,
+    table: Option<(TableSection, ElementSection)>,
+    code: CodeSection,
+) -> Vec<u8> {
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType {
+        minimum: 1,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut exports = ExportSection::new();
+    exports.export("memory", ExportKind::Memory, 0);
+    exports.export("palisade_alloc", ExportKind::Func, 1);
+    exports.export("run", ExportKind::Func, 2);
+
+    let mut module = Module::new();
+    module.section(&types).section(&imports).section(&funcs);
+    let elements = table.map(|(t, e)| {
+        module.section(&t);
+        e
+    });
+    module.section(&memory).section(&exports);
+    if let Some(e) = &elements {
+        module.section(e);
+    }
+    module.section(&code);
+    module.section(&CustomSection {
+        name: "palisade.abi".into(),
+        data: 1u32.to_le_bytes().as_slice().into(),
+    });
+    module.finish()
+}
+
+/// `large`: entry `run` takes an optional `u32` (LE) index and outputs, as a `u32` LE, what
+/// function `index % 2500` computes from the index. Each function is 25 rounds of
+/// multiply-xor with its own constants.
+fn large_module() -> Vec<u8> {
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let (types, imports) = abi_module(&mut funcs, &mut code);
+
+    // run(ptr, len): index = len == 4 ? load(ptr) : 0; store(0, f[index % N](index)); output(0, 4)
+    funcs.function(1);
+    let mut run = Function::new([]);
+    let mem = MemArg {
+        offset: 0,
+        align: 2,
+        target: wasm_encoder::MemArgTarget::Memory(0),
+        ordering: None,
+    };
+    for ins in [
+        Instruction::I32Const(0),
+        Instruction::LocalGet(1),
+        Instruction::I32Const(4),
+        Instruction::I32Eq,
+        Instruction::If(wasm_encoder::BlockType::Result(ValType::I32)),
+        Instruction::LocalGet(0),
+        Instruction::I32Load(mem),
+        Instruction::Else,
+        Instruction::I32Const(0),
+        Instruction::End,
+        Instruction::LocalTee(0),
+        Instruction::LocalGet(0),
+        Instruction::I32Const(LARGE_FUNCS as i32),
+        Instruction::I32RemU,
+        Instruction::CallIndirect {
+            type_index: 0,
+            table_index: 0,
+        },
+        Instruction::I32Store(mem),
+        Instruction::I32Const(0),
+        Instruction::I32Const(4),
+        Instruction::Call(0),
+        Instruction::I32Const(0),
+        Instruction::End,
+    ] {
+        run.instruction(&ins);
+    }
+    code.function(&run);
+
+    let mut seed: u32 = 0x9E37_79B9;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed | 0x1000_0001 // odd and wide: a 5-byte LEB constant
+    };
+    for _ in 0..LARGE_FUNCS {
+        funcs.function(0);
+        let mut f = Function::new([]);
+        for _ in 0..LARGE_REPS {
+            for ins in [
+                Instruction::LocalGet(0),
+                Instruction::I32Const(next() as i32),
+                Instruction::I32Mul,
+                Instruction::I32Const(next() as i32),
+                Instruction::I32Xor,
+                Instruction::LocalSet(0),
+            ] {
+                f.instruction(&ins);
+            }
+        }
+        f.instruction(&Instruction::LocalGet(0));
+        f.instruction(&Instruction::End);
+        code.function(&f);
+    }
+
+    let mut table = TableSection::new();
+    table.table(TableType {
+        element_type: RefType::FUNCREF,
+        minimum: u64::from(LARGE_FUNCS),
+        maximum: Some(u64::from(LARGE_FUNCS)),
+        table64: false,
+        shared: false,
+    });
+    let mut elements = ElementSection::new();
+    let indices: Vec<u32> = (3..3 + LARGE_FUNCS).collect();
+    elements.active(
+        Some(0),
+        &ConstExpr::i32_const(0),
+        Elements::Functions(indices.into()),
+    );
+    finish(types, imports, funcs, Some((table, elements)), code)
+}
+
+/// `compile_bomb`: a valid, ABI-conforming module with 20,000 empty functions, more than
+/// wasmi's strict limits accept (10,000): refused at compile time, before any translation.
+fn compile_bomb() -> Vec<u8> {
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let (types, imports) = abi_module(&mut funcs, &mut code);
+    funcs.function(1);
+    let mut run = Function::new([]);
+    run.instruction(&Instruction::I32Const(0));
+    run.instruction(&Instruction::End);
+    code.function(&run);
+    for _ in 0..BOMB_FUNCS {
+        funcs.function(3);
+        let mut f = Function::new([]);
+        f.instruction(&Instruction::End);
+        code.function(&f);
+    }
+    finish(types, imports, funcs, None, code)
+}

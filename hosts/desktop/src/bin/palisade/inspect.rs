@@ -1,0 +1,246 @@
+//! `palisade inspect`.
+
+use std::io::Write;
+
+use palisade::Digest;
+use palisade::abi::{ABI_SECTION, ALLOC_EXPORT, IMPORT_NAMESPACE, MEMORY_EXPORT};
+use palisade::wasmi::{self, ExternType};
+
+use crate::InspectArgs;
+use crate::exit::{CliError, Exit};
+use crate::load;
+
+struct Import {
+    name: String,
+    kind: String,
+    /// The capability, or `None` when the host does not provide it.
+    capability: Option<String>,
+}
+
+fn kind_of(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+    }
+}
+
+/// What a module is: parsed (validated) without the contract check, so that a module that
+/// breaks the contract can still be shown.
+pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
+    let path = &args.path;
+    let raw = load::read_capped(path, load::MAX_FILE_BYTES, "file", "a smaller file")
+        .map_err(|e| match e.exit {
+            Exit::Rejected => CliError::new(Exit::InvalidModule, e.message),
+            _ => e,
+        })?;
+    let file_size = raw.len();
+    let mut bundle_lines: Vec<(&str, String)> = Vec::new();
+    let mut signature_exit = Exit::Ok;
+    let (wasm, signature) = if crate::bundle::is_bundle(&raw) {
+        let b = palisade::Bundle::new_checked(&raw).map_err(|e| {
+            let e = palisade::Error::from(e);
+            CliError::new(Exit::of(&e), format!("{}: {e}", path.display()))
+        })?;
+        let m = b.manifest();
+        bundle_lines.push(("plugin", format!("{} {}", m.name(), m.version())));
+        if !m.provenance().is_empty() {
+            bundle_lines.push(("provenance", m.provenance().to_owned()));
+        }
+        let caps: Vec<&str> = m.capabilities().collect();
+        bundle_lines.push((
+            "asks for",
+            if caps.is_empty() { String::from("no capabilities") } else { caps.join(", ") },
+        ));
+        if let Some(s) = m.smoke() {
+            bundle_lines.push(("smoke", format!("{}({} bytes) -> {} bytes", s.entry, s.input.len(), s.expected.len())));
+        }
+        let trust = crate::bundle::trust_store(&args.trust, false)?;
+        let signature = match b.signer() {
+            None => match b.verify(&trust) {
+                Ok(()) => String::from("unsigned bundle (module digest matches the manifest)"),
+                Err(e) => {
+                    signature_exit = Exit::Signature;
+                    format!("unsigned bundle; INVALID: {e}")
+                }
+            },
+            Some(key) => {
+                let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                let mut self_trust = palisade::TrustStore::signatures_optional();
+                self_trust.add_key(key)?;
+                match b.verify(&self_trust) {
+                    Err(e) => {
+                        signature_exit = Exit::Signature;
+                        format!("INVALID: {e} (signer {key_hex})")
+                    }
+                    Ok(()) if args.trust.is_empty() => format!(
+                        "valid signature by {key_hex} (pass --trust to check the key against yours)"
+                    ),
+                    Ok(()) if trust.is_trusted(key) => format!("valid signature by trusted key {key_hex}"),
+                    Ok(()) => {
+                        signature_exit = Exit::Signature;
+                        format!("valid signature by {key_hex}, which is NOT among the --trust keys")
+                    }
+                }
+            }
+        };
+        (b.module().to_vec(), signature)
+    } else {
+        (
+            load::module_bytes(path, raw)?,
+            String::from("none (a bare module; `palisade pack` makes a signed bundle)"),
+        )
+    };
+
+    let mut config = wasmi::Config::default();
+    config.wasm_custom_page_sizes(true);
+    let engine = wasmi::Engine::new(&config);
+    let parsed = wasmi::Module::new(&engine, &wasm).map_err(|e| {
+        CliError::new(
+            Exit::InvalidModule,
+            format!(
+                "{} is not a valid WebAssembly module: {e}; check that the file is a complete .wasm (not truncated)",
+                path.display()
+            ),
+        )
+    })?;
+    let runtime = crate::runtime(None)?;
+    let contract = runtime.compile(&wasm);
+    let abi = match palisade::abi::abi_version(&parsed) {
+        Ok(v) => format!("{v}"),
+        Err(e) => format!("invalid: {e}"),
+    };
+
+    let exports: Vec<(String, String)> = parsed
+        .exports()
+        .map(|e| {
+            let name = e.name().to_owned();
+            let role = match e.ty() {
+                ExternType::Memory(_) if name == MEMORY_EXPORT => "memory",
+                ExternType::Func(_) if name == ALLOC_EXPORT => "allocator",
+                ExternType::Func(_)
+                    if contract
+                        .as_ref()
+                        .is_ok_and(|m| m.info().has_entry(&name)) =>
+                {
+                    "entry point"
+                }
+                ty => kind_of(ty),
+            };
+            (name, role.to_owned())
+        })
+        .collect();
+    let imports: Vec<Import> = parsed
+        .imports()
+        .map(|i| {
+            let capability = (i.module() == IMPORT_NAMESPACE && matches!(i.ty(), ExternType::Func(_)))
+                .then(|| runtime.capability_of_import(i.name()).map(str::to_owned))
+                .flatten();
+            Import {
+                name: format!("{}.{}", i.module(), i.name()),
+                kind: kind_of(i.ty()).to_owned(),
+                capability,
+            }
+        })
+        .collect();
+    let mut needs: Vec<&str> = imports
+        .iter()
+        .filter_map(|i| i.capability.as_deref())
+        .filter(|c| *c != "core")
+        .collect();
+    needs.sort_unstable();
+    needs.dedup();
+    let customs: Vec<(String, usize)> = parsed
+        .custom_sections()
+        .map(|s| (s.name().to_owned(), s.data().len()))
+        .collect();
+    let digest = Digest::of(&wasm);
+    let (contract_text, exit) = match &contract {
+        Ok(_) => (String::from("ok (follows ABI v1, docs/ABI.md)"), signature_exit),
+        Err(e) => (format!("violation: {e}"), Exit::of(e)),
+    };
+    let kind = if bundle_lines.is_empty() { "module" } else { "bundle" };
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({
+            "path": path.display().to_string(),
+            "kind": kind,
+            "bundle": bundle_lines.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+            "digest": digest.to_string(),
+            "size": wasm.len(),
+            "file_size": file_size,
+            "abi_version": abi,
+            "exports": exports.iter().map(|(n, r)| serde_json::json!({"name": n, "kind": r})).collect::<Vec<_>>(),
+            "imports": imports.iter().map(|i| serde_json::json!({
+                "name": i.name, "kind": i.kind, "capability": i.capability,
+                "known": i.capability.is_some(),
+            })).collect::<Vec<_>>(),
+            "needs": needs,
+            "custom_sections": customs.iter().map(|(n, l)| serde_json::json!({"name": n, "bytes": l})).collect::<Vec<_>>(),
+            "contract": contract_text,
+            "signature": signature,
+        });
+        let _ = writeln!(out, "{value}");
+        return Ok(exit);
+    }
+    let mut text = String::new();
+    let mut line = |k: &str, v: &str| text.push_str(&format!("{k:<11} {v}\n"));
+    line("file", &path.display().to_string());
+    line("kind", kind);
+    for (k, v) in &bundle_lines {
+        line(k, v);
+    }
+    line("digest", &format!("sha256:{digest}"));
+    line("size", &if file_size == wasm.len() {
+        format!("{} bytes", wasm.len())
+    } else {
+        format!("{} bytes (module), {file_size} bytes (file)", wasm.len())
+    });
+    line("abi", &abi);
+    for (i, (name, role)) in exports.iter().enumerate() {
+        line(if i == 0 { "exports" } else { "" }, &format!("{name} ({role})"));
+    }
+    if imports.is_empty() {
+        line("imports", "(none)");
+    }
+    for (i, imp) in imports.iter().enumerate() {
+        let cap = match &imp.capability {
+            Some(c) => format!("capability `{c}`"),
+            None if imp.name.starts_with("palisade.") => {
+                String::from("UNKNOWN: this host does not provide it")
+            }
+            None => String::from("FOREIGN: guests may import only `palisade` functions"),
+        };
+        line(
+            if i == 0 { "imports" } else { "" },
+            &format!("{} ({}) -> {cap}", imp.name, imp.kind),
+        );
+    }
+    line(
+        "needs",
+        &if needs.is_empty() {
+            String::from("no capabilities")
+        } else {
+            format!("--allow {}", needs.join(","))
+        },
+    );
+    if customs.is_empty() {
+        line("custom", "(none)");
+    }
+    for (i, (name, len)) in customs.iter().enumerate() {
+        let note = if name == ABI_SECTION { " (ABI version)" } else { "" };
+        line(
+            if i == 0 { "custom" } else { "" },
+            &format!("{name} ({len} bytes){note}"),
+        );
+    }
+    line("contract", &contract_text);
+    line("signature", &signature);
+    let _ = out.write_all(text.as_bytes());
+    if let Err(e) = &contract {
+        let _ = writeln!(std::io::stderr(), "palisade: error: {}: {e}", path.display());
+    }
+    Ok(exit)
+}

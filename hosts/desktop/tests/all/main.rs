@@ -1,0 +1,10 @@
+//! Integration tests of `palisade-desktop`: the `palisade` CLI and the `ScriptHost`, one file
+//! per concern.
+#![expect(
+    clippy::expect_used,
+    reason = "tests fail loudly on a broken fixture; the behaviour under test is asserted separately"
+)]
+
+mod cli;
+mod fixtures;
+mod script_host;

@@ -1,0 +1,196 @@
+//! Server configuration: a TOML file whose every field has a documented default.
+//!
+//! `palisade-server --data DIR` needs no file at all: every default below applies. A file is
+//! given with `--config FILE`; command-line `--data` and `--listen` override it.
+//!
+//! ```toml
+//! # palisade-server.toml — every key is optional
+//! listen = "127.0.0.1:8080"
+//! data_dir = "/var/lib/palisade"
+//! workers = 4                     # guest worker threads (default: CPU count)
+//! max_in_flight = 64              # admitted calls, running or queued, across all tenants
+//! queue_timeout_ms = 1000         # how long an admitted call may wait for a worker slot
+//! max_upload_bytes = 8388608      # bundle / module upload cap
+//! max_input_bytes = 1048576       # invoke body cap (tenants may be capped lower)
+//! allow_unsigned = false          # accept bare .wasm uploads without a signed bundle
+//! public_downloads = true         # GET /v1/modules/{digest} needs no token
+//! upload_capabilities = ["log", "clock", "random", "kv.read", "kv.write"]
+//! trusted_keys = ["<64 hex digits of an ed25519 public key>"]
+//! brotli_quality = 9
+//! log_format = "json"             # or "text"
+//! shutdown_grace_ms = 10000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Default listen address: loopback only, port 8080. Expose it deliberately.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory when neither `--data` nor `data_dir` is given.
+pub const DEFAULT_DATA_DIR: &str = "palisade-data";
+/// Default admitted calls (running or queued) across all tenants, per worker thread.
+pub const DEFAULT_IN_FLIGHT_PER_WORKER: usize = 8;
+/// Default time an admitted call may wait for the global concurrency cap: 1 s.
+pub const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 1_000;
+/// Default upload cap: 8 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 8 << 20;
+/// Default invoke body cap: 1 MiB.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 1 << 20;
+/// Default brotli quality for the precompressed download variant (0–11).
+pub const DEFAULT_BROTLI_QUALITY: u32 = 9;
+/// Default time graceful shutdown waits for in-flight calls: 10 s.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
+/// Capabilities a plugin may import by default (every built-in one).
+pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] = ["log", "clock", "random", "kv.read", "kv.write"];
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default: for log pipelines).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// The server's configuration. Every field has a default; see the module docs for a sample file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (default [`DEFAULT_LISTEN`]). Port `0` picks a free port; the bound
+    /// address is printed on stdout as `listening on ADDR`.
+    pub listen: String,
+    /// Where modules, the SQLite database and the admin token live (default [`DEFAULT_DATA_DIR`]).
+    pub data_dir: PathBuf,
+    /// Guest worker threads (default: the number of CPUs). Guests never run on the async reactor.
+    pub workers: usize,
+    /// Calls admitted at once across all tenants, running or waiting for a worker
+    /// (default: `workers *` [`DEFAULT_IN_FLIGHT_PER_WORKER`]).
+    pub max_in_flight: usize,
+    /// How long an admitted call may wait for a global slot before 429 (default
+    /// [`DEFAULT_QUEUE_TIMEOUT_MS`]).
+    pub queue_timeout_ms: u64,
+    /// Largest upload body (default [`DEFAULT_MAX_UPLOAD_BYTES`]).
+    pub max_upload_bytes: usize,
+    /// Largest invoke body (default [`DEFAULT_MAX_INPUT_BYTES`]); each tenant's `input_bytes`
+    /// limit applies below it.
+    pub max_input_bytes: usize,
+    /// Accept bare `.wasm` uploads without a signed bundle (default `false`).
+    pub allow_unsigned: bool,
+    /// Serve `GET /v1/modules/{digest}` without a token (default `true`: digests are
+    /// unguessable and boards pulling updates hold no token). Set `false` to require any
+    /// valid tenant or admin token.
+    pub public_downloads: bool,
+    /// Capabilities an uploaded plugin may import (default [`DEFAULT_UPLOAD_CAPABILITIES`]).
+    /// An upload importing anything else is refused with `capability_denied`.
+    pub upload_capabilities: Vec<String>,
+    /// ed25519 public keys (64 hex digits each) whose bundle signatures are accepted
+    /// (default: none, so only bare modules under `allow_unsigned` can be uploaded).
+    pub trusted_keys: Vec<String>,
+    /// Brotli quality of the precompressed download variant (default [`DEFAULT_BROTLI_QUALITY`]).
+    pub brotli_quality: u32,
+    /// Log format (default JSON).
+    pub log_format: LogFormat,
+    /// How long shutdown waits for in-flight calls (default [`DEFAULT_SHUTDOWN_GRACE_MS`]).
+    pub shutdown_grace_ms: u64,
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let workers = cpus();
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            workers,
+            max_in_flight: workers * DEFAULT_IN_FLIGHT_PER_WORKER,
+            queue_timeout_ms: DEFAULT_QUEUE_TIMEOUT_MS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            allow_unsigned: false,
+            public_downloads: true,
+            upload_capabilities: DEFAULT_UPLOAD_CAPABILITIES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            trusted_keys: Vec::new(),
+            brotli_quality: DEFAULT_BROTLI_QUALITY,
+            log_format: LogFormat::Json,
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; absent keys take their defaults.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the file and the bad key or syntax.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        Self::from_toml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Parses TOML text; absent keys take their defaults.
+    ///
+    /// # Errors
+    ///
+    /// The parser's message, naming the bad key or syntax.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong and what to set instead.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.workers == 0 {
+            return Err("`workers` must be at least 1".into());
+        }
+        if self.max_in_flight < self.workers {
+            return Err(format!(
+                "`max_in_flight` ({}) must be at least `workers` ({})",
+                self.max_in_flight, self.workers
+            ));
+        }
+        if self.brotli_quality > 11 {
+            return Err("`brotli_quality` must be 0..=11".into());
+        }
+        self.listen_addr()?;
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    ///
+    /// # Errors
+    ///
+    /// If `listen` is not `IP:PORT`.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .parse()
+            .map_err(|e| format!("`listen` = {:?} is not IP:PORT: {e}", self.listen))
+    }
+
+    /// [`Config::queue_timeout_ms`] as a duration.
+    pub fn queue_timeout(&self) -> Duration {
+        Duration::from_millis(self.queue_timeout_ms)
+    }
+
+    /// [`Config::shutdown_grace_ms`] as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}

@@ -1,0 +1,487 @@
+//! The HTTP API (axum). Every error is JSON with a stable `code`; see `docs/SERVER.md`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use palisade::{Digest, ErrorKind, Outcome};
+use serde::Deserialize;
+
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::server::Server;
+use crate::store::Encoding;
+use crate::tenant::TenantConfig;
+
+type App = State<Arc<Server>>;
+
+/// Response header: the call's outcome class.
+pub const OUTCOME_HEADER: &str = "x-palisade-outcome";
+/// Response header: fuel used.
+pub const FUEL_HEADER: &str = "x-palisade-fuel";
+/// Response header: wall time of the call in microseconds.
+pub const TIME_HEADER: &str = "x-palisade-time-us";
+/// Response header: digest of the module that ran.
+pub const DIGEST_HEADER: &str = "x-palisade-digest";
+/// Request header: the routing key for canaries (default: the tenant id).
+pub const KEY_HEADER: &str = "x-palisade-key";
+
+/// The router with every route.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/modules/{digest}", get(download))
+        .route("/v1/plugins/{plugin}/{entry}", post(invoke))
+        .route("/v1/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
+        .route("/v1/admin/plugins", get(list_plugins))
+        .route("/v1/admin/plugins/{plugin}", get(get_plugin))
+        .route("/v1/admin/plugins/{plugin}/versions", post(upload))
+        .route("/v1/admin/plugins/{plugin}/promote", post(promote))
+        .route(
+            "/v1/admin/plugins/{plugin}/canary",
+            put(set_canary).delete(clear_canary),
+        )
+        .route("/v1/admin/plugins/{plugin}/rollback", post(rollback))
+        .route("/v1/admin/tenants", get(list_tenants))
+        .route("/v1/admin/tenants/{tenant}", put(put_tenant))
+        .fallback(|| async { ApiError::not_found("no such route; see docs/SERVER.md") })
+        // Bodies are read with our own caps (JSON errors), never axum's default.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(server)
+}
+
+fn token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer)
+}
+
+async fn read_body(body: Body, cap: usize, what: &str) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, cap).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the {what} is over this server's cap of {cap} bytes"),
+        )
+    })
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("the JSON body is invalid: {e}")))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
+}
+
+async fn healthz(State(s): App) -> Response {
+    if s.is_draining() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "draining"})),
+        )
+            .into_response()
+    } else {
+        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+    }
+}
+
+async fn metrics(State(s): App) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.render_metrics(),
+    )
+        .into_response()
+}
+
+/// Picks the best stored encoding the client accepts: br, then gzip, then identity.
+pub fn choose_encoding(accept: &str) -> Encoding {
+    let mut best = Encoding::Identity;
+    let mut br = false;
+    let mut gz = false;
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+            .and_then(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        match name.as_str() {
+            "br" => br = true,
+            "gzip" | "x-gzip" => gz = true,
+            "*" => {
+                br = true;
+                gz = true;
+            }
+            _ => {}
+        }
+    }
+    if gz {
+        best = Encoding::Gzip;
+    }
+    if br {
+        best = Encoding::Brotli;
+    }
+    best
+}
+
+async fn download(State(s): App, Path(digest): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    if !s.config().public_downloads {
+        let t = token(&headers);
+        if s.check_admin(t).is_err() {
+            s.authenticate(t)?;
+        }
+    }
+    let digest = Digest::from_hex(&digest)
+        .ok_or_else(|| ApiError::bad_request("bad_digest", "a digest is 64 hex digits"))?;
+    let etag = format!("\"{digest}\"");
+    let known = {
+        let s = s.clone();
+        blocking(move || s.store().has_module(&digest).map_err(ApiError::internal)).await?
+    };
+    if !known {
+        return Err(ApiError::not_found(format!("no module with digest {digest}")));
+    }
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            "public, max-age=31536000, immutable".to_owned(),
+        ),
+        (header::VARY, "Accept-Encoding".to_owned()),
+    ];
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let encoding = choose_encoding(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    let path = s.store().module_path(&digest, encoding);
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("module {digest} is registered but unreadable: {e}")))?;
+    let mut response = (cache, bytes).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
+    if let Some(enc) = encoding.header() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    Ok(response)
+}
+
+fn call_error(e: &palisade::Error) -> ApiError {
+    let (status, code) = match e.outcome() {
+        Outcome::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Outcome::CapabilityDenied => (StatusCode::FORBIDDEN, "capability_denied"),
+        Outcome::HostError => (StatusCode::INTERNAL_SERVER_ERROR, "host_error"),
+        Outcome::Rejected => match e.kind() {
+            ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
+            ErrorKind::NoSuchEntry { .. } => (StatusCode::NOT_FOUND, "no_such_entry"),
+            ErrorKind::InputTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "input_too_large"),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
+        },
+        other => (StatusCode::UNPROCESSABLE_ENTITY, other.as_str()),
+    };
+    let mut err = ApiError::new(status, code, e.to_string());
+    if let ErrorKind::RateLimited { retry_after } = e.kind() {
+        err = err.retry_after(*retry_after);
+    }
+    err
+}
+
+async fn invoke(
+    State(s): App,
+    Path((plugin, entry)): Path<(String, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    let tenant = s.authenticate(token(&headers))?;
+    // The tenant's own (lower) cap is checked by `Server::invoke`, with its own code.
+    let cap = s.config().max_input_bytes;
+    let input = read_body(request.into_body(), cap, "input").await?;
+    let key = headers.get(KEY_HEADER).map(|v| v.as_bytes().to_vec());
+    let done = s
+        .invoke(tenant, &plugin, &entry, input.to_vec(), key)
+        .await?;
+    let r = done.report;
+    let mut response = match done.result {
+        Ok(output) => (StatusCode::OK, output).into_response(),
+        Err(e) => call_error(&e).into_response(),
+    };
+    let h = response.headers_mut();
+    for (name, value) in [
+        (OUTCOME_HEADER, r.outcome.as_str().to_owned()),
+        (FUEL_HEADER, r.fuel_used.to_string()),
+        (TIME_HEADER, r.wall_time.as_micros().to_string()),
+        (DIGEST_HEADER, r.digest.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    Ok(response)
+}
+
+fn kv_tenant(s: &Server, headers: &HeaderMap) -> ApiResult<String> {
+    Ok(s.authenticate(token(headers))?.id.clone())
+}
+
+fn kv_failed(e: palisade::KvError) -> ApiError {
+    match e {
+        palisade::KvError::Quota => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "kv_quota",
+            "this tenant's KV namespace is full",
+        ),
+        palisade::KvError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the value is too large",
+        ),
+        palisade::KvError::Backend => ApiError::internal("the KV backend failed"),
+    }
+}
+
+async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let tenant = kv_tenant(&s, &headers)?;
+    blocking(move || {
+        let mut out = None;
+        let found = palisade::KvStore::get(s.kv(), &tenant, key.as_bytes(), &mut |v| {
+            out = Some(v.to_vec());
+        })
+        .map_err(kv_failed)?;
+        match (found, out) {
+            (true, Some(v)) => Ok((StatusCode::OK, v).into_response()),
+            _ => Err(ApiError::not_found(format!("no key {key:?} in this tenant's namespace"))),
+        }
+    })
+    .await
+}
+
+async fn kv_put(
+    State(s): App,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    let tenant = s.authenticate(token(&headers))?;
+    let cap = tenant.config.limits.kv_value_bytes;
+    let value = read_body(request.into_body(), cap, "value").await?;
+    let id = tenant.id.clone();
+    blocking(move || {
+        palisade::KvStore::set(s.kv(), &id, key.as_bytes(), &value).map_err(kv_failed)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+async fn kv_delete(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let tenant = kv_tenant(&s, &headers)?;
+    blocking(move || {
+        if palisade::KvStore::delete(s.kv(), &tenant, key.as_bytes()).map_err(kv_failed)? {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(ApiError::not_found(format!("no key {key:?} in this tenant's namespace")))
+        }
+    })
+    .await
+}
+
+async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    blocking(move || s.list_plugins(None).map(|v| axum::Json(v).into_response())).await
+}
+
+async fn get_plugin(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    blocking(move || {
+        let mut all = s.list_plugins(Some(&plugin))?;
+        let one = all
+            .get_mut("plugins")
+            .and_then(|p| p.as_array_mut())
+            .and_then(|a| a.pop())
+            .unwrap_or_default();
+        Ok(axum::Json(one).into_response())
+    })
+    .await
+}
+
+async fn upload(
+    State(s): App,
+    Path(plugin): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let cap = s.config().max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        s.metrics().record_upload("payload_too_large");
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the upload is over this server's cap of {cap} bytes"),
+        ));
+    }
+    let body = match read_body(request.into_body(), cap, "upload").await {
+        Ok(b) => b,
+        Err(e) => {
+            s.metrics().record_upload(e.code);
+            return Err(e);
+        }
+    };
+    let _guard = s.admin_lock().await;
+    let version = query.get("version").cloned();
+    blocking(move || {
+        let up = s.upload(&plugin, &body, version.as_deref())?;
+        let status = if up.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, axum::Json(up)).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    version: Option<String>,
+    digest: Option<String>,
+    fraction: Option<f64>,
+}
+
+async fn promote(
+    State(s): App,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let t: Target = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
+    let _guard = s.admin_lock().await;
+    blocking(move || {
+        let state = s.promote(&plugin, t.version.as_deref(), t.digest.as_deref())?;
+        Ok(axum::Json(state).into_response())
+    })
+    .await
+}
+
+async fn set_canary(
+    State(s): App,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let t: Target = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
+    let fraction = t
+        .fraction
+        .ok_or_else(|| ApiError::bad_request("bad_fraction", "`fraction` is required"))?;
+    let _guard = s.admin_lock().await;
+    blocking(move || {
+        let state = s.set_canary(&plugin, t.version.as_deref(), t.digest.as_deref(), fraction)?;
+        Ok(axum::Json(state).into_response())
+    })
+    .await
+}
+
+async fn clear_canary(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let _guard = s.admin_lock().await;
+    blocking(move || Ok(axum::Json(s.clear_canary(&plugin)?).into_response())).await
+}
+
+async fn rollback(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let _guard = s.admin_lock().await;
+    blocking(move || Ok(axum::Json(s.rollback(&plugin)?).into_response())).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutTenant {
+    #[serde(flatten)]
+    config: TenantConfig,
+    #[serde(default)]
+    rotate_token: bool,
+}
+
+async fn put_tenant(
+    State(s): App,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let body: PutTenant = json_body(&read_body(request.into_body(), 64 << 10, "request").await?)?;
+    let _guard = s.admin_lock().await;
+    blocking(move || {
+        let token = s.put_tenant(&tenant, body.config, body.rotate_token)?;
+        let status = if token.is_some() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((
+            status,
+            axum::Json(serde_json::json!({"tenant": tenant, "token": token})),
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let tenants: Vec<_> = s
+        .tenants()
+        .into_iter()
+        .map(|(id, config)| serde_json::json!({"id": id, "config": config}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({"tenants": tenants})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_prefers_br_then_gzip_and_honours_q0() {
+        assert_eq!(choose_encoding("gzip, br"), Encoding::Brotli);
+        assert_eq!(choose_encoding("gzip"), Encoding::Gzip);
+        assert_eq!(choose_encoding("br;q=0, gzip;q=0.5"), Encoding::Gzip);
+        assert_eq!(choose_encoding(""), Encoding::Identity);
+        assert_eq!(choose_encoding("identity"), Encoding::Identity);
+        assert_eq!(choose_encoding("*"), Encoding::Brotli);
+    }
+}

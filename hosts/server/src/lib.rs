@@ -1,0 +1,113 @@
+//! # palisade-server
+//!
+//! A multi-tenant HTTP service over the [`palisade`] sandbox: operators upload signed bundles,
+//! roll them out (promote, canary, rollback) and give tenants tokens; tenants invoke plugins
+//! with bytes in and bytes out, every call under the fuel, memory and deadline limits of the
+//! tenant, on a bounded worker pool, behind per-tenant rate and concurrency caps.
+//!
+//! `palisade-server --data DIR` starts with zero setup: it creates `DIR`, a SQLite database
+//! and an admin token (`DIR/admin-token`). The API is described in `docs/SERVER.md`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), String> {
+//! use palisade_server::{Config, Server, serve};
+//! let mut config = Config::default();
+//! config.data_dir = "/var/lib/palisade".into();
+//! let server = Server::open(config)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(|e| e.to_string())?;
+//! serve(server, listener, async { let _ = tokio::signal::ctrl_c().await; }).await.map_err(|e| e.to_string())
+//! # }
+//! ```
+//!
+//! ## Modules
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`config`] | the TOML configuration and its defaults |
+//! | [`auth`] | hashed tokens, constant-time checks |
+//! | [`client`] | a minimal blocking HTTP client for tools and tests |
+//! | [`store`] | SQLite + content-addressed module files, atomic writes |
+//! | [`kv`] | the tenants' KV store in SQLite |
+//! | [`pool`] | the worker pool guests run on |
+//! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
+//! | [`http`] | the axum routes |
+//!
+//! ## Limitations with malicious guests
+//!
+//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice); a tenant
+//! holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
+//! slow others only if its `max_concurrency` approaches `workers`: keep it below.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod kv;
+pub mod metrics;
+pub mod pool;
+mod server;
+pub mod store;
+pub mod tenant;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::Config;
+pub use error::{ApiError, ApiResult};
+pub use server::{GATE_TENANT, Invocation, OsRandom, StdClock, Server, TracingLog, Uploaded, open_at};
+
+/// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,
+/// in-flight calls finish (up to `shutdown_grace_ms`), and the workers stop.
+///
+/// # Errors
+///
+/// If accepting connections fails.
+pub async fn serve(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = http::router(server.clone());
+    let drain = server.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(in_flight = drain.in_flight(), "shutting down: draining in-flight calls");
+        drain.begin_drain();
+        let _ = stop_tx.send(true);
+    };
+    let served =
+        std::future::IntoFuture::into_future(axum::serve(listener, app).with_graceful_shutdown(signal));
+    let grace = server.config().shutdown_grace();
+    let mut stopped = stop_rx.clone();
+    let result = tokio::select! {
+        r = served => r,
+        () = async move {
+            // Only once shutdown began does the grace period start.
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over; closing with calls still in flight");
+            Ok(())
+        }
+    };
+    let workers = server.clone();
+    let _ = tokio::task::spawn_blocking(move || workers.shutdown_workers()).await;
+    tracing::info!("stopped");
+    result
+}
+
+/// Installs the `tracing` subscriber: JSON or text lines on stderr, filtered by `RUST_LOG`
+/// (default `info`).
+pub fn init_logging(format: config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

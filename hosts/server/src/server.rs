@@ -1,0 +1,1047 @@
+//! The server's state and operations, independent of HTTP: open and restore, upload, rollout,
+//! tenants, admission and invocation.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant as StdInstant;
+
+use axum::http::StatusCode;
+use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
+use palisade::{
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, LogLevel, LogRecord, LogSink,
+    ModuleMeta, PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
+};
+use tokio::sync::Semaphore;
+
+use crate::auth::{self, TokenHash};
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::kv::SqliteKv;
+use crate::metrics::ServerMetrics;
+use crate::pool::WorkerPool;
+use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
+use crate::tenant::{LiveTenant, TenantConfig};
+
+/// The id of the internal tenant that promotion gates (grant checks, smoke calls) run as. It
+/// holds every upload capability; API tenant ids cannot start with `_`, so none can collide.
+pub const GATE_TENANT: &str = "_gate";
+
+/// Meta key of the admin token hash.
+const ADMIN_HASH_KEY: &str = "admin_token_hash";
+
+/// A monotonic [`Clock`] over [`std::time::Instant`].
+#[derive(Debug, Clone, Copy)]
+pub struct StdClock(StdInstant);
+
+impl Clock for StdClock {
+    fn now(&self) -> Instant {
+        Instant(u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Randomness for the `random` capability, from the OS.
+#[derive(Debug, Clone, Copy)]
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buf).map_err(|_| RandomError)
+    }
+}
+
+thread_local! {
+    /// The plugin the current worker thread is running, for tagging guest log lines.
+    static CURRENT_PLUGIN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Guest log lines to `tracing` (target `guest`), tagged with tenant, plugin and digest.
+#[derive(Debug, Clone, Copy)]
+pub struct TracingLog;
+
+impl LogSink for TracingLog {
+    fn log(&self, r: &LogRecord<'_>) {
+        let message = String::from_utf8_lossy(r.message);
+        let digest = r.digest.short();
+        CURRENT_PLUGIN.with_borrow(|plugin| match r.level {
+            LogLevel::Error => {
+                tracing::error!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
+            }
+            LogLevel::Trace => {
+                tracing::trace!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
+            }
+        });
+    }
+}
+
+/// What an invocation returned: the report and the output or error.
+pub struct Invocation {
+    /// The core's report.
+    pub report: CallReport,
+    /// Output bytes or the guest/host error.
+    pub result: Result<Vec<u8>, Error>,
+}
+
+/// The result of an upload.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Uploaded {
+    /// Plugin name.
+    pub plugin: String,
+    /// Version.
+    pub version: String,
+    /// Module digest (hex).
+    pub digest: String,
+    /// Module size in bytes.
+    pub size: usize,
+    /// Whether this upload created the version (false: identical re-upload).
+    pub created: bool,
+    /// Whether the module was already compiled (a compile-cache hit).
+    pub cache_hit: bool,
+}
+
+/// The whole server state. Shared as `Arc<Server>` by the HTTP handlers and worker jobs.
+pub struct Server {
+    config: Config,
+    store: Store,
+    kv: Arc<SqliteKv>,
+    registry: Registry,
+    trust: TrustStore,
+    gate: palisade::Tenant,
+    clock: Arc<StdClock>,
+    tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
+    admin_hash: TokenHash,
+    pool: WorkerPool,
+    global: Arc<Semaphore>,
+    metrics: ServerMetrics,
+    admin_lock: Arc<tokio::sync::Mutex<()>>,
+    draining: AtomicBool,
+    in_flight: AtomicUsize,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+fn parse_key(hex_key: &str) -> Result<[u8; 32], String> {
+    unhex(hex_key)
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| format!("trusted key {hex_key:?} is not 64 hex digits"))
+}
+
+impl Server {
+    /// Opens the data directory, creating it and an admin token on first start, and restores
+    /// tenants and the live plugin set (each module compiled once).
+    ///
+    /// # Errors
+    ///
+    /// A message for the operator: unreadable directory, corrupt database, bad config.
+    pub fn open(config: Config) -> Result<Arc<Self>, String> {
+        config.validate()?;
+        let store = Store::open(&config.data_dir)?;
+        let admin_hash = Self::admin_hash(&store)?;
+        let kv = Arc::new(SqliteKv::open(&store.db_path())?);
+        let clock = Arc::new(StdClock(StdInstant::now()));
+        let runtime = Runtime::builder(clock.clone())
+            .log_sink(Arc::new(TracingLog))
+            .kv_store(kv.clone())
+            .random(Arc::new(OsRandom))
+            .max_module_bytes(config.max_upload_bytes)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let gate = runtime
+            .tenant(GATE_TENANT)
+            .grant_all(config.upload_capabilities.iter().map(String::as_str))
+            .build()
+            .map_err(|e| format!("`upload_capabilities`: {e}"))?;
+        let mut trust = TrustStore::new(if config.allow_unsigned {
+            SignaturePolicy::Optional
+        } else {
+            SignaturePolicy::Required
+        });
+        for k in &config.trusted_keys {
+            trust
+                .add_key(&parse_key(k)?)
+                .map_err(|e| format!("`trusted_keys`: {e}"))?;
+        }
+        let registry = Registry::new(runtime);
+        let pool = WorkerPool::new(config.workers).map_err(|e| format!("worker threads: {e}"))?;
+        let server = Self {
+            global: Arc::new(Semaphore::new(config.max_in_flight)),
+            config,
+            store,
+            kv,
+            registry,
+            trust,
+            gate,
+            clock,
+            tenants: RwLock::new(HashMap::new()),
+            admin_hash,
+            pool,
+            metrics: ServerMetrics::default(),
+            admin_lock: Arc::new(tokio::sync::Mutex::new(())),
+            draining: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+        };
+        let snapshot = server.store.load()?;
+        server.restore(&snapshot)?;
+        Ok(Arc::new(server))
+    }
+
+    fn admin_hash(store: &Store) -> Result<TokenHash, String> {
+        if let Some(h) = store.meta(ADMIN_HASH_KEY)? {
+            return h
+                .try_into()
+                .map_err(|_| "stored admin token hash is not 32 bytes".to_owned());
+        }
+        let token = auth::new_admin_token()?;
+        let path = store.dir().join("admin-token");
+        crate::store::write_atomic(&path, format!("{token}\n").as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        }
+        let hash = auth::hash_token(&token);
+        store.set_meta(ADMIN_HASH_KEY, &hash)?;
+        tracing::info!(path = %path.display(), "created the admin token");
+        Ok(hash)
+    }
+
+    fn restore(&self, snap: &Snapshot) -> Result<(), String> {
+        {
+            let mut tenants = self.tenants.write().unwrap_or_else(PoisonError::into_inner);
+            for row in &snap.tenants {
+                let live = self
+                    .registry
+                    .with_runtime(|r| {
+                        LiveTenant::new(r, &row.id, row.token_hash, row.config.clone())
+                    })
+                    .map_err(|e| format!("tenant {}: {e}", row.id))?;
+                self.kv.set_quota(&row.id, row.config.limits.kv_quota_bytes);
+                tenants.insert(row.id.clone(), Arc::new(live));
+            }
+        }
+        let started = StdInstant::now();
+        let mut compiled = 0usize;
+        for (plugin, state) in &snap.plugins {
+            let find = |hex: &str| {
+                snap.versions
+                    .iter()
+                    .find(|v| v.plugin == *plugin && v.digest.to_string() == hex)
+                    .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
+            };
+            let mut order: Vec<&str> = state.previous.iter().rev().map(String::as_str).collect();
+            order.extend(state.active.as_deref());
+            for hex in order {
+                let Some(row) = find(hex) else {
+                    return Err(format!("plugin {plugin}: version {hex} has no stored row"));
+                };
+                compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
+                self.registry
+                    .promote(plugin, row.digest, &self.gate)
+                    .map_err(|e| format!("restoring plugin {plugin}: {e}"))?;
+            }
+            if let Some((hex, bp)) = &state.canary {
+                let Some(row) = find(hex) else {
+                    return Err(format!("plugin {plugin}: canary {hex} has no stored row"));
+                };
+                compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
+                self.registry
+                    .set_canary(plugin, row.digest, *bp, &self.gate)
+                    .map_err(|e| format!("restoring plugin {plugin}'s canary: {e}"))?;
+            }
+        }
+        tracing::info!(
+            plugins = snap.plugins.len(),
+            versions = snap.versions.len(),
+            tenants = snap.tenants.len(),
+            compiled,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "restored state"
+        );
+        Ok(())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &ServerMetrics {
+        &self.metrics
+    }
+
+    /// The data store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The tenants' KV store.
+    pub fn kv(&self) -> &SqliteKv {
+        &self.kv
+    }
+
+    /// The core registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Calls admitted and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Starts draining: new calls get 503, health reports `draining`.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the worker pool after in-flight calls finished.
+    pub fn shutdown_workers(&self) {
+        self.pool.shutdown();
+    }
+
+    /// Renders `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(self.in_flight(), self.pool.size())
+    }
+
+    // ---- auth -------------------------------------------------------------------------
+
+    /// Checks the admin token.
+    ///
+    /// # Errors
+    ///
+    /// 401 `unauthorized` for a missing token, 403 `forbidden` for a wrong one.
+    pub fn check_admin(&self, token: Option<&str>) -> ApiResult<()> {
+        let token = token.ok_or_else(missing_token)?;
+        if auth::verify(token, &self.admin_hash) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token is not the admin token",
+            ))
+        }
+    }
+
+    /// Finds the tenant a token belongs to.
+    ///
+    /// # Errors
+    ///
+    /// 401 `unauthorized` for a missing, malformed or unknown token.
+    pub fn authenticate(&self, token: Option<&str>) -> ApiResult<Arc<LiveTenant>> {
+        let token = token.ok_or_else(missing_token)?;
+        let bad = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is not valid; ask the operator for a tenant token",
+            )
+        };
+        let id = auth::claimed_tenant(token).ok_or_else(bad)?;
+        let tenant = self
+            .tenants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        // Compare against a dummy hash for unknown ids, so timing does not reveal which exist.
+        let stored = tenant.as_ref().map_or([0u8; 32], |t| t.token_hash);
+        let ok = auth::verify(token, &stored);
+        match tenant {
+            Some(t) if ok => Ok(t),
+            _ => Err(bad()),
+        }
+    }
+
+    // ---- tenants ----------------------------------------------------------------------
+
+    /// Creates or updates a tenant. Returns a new token when the tenant is new or `rotate`.
+    ///
+    /// # Errors
+    ///
+    /// 400 for a bad id or unknown capability; 500 if it cannot be stored.
+    pub fn put_tenant(
+        &self,
+        id: &str,
+        config: TenantConfig,
+        rotate: bool,
+    ) -> ApiResult<Option<String>> {
+        if !auth::valid_id(id) {
+            return Err(ApiError::bad_request(
+                "bad_name",
+                format!("tenant id {id:?} must be 1-64 of [a-z0-9_-], starting with a letter or digit"),
+            ));
+        }
+        for p in &config.plugins {
+            if !auth::valid_id(p) {
+                return Err(ApiError::bad_request(
+                    "bad_name",
+                    format!("plugin name {p:?} is not valid"),
+                ));
+            }
+        }
+        let existing = self
+            .tenants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        let (token, hash) = match (&existing, rotate) {
+            (Some(t), false) => (None, t.token_hash),
+            _ => {
+                let token = auth::new_tenant_token(id).map_err(ApiError::internal)?;
+                let hash = auth::hash_token(&token);
+                (Some(token), hash)
+            }
+        };
+        let live = self
+            .registry
+            .with_runtime(|r| LiveTenant::new(r, id, hash, config.clone()))
+            .map_err(|e| ApiError::bad_request("unknown_capability", e.to_string()))?;
+        self.store
+            .put_tenant(&TenantRow {
+                id: id.to_owned(),
+                token_hash: hash,
+                config,
+            })
+            .map_err(ApiError::internal)?;
+        self.kv.set_quota(id, live.config.limits.kv_quota_bytes);
+        self.tenants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), Arc::new(live));
+        Ok(token)
+    }
+
+    /// Every tenant's id and config.
+    pub fn tenants(&self) -> Vec<(String, TenantConfig)> {
+        let mut v: Vec<_> = self
+            .tenants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|t| (t.id.clone(), t.config.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    // ---- registry ---------------------------------------------------------------------
+
+    /// Serialises admin writes.
+    pub async fn admin_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.admin_lock.clone().lock_owned().await
+    }
+
+    /// Registers a stored version's module with the core registry if it is not there (it may
+    /// have been evicted from the staging area, or this is a restart). Returns whether it
+    /// compiled.
+    fn ensure_registered(&self, row: &VersionRow) -> ApiResult<bool> {
+        if self.registry.module(row.digest).is_some() {
+            return Ok(false);
+        }
+        let bytes = self
+            .store
+            .read_module(&row.digest)
+            .map_err(ApiError::internal)?;
+        let mut meta = ModuleMeta::named(&row.plugin, &row.version);
+        meta.provenance.clone_from(&row.meta.provenance);
+        meta.capabilities.clone_from(&row.meta.capabilities);
+        meta.smoke = row.meta.smoke.as_ref().and_then(|(entry, input, expected)| {
+            Some(Smoke {
+                entry: entry.clone(),
+                input: unhex(input)?,
+                expected: unhex(expected)?,
+            })
+        });
+        let registered = self
+            .registry
+            .register(&bytes, meta)
+            .map_err(|e| ApiError::internal(format!("re-registering {}: {e}", row.digest)))?;
+        self.metrics
+            .record_compile(&row.plugin, row.digest, !registered.compiled);
+        Ok(registered.compiled)
+    }
+
+    /// Uploads a bundle (or, if `allow_unsigned`, a bare module with `version`) as a new
+    /// version of `plugin`. Nothing is stored unless every check passes.
+    ///
+    /// # Errors
+    ///
+    /// A 4xx with its own code for every way the upload can be refused.
+    pub fn upload(&self, plugin: &str, body: &[u8], version: Option<&str>) -> ApiResult<Uploaded> {
+        let result = self.upload_inner(plugin, body, version);
+        self.metrics.record_upload(match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        });
+        result
+    }
+
+    fn upload_inner(
+        &self,
+        plugin: &str,
+        body: &[u8],
+        version: Option<&str>,
+    ) -> ApiResult<Uploaded> {
+        if !auth::valid_id(plugin) {
+            return Err(ApiError::bad_request(
+                "bad_name",
+                format!("plugin name {plugin:?} must be 1-64 of [a-z0-9_-]"),
+            ));
+        }
+        let (module, meta, signer) = if body.starts_with(b"\0asm") {
+            if !self.config.allow_unsigned {
+                return Err(ApiError::bad_request(
+                    "signature_required",
+                    "this server accepts only signed bundles (docs/BUNDLE.md); pack the module with `palisade pack --sign` or set `allow_unsigned = true`",
+                ));
+            }
+            version.filter(|v| !v.is_empty()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "missing_version",
+                    "a bare module upload needs `?version=` (a bundle carries its own)",
+                )
+            })?;
+            (body, StoredMeta::default(), None)
+        } else {
+            let bundle = Bundle::new_checked(body)
+                .map_err(|e| bundle_error(&Error::from(e)))?;
+            bundle
+                .verify(&self.trust)
+                .map_err(|e| bundle_error(&Error::from(e)))?;
+            let m = bundle.manifest();
+            if m.name() != plugin {
+                return Err(ApiError::bad_request(
+                    "name_mismatch",
+                    format!(
+                        "the bundle is for plugin `{}`, uploaded to `{plugin}`",
+                        m.name()
+                    ),
+                ));
+            }
+            if version.is_some_and(|v| v != m.version()) {
+                return Err(ApiError::bad_request(
+                    "version_mismatch",
+                    format!("the bundle is version `{}`", m.version()),
+                ));
+            }
+            let meta = StoredMeta {
+                provenance: m.provenance().to_owned(),
+                capabilities: m.capabilities().map(str::to_owned).collect(),
+                smoke: m.smoke().map(|s| (s.entry.to_owned(), hex(s.input), hex(s.expected))),
+            };
+            (bundle.module(), meta, bundle.signer().map(|k| hex(k)))
+        };
+        let version = match version {
+            Some(v) if body.starts_with(b"\0asm") => v.to_owned(),
+            _ if !body.starts_with(b"\0asm") => {
+                Bundle::new_checked(body)
+                    .map_err(|e| bundle_error(&Error::from(e)))?
+                    .manifest()
+                    .version()
+                    .to_owned()
+            }
+            _ => String::new(),
+        };
+        if version.is_empty() || version.len() > 64 || version.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "bad_version",
+                "a version is 1-64 printable characters",
+            ));
+        }
+        let digest = Digest::of(module);
+        // Same (plugin, version) again: identical bytes are an idempotent success.
+        let snapshot_row = self.version_row(plugin, &version)?;
+        if let Some(row) = &snapshot_row {
+            if row.digest != digest {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "version_exists",
+                    format!(
+                        "{plugin}@{version} already exists with digest {}; versions are immutable, upload a new version",
+                        row.digest
+                    ),
+                ));
+            }
+        }
+        // Compile and contract-check (or reuse the compiled module), then check that the
+        // imports stay within what this server lets plugins use.
+        let mut core_meta = ModuleMeta::named(plugin, &version);
+        core_meta.provenance.clone_from(&meta.provenance);
+        core_meta.capabilities.clone_from(&meta.capabilities);
+        let registered = if body.starts_with(b"\0asm") {
+            self.registry.register(module, core_meta)
+        } else {
+            self.registry.register_bundle(body, &self.trust)
+        }
+        .map_err(|e| registration_error(&e))?;
+        let compiled = self.registry.compiled(digest);
+        let grant_check = match &compiled {
+            Some(m) => self
+                .registry
+                .with_runtime(|r| r.check_grants(m, &self.gate)),
+            None => Err(Error::config("the module was evicted during upload")),
+        };
+        if let Err(e) = grant_check {
+            if registered.compiled {
+                self.registry.remove_if_unused(digest);
+            }
+            return Err(registration_error(&e));
+        }
+        self.metrics
+            .record_compile(plugin, digest, !registered.compiled);
+        if snapshot_row.is_some() {
+            return Ok(Uploaded {
+                plugin: plugin.to_owned(),
+                version,
+                digest: digest.to_string(),
+                size: module.len(),
+                created: false,
+                cache_hit: !registered.compiled,
+            });
+        }
+        // Durable: files (fsynced, renamed) first, then the row; 201 only after the commit.
+        let stored = self
+            .store
+            .put_module(&digest, module, self.config.brotli_quality)
+            .and_then(|()| {
+                self.store.insert_version(
+                    &VersionRow {
+                        plugin: plugin.to_owned(),
+                        version: version.clone(),
+                        digest,
+                        seq: 0,
+                        signer,
+                        meta,
+                    },
+                    module.len(),
+                )
+            });
+        if let Err(e) = stored {
+            if registered.compiled {
+                self.registry.remove_if_unused(digest);
+            }
+            return Err(ApiError::internal(e));
+        }
+        tracing::info!(plugin, version = %version, digest = %digest, size = module.len(), cache_hit = !registered.compiled, "uploaded");
+        Ok(Uploaded {
+            plugin: plugin.to_owned(),
+            version,
+            digest: digest.to_string(),
+            size: module.len(),
+            created: true,
+            cache_hit: !registered.compiled,
+        })
+    }
+
+    fn version_row(&self, plugin: &str, version: &str) -> ApiResult<Option<VersionRow>> {
+        Ok(self
+            .store
+            .load()
+            .map_err(ApiError::internal)?
+            .versions
+            .into_iter()
+            .find(|v| v.plugin == plugin && v.version == version))
+    }
+
+    /// Finds a stored version of `plugin` by version string or digest.
+    fn find_version(
+        &self,
+        plugin: &str,
+        version: Option<&str>,
+        digest: Option<&str>,
+    ) -> ApiResult<VersionRow> {
+        let snap = self.store.load().map_err(ApiError::internal)?;
+        let row = match (version, digest) {
+            (Some(v), _) => snap
+                .versions
+                .into_iter()
+                .find(|r| r.plugin == plugin && r.version == v),
+            (None, Some(d)) => {
+                let d = Digest::from_hex(d)
+                    .ok_or_else(|| ApiError::bad_request("bad_digest", "a digest is 64 hex digits"))?;
+                snap.versions
+                    .into_iter()
+                    .find(|r| r.plugin == plugin && r.digest == d)
+            }
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    "name a `version` or a `digest`",
+                ));
+            }
+        };
+        row.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_version",
+                format!("plugin `{plugin}` has no such version; upload it first"),
+            )
+        })
+    }
+
+    fn persist_state(&self, plugin: &str) -> ApiResult<PluginState> {
+        let state = self
+            .registry
+            .plugin(plugin)
+            .map(|s| state_of(&s))
+            .unwrap_or_default();
+        self.store
+            .set_plugin_state(plugin, &state)
+            .map_err(ApiError::internal)?;
+        Ok(state)
+    }
+
+    /// Promotes a stored version to active after the gate (grants, smoke call).
+    ///
+    /// # Errors
+    ///
+    /// 404 for an unknown version; 422 `smoke_failed`/`ungranted_import` if the gate refuses.
+    pub fn promote(
+        &self,
+        plugin: &str,
+        version: Option<&str>,
+        digest: Option<&str>,
+    ) -> ApiResult<PluginState> {
+        let row = self.find_version(plugin, version, digest)?;
+        self.ensure_registered(&row)?;
+        self.registry
+            .promote(plugin, row.digest, &self.gate)
+            .map_err(|e| rollout_error(&e))?;
+        tracing::info!(plugin, version = %row.version, digest = %row.digest, "promoted");
+        self.persist_state(plugin)
+    }
+
+    /// Routes `fraction` (0..=1) of `plugin`'s request keys to a stored version.
+    ///
+    /// # Errors
+    ///
+    /// 400 for a bad fraction; 404/409/422 as for promote.
+    pub fn set_canary(
+        &self,
+        plugin: &str,
+        version: Option<&str>,
+        digest: Option<&str>,
+        fraction: f64,
+    ) -> ApiResult<PluginState> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(ApiError::bad_request(
+                "bad_fraction",
+                "`fraction` is between 0 and 1",
+            ));
+        }
+        let row = self.find_version(plugin, version, digest)?;
+        self.ensure_registered(&row)?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "fraction is checked to be in 0..=1, so the product is in 0..=10000"
+        )]
+        let bp = (fraction * f64::from(palisade::registry::BASIS_POINTS)).round() as u16;
+        self.registry
+            .set_canary(plugin, row.digest, bp, &self.gate)
+            .map_err(|e| rollout_error(&e))?;
+        tracing::info!(plugin, version = %row.version, digest = %row.digest, basis_points = bp, "canary set");
+        self.persist_state(plugin)
+    }
+
+    /// Removes `plugin`'s canary.
+    ///
+    /// # Errors
+    ///
+    /// 404 for an unknown plugin.
+    pub fn clear_canary(&self, plugin: &str) -> ApiResult<PluginState> {
+        self.registry
+            .clear_canary(plugin)
+            .map_err(|e| rollout_error(&e))?;
+        self.persist_state(plugin)
+    }
+
+    /// Brings back the previous active version.
+    ///
+    /// # Errors
+    ///
+    /// 404 for an unknown plugin, 409 `no_previous_version`.
+    pub fn rollback(&self, plugin: &str) -> ApiResult<PluginState> {
+        let digest = self
+            .registry
+            .rollback(plugin)
+            .map_err(|e| rollout_error(&e))?;
+        tracing::info!(plugin, digest = %digest, "rolled back");
+        self.persist_state(plugin)
+    }
+
+    /// Every plugin with its stored versions and rollout state, as JSON.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the database fails.
+    pub fn list_plugins(&self, only: Option<&str>) -> ApiResult<serde_json::Value> {
+        let snap = self.store.load().map_err(ApiError::internal)?;
+        let mut names: Vec<&str> = snap.versions.iter().map(|v| v.plugin.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut out = Vec::new();
+        for name in names {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let versions: Vec<_> = snap
+                .versions
+                .iter()
+                .filter(|v| v.plugin == name)
+                .map(|v| {
+                    serde_json::json!({
+                        "version": v.version, "digest": v.digest.to_string(), "seq": v.seq,
+                        "signer": v.signer, "capabilities": v.meta.capabilities,
+                    })
+                })
+                .collect();
+            let state = snap.plugins.get(name).cloned().unwrap_or_default();
+            let version_of = |hex: &str| {
+                snap.versions
+                    .iter()
+                    .find(|v| v.plugin == name && v.digest.to_string() == hex)
+                    .map(|v| v.version.clone())
+            };
+            out.push(serde_json::json!({
+                "name": name,
+                "active": state.active.as_deref().map(|d| serde_json::json!({"digest": d, "version": version_of(d)})),
+                "previous": state.previous.iter().map(|d| serde_json::json!({"digest": d, "version": version_of(d)})).collect::<Vec<_>>(),
+                "canary": state.canary.as_ref().map(|(d, bp)| serde_json::json!({
+                    "digest": d, "version": version_of(d), "fraction": f64::from(*bp) / f64::from(palisade::registry::BASIS_POINTS)
+                })),
+                "versions": versions,
+            }));
+        }
+        if only.is_some() && out.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_plugin",
+                "no such plugin",
+            ));
+        }
+        Ok(serde_json::json!({ "plugins": out }))
+    }
+
+    // ---- invocation -------------------------------------------------------------------
+
+    /// Admits and runs one call on the worker pool.
+    ///
+    /// # Errors
+    ///
+    /// 403 `plugin_not_granted`, 413 `input_too_large`, 429 (`rate_limited`, `tenant_busy`,
+    /// `server_busy`) with `Retry-After`, 503 `shutting_down`.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        tenant: Arc<LiveTenant>,
+        plugin: &str,
+        entry: &str,
+        input: Vec<u8>,
+        key: Option<Vec<u8>>,
+    ) -> ApiResult<Invocation> {
+        if self.is_draining() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down; retry on another replica",
+            )
+            .retry_after(std::time::Duration::from_secs(1)));
+        }
+        if !tenant.may_invoke(plugin) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "plugin_not_granted",
+                format!("tenant `{}` may not invoke plugin `{plugin}`; ask the operator to grant it", tenant.id),
+            ));
+        }
+        let limits = &tenant.config.limits;
+        if input.len() > limits.input_bytes {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "input_too_large",
+                format!("the input is {} bytes, over this tenant's cap of {}", input.len(), limits.input_bytes),
+            ));
+        }
+        let now = self.clock.now();
+        let acquired = tenant
+            .bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_acquire(now, limits.calls_per_second, limits.burst);
+        if let Err(after) = acquired {
+            self.metrics.record_refused(&tenant.id, "rate_limited");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("tenant `{}` is over its rate of {} calls/s", tenant.id, limits.calls_per_second),
+            )
+            .retry_after(after));
+        }
+        let Ok(tenant_slot) = tenant.slots.clone().try_acquire_owned() else {
+            self.metrics.record_refused(&tenant.id, "tenant_busy");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "tenant_busy",
+                format!("tenant `{}` already has {} calls in flight", tenant.id, limits.max_concurrency),
+            )
+            .retry_after(std::time::Duration::from_secs(1)));
+        };
+        let global = tokio::time::timeout(
+            self.config.queue_timeout(),
+            self.global.clone().acquire_owned(),
+        )
+        .await;
+        let Ok(Ok(global_slot)) = global else {
+            self.metrics.record_refused(&tenant.id, "server_busy");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "server_busy",
+                "the server is at its global concurrency cap",
+            )
+            .retry_after(std::time::Duration::from_secs(1)));
+        };
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let server = self.clone();
+        let plugin_owned = plugin.to_owned();
+        let entry = entry.to_owned();
+        let ran = self
+            .pool
+            .run(move || {
+                let _slots = (tenant_slot, global_slot);
+                CURRENT_PLUGIN.with_borrow_mut(|p| p.clone_from(&plugin_owned));
+                let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
+                let call = server
+                    .registry
+                    .call(&plugin_owned, &tenant.core, &entry, &input, key);
+                server
+                    .metrics
+                    .record_call(&plugin_owned, &tenant.id, &call.report);
+                let r = &call.report;
+                tracing::info!(
+                    tenant = %tenant.id,
+                    plugin = %plugin_owned,
+                    digest = %r.digest.short(),
+                    outcome = %r.outcome,
+                    fuel = r.fuel_used,
+                    latency_us = u64::try_from(r.wall_time.as_micros()).unwrap_or(u64::MAX),
+                    memory = r.memory_high_water,
+                    "call"
+                );
+                Invocation {
+                    report: call.report,
+                    result: call.result,
+                }
+            })
+            .await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        ran.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the worker pool has stopped",
+            )
+        })
+    }
+}
+
+fn missing_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send `Authorization: Bearer <token>`",
+    )
+}
+
+fn state_of(s: &PluginStatus) -> PluginState {
+    PluginState {
+        active: Some(s.active.to_string()),
+        previous: s.previous.iter().map(ToString::to_string).collect(),
+        canary: s.canary.map(|c| (c.digest.to_string(), c.basis_points)),
+    }
+}
+
+/// Maps a bundle parsing/verification error to its 4xx.
+fn bundle_error(e: &Error) -> ApiError {
+    let (status, code) = match e.kind() {
+        ErrorKind::BadSignature => (StatusCode::BAD_REQUEST, "bad_signature"),
+        ErrorKind::UntrustedKey { .. } => (StatusCode::FORBIDDEN, "untrusted_key"),
+        ErrorKind::MissingSignature => (StatusCode::BAD_REQUEST, "signature_required"),
+        ErrorKind::BundleDigestMismatch { .. } => (StatusCode::BAD_REQUEST, "digest_mismatch"),
+        _ => (StatusCode::BAD_REQUEST, "malformed_bundle"),
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+/// Maps a registration error to its 4xx.
+fn registration_error(e: &Error) -> ApiError {
+    match e.kind() {
+        ErrorKind::BadSignature
+        | ErrorKind::UntrustedKey { .. }
+        | ErrorKind::MissingSignature
+        | ErrorKind::BundleDigestMismatch { .. }
+        | ErrorKind::TruncatedBundle { .. }
+        | ErrorKind::MalformedBundle { .. } => bundle_error(e),
+        ErrorKind::ManifestMismatch { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch", e.to_string())
+        }
+        _ => ApiError::from_registration(e),
+    }
+}
+
+/// Maps a promote/canary/rollback error.
+fn rollout_error(e: &Error) -> ApiError {
+    let (status, code) = match e.kind() {
+        ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
+        ErrorKind::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_version"),
+        ErrorKind::NoPreviousVersion { .. } => (StatusCode::CONFLICT, "no_previous_version"),
+        ErrorKind::SmokeFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "smoke_failed"),
+        ErrorKind::CapabilityDenied { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "ungranted_import")
+        }
+        ErrorKind::Config { .. } => (StatusCode::CONFLICT, "conflict"),
+        _ => return ApiError::internal(e.to_string()),
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+/// Opens a server for tests and tools: `Config` with `data_dir` set to `dir`.
+///
+/// # Errors
+///
+/// As [`Server::open`].
+pub fn open_at(dir: &Path, mut config: Config) -> Result<Arc<Server>, String> {
+    config.data_dir = dir.to_owned();
+    Server::open(config)
+}

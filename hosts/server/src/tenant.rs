@@ -1,0 +1,148 @@
+//! Tenants as the server knows them: grants, plugins they may invoke, limits, and the live
+//! admission state (rate bucket, concurrency semaphore).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use palisade::{Limits, Runtime, TokenBucket};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::auth::TokenHash;
+
+/// Default calls one tenant may have admitted at once.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 1;
+/// Default KV quota per tenant (keys + values): 1 MiB.
+pub const DEFAULT_KV_QUOTA_BYTES: usize = 1 << 20;
+
+/// Per-tenant limits, as set through the admin API. Absent fields take the defaults named.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantLimits {
+    /// Fuel per call (default [`Limits::DEFAULT_FUEL`]).
+    pub fuel: u64,
+    /// Linear memory cap in bytes (default [`Limits::DEFAULT_MEMORY_BYTES`]).
+    pub memory_bytes: usize,
+    /// Wall-clock deadline per call in ms (default 100).
+    pub deadline_ms: u64,
+    /// Input cap in bytes (default [`Limits::DEFAULT_INPUT_BYTES`]).
+    pub input_bytes: usize,
+    /// Output cap in bytes (default [`Limits::DEFAULT_OUTPUT_BYTES`]).
+    pub output_bytes: usize,
+    /// Log bytes per call (default [`Limits::DEFAULT_LOG_BYTES`]).
+    pub log_bytes: usize,
+    /// Largest KV value (default [`Limits::DEFAULT_KV_VALUE_BYTES`]).
+    pub kv_value_bytes: usize,
+    /// KV bytes one call may write (default [`Limits::DEFAULT_KV_WRITE_BYTES`]).
+    pub kv_write_bytes: usize,
+    /// KV namespace quota (default [`DEFAULT_KV_QUOTA_BYTES`]).
+    pub kv_quota_bytes: usize,
+    /// Calls per second, `0` for unlimited (default [`Limits::DEFAULT_CALLS_PER_SECOND`]).
+    pub calls_per_second: u32,
+    /// Burst size (default [`Limits::DEFAULT_BURST`]).
+    pub burst: u32,
+    /// Calls admitted at once (default [`DEFAULT_MAX_CONCURRENCY`]).
+    pub max_concurrency: u32,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            fuel: l.fuel,
+            memory_bytes: l.memory_bytes,
+            deadline_ms: u64::try_from(l.deadline.as_millis()).unwrap_or(u64::MAX),
+            input_bytes: l.input_bytes,
+            output_bytes: l.output_bytes,
+            log_bytes: l.log_bytes,
+            kv_value_bytes: l.kv_value_bytes,
+            kv_write_bytes: l.kv_write_bytes,
+            kv_quota_bytes: DEFAULT_KV_QUOTA_BYTES,
+            calls_per_second: l.calls_per_second,
+            burst: l.burst,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+}
+
+impl TenantLimits {
+    /// The core limits of one call. The call rate is enforced by the server before a call is
+    /// queued, so the core's own bucket is switched off (`calls_per_second = 0`).
+    pub fn call_limits(&self) -> Limits {
+        Limits::builder()
+            .fuel(self.fuel)
+            .memory_bytes(self.memory_bytes)
+            .deadline(Duration::from_millis(self.deadline_ms))
+            .input_bytes(self.input_bytes)
+            .output_bytes(self.output_bytes)
+            .log_bytes(self.log_bytes)
+            .kv_value_bytes(self.kv_value_bytes)
+            .kv_write_bytes(self.kv_write_bytes)
+            .calls_per_second(0)
+            .build()
+    }
+}
+
+/// What the admin sets for a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Capabilities granted (`log`, `kv.read`, ...). None by default.
+    pub grants: Vec<String>,
+    /// Plugins the tenant may invoke. None by default.
+    pub plugins: Vec<String>,
+    /// Limits.
+    pub limits: TenantLimits,
+}
+
+/// A live tenant: its config, the core tenant, and admission state.
+pub struct LiveTenant {
+    /// Id.
+    pub id: String,
+    /// Stored token hash.
+    pub token_hash: TokenHash,
+    /// Config.
+    pub config: TenantConfig,
+    /// The core tenant calls run as.
+    pub core: palisade::Tenant,
+    /// Call-rate bucket.
+    pub bucket: Mutex<TokenBucket>,
+    /// Concurrency cap.
+    pub slots: Arc<Semaphore>,
+}
+
+impl LiveTenant {
+    /// Builds the live tenant, checking grants against the runtime.
+    ///
+    /// # Errors
+    ///
+    /// The core's message for an unknown capability.
+    pub fn new(
+        runtime: &Runtime,
+        id: &str,
+        token_hash: TokenHash,
+        config: TenantConfig,
+    ) -> Result<Self, palisade::Error> {
+        let core = runtime
+            .tenant(id)
+            .grant_all(config.grants.iter().map(String::as_str))
+            .limits(config.limits.call_limits())
+            .build()?;
+        let slots = Arc::new(Semaphore::new(
+            usize::try_from(config.limits.max_concurrency.max(1)).unwrap_or(1),
+        ));
+        Ok(Self {
+            id: id.to_owned(),
+            token_hash,
+            config,
+            core,
+            bucket: Mutex::new(TokenBucket::new()),
+            slots,
+        })
+    }
+
+    /// Whether the tenant may invoke `plugin`.
+    pub fn may_invoke(&self, plugin: &str) -> bool {
+        self.config.plugins.iter().any(|p| p == plugin)
+    }
+}

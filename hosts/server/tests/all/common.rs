@@ -1,0 +1,232 @@
+//! Starting, killing and talking to a server process.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use palisade_server::client::{Client, Response};
+
+/// The bundle signing key the test config trusts.
+pub const SECRET: [u8; 32] = [42; 32];
+
+/// The echo guest (docs/ABI.md).
+pub const ECHO: &str = r#"(module
+  (import "palisade" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "echo") (param i32 i32) (result i32)
+    (call $output (local.get 0) (local.get 1)) (i32.const 0))
+  (@custom "palisade.abi" "\01\00\00\00"))"#;
+
+/// A guest whose `echo` answers a fixed tag, so versions are told apart by output.
+pub fn tagged(tag: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "palisade" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{tag}")
+  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "echo") (param i32 i32) (result i32)
+    (call $output (i32.const 16) (i32.const {len})) (i32.const 0))
+  (@custom "palisade.abi" "\01\00\00\00"))"#,
+        len = tag.len()
+    ))
+    .unwrap()
+}
+
+pub fn echo() -> Vec<u8> {
+    wat::parse_str(ECHO).unwrap()
+}
+
+/// A signed bundle of `module`.
+pub fn bundle(name: &str, version: &str, module: &[u8]) -> Vec<u8> {
+    palisade::BundleBuilder::new(name, version, module)
+        .sign(&SECRET)
+        .unwrap()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A server process with its own data directory.
+pub struct Srv {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub admin: String,
+}
+
+/// Config used by every test unless `extra` overrides keys.
+pub fn config_text(extra: &str) -> String {
+    let key = hex(&palisade::bundle::public_key(&SECRET));
+    format!(
+        "workers = 2\nmax_in_flight = 16\nqueue_timeout_ms = 2000\nmax_upload_bytes = 65536\nallow_unsigned = true\nbrotli_quality = 5\nlog_format = \"json\"\nshutdown_grace_ms = 5000\ntrusted_keys = [\"{key}\"]\n{extra}"
+    )
+}
+
+impl Srv {
+    pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    pub fn start_with(extra: &str) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "palisade-server-test-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("server.toml");
+        std::fs::write(&config, config_text(extra)).unwrap();
+        let mut srv = Self {
+            dir: dir.join("data"),
+            config,
+            child: None,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            admin: String::new(),
+        };
+        srv.spawn();
+        srv
+    }
+
+    /// Starts the process on the same data directory.
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade-server"))
+            .arg("--data")
+            .arg(&self.dir)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("server did not start: {line:?}"));
+        self.addr = addr.parse().unwrap();
+        self.admin = std::fs::read_to_string(self.dir.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, no warning.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().unwrap();
+        let pid = c.id().to_string();
+        Command::new("kill").arg("-TERM").arg(&pid).status().unwrap();
+        c.wait().unwrap()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    pub fn admin_req(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        let auth = format!("Bearer {}", self.admin);
+        self.client()
+            .request(method, path, &[("authorization", &auth)], body)
+            .unwrap()
+    }
+
+    pub fn admin_json(&self, method: &str, path: &str, body: serde_json::Value) -> Response {
+        self.admin_req(method, path, body.to_string().as_bytes())
+    }
+
+    /// Creates a tenant and returns its token.
+    pub fn tenant(&self, id: &str, body: serde_json::Value) -> String {
+        let r = self.admin_json("PUT", &format!("/v1/admin/tenants/{id}"), body);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn upload(&self, plugin: &str, version: &str, module: &[u8]) -> Response {
+        self.admin_req(
+            "POST",
+            &format!("/v1/admin/plugins/{plugin}/versions?version={version}"),
+            module,
+        )
+    }
+
+    pub fn invoke(&self, token: &str, plugin: &str, entry: &str, input: &[u8]) -> Response {
+        self.invoke_with(token, plugin, entry, input, &[])
+    }
+
+    pub fn invoke_with(
+        &self,
+        token: &str,
+        plugin: &str,
+        entry: &str,
+        input: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        self.client()
+            .request("POST", &format!("/v1/plugins/{plugin}/{entry}"), &headers, input)
+            .unwrap()
+    }
+
+    /// Files under the modules directory.
+    pub fn module_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.join("modules"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+/// Asserts a JSON error with `status` and `code`.
+#[track_caller]
+pub fn assert_error(r: &Response, status: u16, code: &str) {
+    assert_eq!(
+        (r.status, r.error_code().as_deref()),
+        (status, Some(code)),
+        "body: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        r.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+        "errors are JSON"
+    );
+}
