@@ -3,7 +3,7 @@
 //! the same module, same input, same output handling), measured in the same run.
 //!
 //! `cargo bench -p palisade --bench per_call`
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup")]
+#![expect(clippy::unwrap_used, reason = "benchmark setup")]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -60,9 +60,8 @@ fn per_call(c: &mut Criterion) {
         .unwrap();
     group.bench_function("palisade", |b| {
         b.iter(|| {
-            let call = runtime.call_with(&module, &tenant, "echo", black_box(&input), |out| {
-                out.len()
-            });
+            let call =
+                runtime.call_with(&module, &tenant, "echo", black_box(&input), |out| out.len());
             black_box(call.result.unwrap())
         });
     });

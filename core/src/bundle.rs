@@ -210,7 +210,9 @@ impl<'a> Manifest<'a> {
             total,
         };
         if *r.array::<4>()? != MANIFEST_MAGIC {
-            return Err(BundleError::Malformed("the manifest does not start with `PLSM`"));
+            return Err(BundleError::Malformed(
+                "the manifest does not start with `PLSM`",
+            ));
         }
         let abi_version = r.u32()?;
         let digest = Digest(*r.array::<32>()?);
@@ -239,7 +241,9 @@ impl<'a> Manifest<'a> {
             _ => return Err(BundleError::Malformed("the smoke flag is neither 0 nor 1")),
         };
         if r.pos != bytes.len() {
-            return Err(BundleError::Malformed("bytes follow the manifest's last field"));
+            return Err(BundleError::Malformed(
+                "bytes follow the manifest's last field",
+            ));
         }
         Ok(Self {
             bytes,
@@ -420,10 +424,7 @@ impl<'a> Bundle<'a> {
                     .find(|k| k.as_bytes() == key)
                     .ok_or(BundleError::UntrustedKey(*key))?;
                 verifying
-                    .verify_strict(
-                        self.manifest.as_bytes(),
-                        &Signature::from_bytes(signature),
-                    )
+                    .verify_strict(self.manifest.as_bytes(), &Signature::from_bytes(signature))
                     .map_err(|_| BundleError::BadSignature)?;
             }
         }

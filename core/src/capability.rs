@@ -57,7 +57,8 @@ pub(crate) const KV_READ: u8 = 4;
 pub(crate) const KV_WRITE: u8 = 5;
 
 /// Names of the built-in capabilities, by index.
-pub(crate) const BUILTIN_NAMES: [&str; 6] = ["core", "log", "clock", "random", "kv.read", "kv.write"];
+pub(crate) const BUILTIN_NAMES: [&str; 6] =
+    ["core", "log", "clock", "random", "kv.read", "kv.write"];
 
 /// Error codes that capability functions return to the guest (see docs/ABI.md).
 pub mod code {
@@ -430,5 +431,23 @@ pub(crate) fn trap_kind(code: wasmi::TrapCode) -> TrapKind {
         T::StackOverflow => TrapKind::StackOverflow,
         T::BadSignature => TrapKind::BadSignature,
         _ => TrapKind::Other,
+    }
+}
+
+/// The trap a failed instantiation amounts to when the guest's own segments caused it (an
+/// element or data segment that does not fit): wasmi reports those as instantiation, table or
+/// memory errors rather than trap codes.
+pub(crate) fn instantiation_trap(e: &wasmi::Error) -> Option<TrapKind> {
+    use wasmi::errors::{ErrorKind as K, InstantiationError, MemoryError, TableError};
+    match e.kind() {
+        K::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. })
+        | K::Table(
+            TableError::InitOutOfBounds
+            | TableError::SetOutOfBounds
+            | TableError::FillOutOfBounds
+            | TableError::CopyOutOfBounds,
+        ) => Some(TrapKind::TableOutOfBounds),
+        K::Memory(MemoryError::OutOfBoundsAccess) => Some(TrapKind::MemoryOutOfBounds),
+        _ => None,
     }
 }

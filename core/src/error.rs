@@ -520,9 +520,7 @@ impl Error {
             ErrorKind::CapabilityDenied { .. } => {
                 "grant the capability to the tenant, or use a module that does not import it"
             }
-            ErrorKind::ContractViolation(_) => {
-                "rebuild the guest so that it follows docs/ABI.md"
-            }
+            ErrorKind::ContractViolation(_) => "rebuild the guest so that it follows docs/ABI.md",
             ErrorKind::RateLimited { .. } => "retry after the indicated delay",
             ErrorKind::InputTooLarge { .. } => {
                 "send a smaller input or raise the `input_bytes` limit"
@@ -610,7 +608,10 @@ impl fmt::Display for ErrorKind {
                 write!(f, "the input is {len} bytes, over the cap of {cap}")
             }
             Self::OutputTooLarge { len, cap } => {
-                write!(f, "the guest's output is {len} bytes, over the cap of {cap}")
+                write!(
+                    f,
+                    "the guest's output is {len} bytes, over the cap of {cap}"
+                )
             }
             Self::OutputOutOfBounds {
                 ptr,
@@ -662,10 +663,9 @@ impl fmt::Display for ErrorKind {
             Self::UnknownModule { digest } => {
                 write!(f, "no module with digest {digest} is registered")
             }
-            Self::NoPreviousVersion { name } => write!(
-                f,
-                "plugin `{name}` has no previous version to roll back to"
-            ),
+            Self::NoPreviousVersion { name } => {
+                write!(f, "plugin `{name}` has no previous version to roll back to")
+            }
         }
     }
 }

@@ -169,8 +169,7 @@ pub trait KvStore: Send + Sync {
     /// # Errors
     ///
     /// [`KvError::Backend`] if the store failed.
-    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8]))
-    -> Result<bool, KvError>;
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError>;
 
     /// Stores `value` under `key` in `tenant`'s namespace.
     ///
@@ -230,12 +229,7 @@ impl Default for MemoryKv {
 }
 
 impl KvStore for MemoryKv {
-    fn get(
-        &self,
-        tenant: &str,
-        key: &[u8],
-        read: &mut dyn FnMut(&[u8]),
-    ) -> Result<bool, KvError> {
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
         let spaces = self.spaces.lock();
         match spaces.get(tenant).and_then(|ns| ns.entries.get(key)) {
             Some(value) => {

@@ -17,14 +17,11 @@ use crate::abi::{self, ALLOC_EXPORT, ContractInfo, IMPORT_NAMESPACE, MEMORY_EXPO
 use crate::capability::{self, BUILTIN_NAMES, CORE, CapSet, HostTrap, MAX_CAPABILITIES};
 use crate::digest::Digest;
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome};
-use crate::host::{
-    Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource,
-};
+use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
 use crate::limits::{Limits, TokenBucket};
 
-type Installer = Arc<
-    dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync,
->;
+type Installer =
+    Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
 
 /// Definition of one `palisade` import: its capability and type.
 #[derive(Debug, Clone)]
@@ -172,7 +169,7 @@ pub struct RuntimeBuilder {
 type TypeOf = Box<dyn Fn(&mut Store<CallState>) -> FuncType + Send + Sync>;
 
 fn type_of<Params, Results>(
-    func: impl IntoFunc<CallState, Params, Results> + Clone + Send + Sync + 'static,
+    func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
 ) -> TypeOf {
     Box::new(move |store| wasmi::Func::wrap(&mut *store, func.clone()).ty(&*store))
 }
@@ -226,7 +223,7 @@ impl RuntimeBuilder {
         mut self,
         capability: &str,
         name: &str,
-        func: impl IntoFunc<CallState, Params, Results> + Clone + Send + Sync + 'static,
+        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
     ) -> Self {
         if self.error.is_some() {
             return self;
@@ -265,7 +262,7 @@ impl RuntimeBuilder {
         mut self,
         capability: u8,
         name: &'static str,
-        func: impl IntoFunc<CallState, Params, Results> + Clone + Send + Sync + 'static,
+        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
     ) -> Self {
         self.imports
             .push((name.into(), capability, type_of(func.clone())));
@@ -344,7 +341,8 @@ fn engine_config() -> Config {
 }
 
 /// Identifies the engine configuration above; part of compile-cache keys.
-const CONFIG_DESCRIPTION: &str = "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";
+const CONFIG_DESCRIPTION: &str =
+    "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";
 
 fn generation(shared: &Shared) -> Result<(Engine, Linker<CallState>), Error> {
     let engine = Engine::new(&engine_config());
@@ -412,9 +410,11 @@ impl Runtime {
     /// with the same fingerprint, so compile caches key on it.
     pub fn config_fingerprint(&self) -> u64 {
         // FNV-1a: stable across builds and platforms.
-        CONFIG_DESCRIPTION.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+        CONFIG_DESCRIPTION
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
     }
 
     /// A runtime with the same host services and capabilities but a new, empty engine.
@@ -473,11 +473,7 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`Runtime::compile`], labelled with the name.
-    pub fn compile_named(
-        &self,
-        bytes: &[u8],
-        name: Option<&str>,
-    ) -> Result<CompiledModule, Error> {
+    pub fn compile_named(&self, bytes: &[u8], name: Option<&str>) -> Result<CompiledModule, Error> {
         self.compile_digested(bytes, name, None)
     }
 
@@ -709,9 +705,12 @@ impl Runtime {
             (ptr, len)
         };
 
-        let func: TypedFunc<(i32, i32), i32> = instance
-            .get_typed_func(&*store, entry)
-            .map_err(|_| Error::new(ErrorKind::NoSuchEntry { entry: entry.into() }))?;
+        let func: TypedFunc<(i32, i32), i32> =
+            instance.get_typed_func(&*store, entry).map_err(|_| {
+                Error::new(ErrorKind::NoSuchEntry {
+                    entry: entry.into(),
+                })
+            })?;
         let status = drive(store, &func, (in_ptr as i32, in_len as i32))?;
 
         let (ptr, len) = store.data().output.unwrap_or((0, 0));
@@ -831,6 +830,10 @@ fn map_error(store: &Store<CallState>, e: &wasmi::Error) -> Error {
             cap_bytes: state.limits.memory_bytes,
         }
         .into();
+    }
+    // The guest's own element or data segment does not fit: its fault, not the host's.
+    if let Some(kind) = capability::instantiation_trap(e) {
+        return ErrorKind::Trap(kind).into();
     }
     ErrorKind::Host {
         reason: e.to_string(),

@@ -74,8 +74,8 @@ mod host;
 mod invoke;
 mod limits;
 mod metrics;
-pub mod registry;
 pub mod raw;
+pub mod registry;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
@@ -90,11 +90,11 @@ pub use invoke::{
 };
 pub use limits::{Limits, LimitsBuilder, TokenBucket};
 pub use metrics::{Histogram, Metrics};
+pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{
     Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
     RegistryStats, Smoke,
 };
-pub use raw::{RawInstance, RawModule, RawStore};
 pub use wasmi;
 
 #[cfg(test)]

@@ -20,8 +20,8 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use wasmi::{
-    Extern, ExternRef, Func, Global, Instance, Linker, Memory, MemoryType, Module, Mutability,
-    Ref, RefType, Store, Table, TableType, Val,
+    Extern, ExternRef, Func, Global, Instance, Linker, Memory, MemoryType, Module, Mutability, Ref,
+    RefType, Store, Table, TableType, Val,
 };
 use wasmi_core::LimiterError;
 
@@ -196,7 +196,10 @@ impl RawStore {
             ("global_f64", Val::F64(666.6f64.into())),
         ];
         for (name, value) in globals {
-            items.push((name, Global::new(&mut *store, value, Mutability::Const).into()));
+            items.push((
+                name,
+                Global::new(&mut *store, value, Mutability::Const).into(),
+            ));
         }
         let table = Table::new(
             &mut *store,
@@ -260,7 +263,11 @@ impl RawStore {
             .get_func(&self.store, name)
             .ok_or_else(|| Error::new(ErrorKind::NoSuchEntry { entry: name.into() }))?;
         let ty = func.ty(&self.store);
-        let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for_ty(*t)).collect();
+        let mut results: Vec<Val> = ty
+            .results()
+            .iter()
+            .map(|t| Val::default_for_ty(*t))
+            .collect();
         self.refuel()?;
         func.call(&mut self.store, args, &mut results)
             .map_err(|e| map_error(&self.store, &e))?;
@@ -318,6 +325,9 @@ fn map_error(store: &Store<RawState>, e: &wasmi::Error) -> Error {
             cap_bytes: store.data().memory_cap,
         }
         .into();
+    }
+    if let Some(kind) = capability::instantiation_trap(e) {
+        return ErrorKind::Trap(kind).into();
     }
     ErrorKind::Host {
         reason: e.to_string(),

@@ -236,10 +236,7 @@ impl RegistryBuilder {
             config: self,
             fingerprint,
             state: spin::Mutex::new(State {
-                generation: Arc::new(Generation {
-                    runtime,
-                    number: 0,
-                }),
+                generation: Arc::new(Generation { runtime, number: 0 }),
                 retired: Vec::new(),
                 modules: BTreeMap::new(),
                 plugins: BTreeMap::new(),
@@ -492,7 +489,12 @@ impl Registry {
     ///
     /// Those of [`Runtime::compile`]; nothing is registered then.
     pub fn register(&self, bytes: &[u8], meta: ModuleMeta) -> Result<Registered, Error> {
-        self.register_with(bytes, meta, || Source::Owned(Arc::from(bytes)), |_, _| Ok(()))
+        self.register_with(
+            bytes,
+            meta,
+            || Source::Owned(Arc::from(bytes)),
+            |_, _| Ok(()),
+        )
     }
 
     /// [`Registry::register`] for bytes that live forever (a module in flash, an

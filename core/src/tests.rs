@@ -1,4 +1,5 @@
 //! Unit tests of the pieces that need no guest.
+#![expect(clippy::expect_used, reason = "tests fail loudly on purpose")]
 
 use core::time::Duration;
 
@@ -74,4 +75,13 @@ fn digest_hex_round_trips() {
     assert_eq!(Digest::from_hex(&hex), Some(d));
     assert_eq!(alloc::format!("{}", d.short()), "ba7816bf");
     assert_eq!(Digest::from_hex("zz"), None);
+}
+
+#[test]
+fn shared_handles_can_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<crate::Runtime>();
+    assert_send_sync::<crate::CompiledModule>();
+    assert_send_sync::<crate::Tenant>();
+    assert_send_sync::<crate::Error>();
 }

@@ -6,7 +6,12 @@ use crate::{ECHO, assert_serves_good_guest, compile, guest, guest_with, host, ki
 
 fn violation(wasm: &[u8]) -> ContractViolation {
     let h = host();
-    match h.runtime.compile(wasm).map(|_| ()).map_err(|e| e.kind().clone()) {
+    match h
+        .runtime
+        .compile(wasm)
+        .map(|_| ())
+        .map_err(|e| e.kind().clone())
+    {
         Err(ErrorKind::ContractViolation(v)) => v,
         other => panic!("expected a contract violation, got {other:?}"),
     }
@@ -42,21 +47,39 @@ fn ungranted_capability_is_refused_naming_import_and_capability() {
 
     let granted = tenant(&h.runtime, "beta", &["kv.read"], Limits::default());
     assert!(h.runtime.check_grants(&module, &granted).is_ok());
-    assert_eq!(h.runtime.call(&module, &granted, "echo", b"x").result.unwrap(), b"x");
+    assert_eq!(
+        h.runtime
+            .call(&module, &granted, "echo", b"x")
+            .result
+            .unwrap(),
+        b"x"
+    );
     assert_serves_good_guest(&h.runtime, &denied);
 }
 
 #[test]
 fn unknown_capability_name_is_a_config_error() {
     let h = host();
-    let err = h.runtime.tenant("acme").grant("kv.everything").build().unwrap_err();
+    let err = h
+        .runtime
+        .tenant("acme")
+        .grant("kv.everything")
+        .build()
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Config { .. }));
-    assert!(err.to_string().contains("kv.read"), "lists known capabilities: {err}");
+    assert!(
+        err.to_string().contains("kv.read"),
+        "lists known capabilities: {err}"
+    );
 }
 
 #[test]
 fn unknown_and_foreign_imports_are_refused() {
-    let unknown = guest_with(r#"(import "palisade" "spawn" (func (param i32)))"#, "1", ECHO);
+    let unknown = guest_with(
+        r#"(import "palisade" "spawn" (func (param i32)))"#,
+        "1",
+        ECHO,
+    );
     assert_eq!(
         violation(&unknown),
         ContractViolation::UnknownImport {
@@ -85,7 +108,10 @@ fn abi_version_is_required_and_checked() {
         (func (export "run") (param i32 i32) (result i32) (i32.const 0))"#;
     let none = wat::parse_str(format!("{body})")).unwrap();
     assert_eq!(violation(&none), ContractViolation::MissingAbiVersion);
-    let v2 = wat::parse_str(format!(r#"{body} (@custom "palisade.abi" "\02\00\00\00"))"#)).unwrap();
+    let v2 = wat::parse_str(format!(
+        r#"{body} (@custom "palisade.abi" "\02\00\00\00"))"#
+    ))
+    .unwrap();
     assert_eq!(
         violation(&v2),
         ContractViolation::UnsupportedAbiVersion {
@@ -108,7 +134,10 @@ fn exports_are_checked() {
     .unwrap();
     assert!(matches!(
         violation(&no_alloc),
-        ContractViolation::MissingExport { name: "palisade_alloc", .. }
+        ContractViolation::MissingExport {
+            name: "palisade_alloc",
+            ..
+        }
     ));
     let bad_entry = guest(r#"(func (export "run") (param i32) (result i32) (i32.const 0))"#);
     assert!(matches!(
@@ -134,7 +163,10 @@ fn malformed_bytes_are_an_invalid_module() {
 #[test]
 fn oversized_modules_are_refused_before_compiling() {
     let clock = std::sync::Arc::new(palisade::ManualClock::new());
-    let runtime = palisade::Runtime::builder(clock).max_module_bytes(64).build().unwrap();
+    let runtime = palisade::Runtime::builder(clock)
+        .max_module_bytes(64)
+        .build()
+        .unwrap();
     let err = runtime.compile(&guest(ECHO)).unwrap_err();
     assert!(matches!(
         err.kind(),
@@ -165,7 +197,10 @@ fn embedder_capabilities_are_denied_by_default_and_work_when_granted() {
              (i32.const 0))"#,
     );
     let module = runtime.compile(&wasm).unwrap();
-    assert_eq!(runtime.capability_of_import("doc_len"), Some("app.document"));
+    assert_eq!(
+        runtime.capability_of_import("doc_len"),
+        Some("app.document")
+    );
     let plain = tenant(&runtime, "plain", &[], Limits::default());
     assert_eq!(
         kind_of(&runtime.call(&module, &plain, "run", b"")),

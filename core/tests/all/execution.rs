@@ -18,7 +18,10 @@ fn echo_round_trips_input_and_reports_the_digest() {
     assert!(call.report.fuel_used > 0);
 
     // Empty input: the allocator is not called and the entry sees (0, 0).
-    assert_eq!(h.runtime.call(&module, &t, "echo", b"").result.unwrap(), b"");
+    assert_eq!(
+        h.runtime.call(&module, &t, "echo", b"").result.unwrap(),
+        b""
+    );
 }
 
 #[test]
@@ -194,7 +197,11 @@ fn unknown_entry_and_oversized_input_are_rejected_before_running() {
         kind_of(&h.runtime.call(&module, &t, "echo", b"123456789")),
         ErrorKind::InputTooLarge { len: 9, cap: 8 }
     );
-    let err = h.runtime.call(&module, &t, "echo", b"123456789").result.unwrap_err();
+    let err = h
+        .runtime
+        .call(&module, &t, "echo", b"123456789")
+        .result
+        .unwrap_err();
     assert!(err.to_string().contains("input_bytes"), "{err}");
 }
 

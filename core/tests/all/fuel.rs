@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use palisade::{ErrorKind, Limits, Outcome, Runtime};
 
-use crate::{StepClock, assert_serves_good_guest, compile, guest, guest_with, host, kind_of, tenant};
+use crate::{
+    StepClock, assert_serves_good_guest, compile, guest, guest_with, host, kind_of, tenant,
+};
 
 const SPIN: &str = r#"(func (export "spin") (param i32 i32) (result i32)
     (loop $l (br $l))
@@ -59,7 +61,11 @@ fn infinite_loop_hits_the_deadline_when_fuel_is_ample() {
     );
     assert_eq!(call.report.outcome, Outcome::DeadlineExceeded);
     // The guest was stopped after about 20 slices, not after its (huge) fuel budget.
-    assert!(call.report.fuel_used < 30 * 10_000, "{}", call.report.fuel_used);
+    assert!(
+        call.report.fuel_used < 30 * 10_000,
+        "{}",
+        call.report.fuel_used
+    );
     assert!(call.report.wall_time >= Duration::from_millis(20));
     assert_serves_good_guest(&runtime, &t);
 }
@@ -118,7 +124,10 @@ fn slice_size_does_not_change_results_or_fuel() {
         assert_eq!(out, 19_999_900_000u64.to_le_bytes());
         seen.push(call.report.fuel_used);
     }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "fuel per slice size: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "fuel per slice size: {seen:?}"
+    );
 }
 
 #[test]
@@ -130,7 +139,12 @@ fn a_looping_start_function_is_bounded_by_fuel() {
            (func (export "run") (param i32 i32) (result i32) (i32.const 0))"#,
     );
     let module = compile(&h.runtime, &wasm);
-    let t = tenant(&h.runtime, "acme", &[], Limits::builder().fuel(50_000).build());
+    let t = tenant(
+        &h.runtime,
+        "acme",
+        &[],
+        Limits::builder().fuel(50_000).build(),
+    );
     assert_eq!(
         kind_of(&h.runtime.call(&module, &t, "run", b"")),
         ErrorKind::OutOfFuel { budget: 50_000 }

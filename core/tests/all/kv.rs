@@ -32,7 +32,11 @@ fn tenant_a_cannot_read_tenant_b_keys() {
     let a = tenant(&h.runtime, "tenant-a", &grants, Limits::default());
     let b = tenant(&h.runtime, "tenant-b", &grants, Limits::default());
 
-    let put = h.runtime.call(&module, &a, "put", b"a's data").result.unwrap();
+    let put = h
+        .runtime
+        .call(&module, &a, "put", b"a's data")
+        .result
+        .unwrap();
     assert_eq!(put, 0i32.to_le_bytes());
 
     // Same module, same key name, other tenant: NOT_FOUND.
@@ -55,8 +59,16 @@ fn kv_writes_per_call_are_capped() {
         &["kv.read", "kv.write"],
         Limits::builder().kv_value_bytes(16).build(),
     );
-    let out = h.runtime.call(&module, &t, "put", &[7u8; 17]).result.unwrap();
+    let out = h
+        .runtime
+        .call(&module, &t, "put", &[7u8; 17])
+        .result
+        .unwrap();
     assert_eq!(out, palisade::capability::code::TOO_LARGE.to_le_bytes());
-    let out = h.runtime.call(&module, &t, "put", &[7u8; 16]).result.unwrap();
+    let out = h
+        .runtime
+        .call(&module, &t, "put", &[7u8; 16])
+        .result
+        .unwrap();
     assert_eq!(out, 0i32.to_le_bytes());
 }

@@ -1,7 +1,6 @@
 //! Integration tests of the core runtime: one binary, one file per concern.
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "tests fail loudly on purpose"
