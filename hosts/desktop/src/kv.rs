@@ -1,28 +1,4 @@
 //! [`FileKv`]: a persistent, crash-safe, per-tenant [`KvStore`].
-//!
-//! # On-disk format
-//!
-//! One append-only log file per tenant, `<hex(tenant)>.pkv` in the store's directory (tenant
-//! ids longer than 100 bytes are named by their SHA-256 instead). A file starts with the 8-byte
-//! header `PALKV\0\0\x01`, followed by records:
-//!
-//! ```text
-//! len: u32 LE | crc32(body): u32 LE | body: op u8 (1 = set, 2 = delete) | key_len u16 LE | key | value
-//! ```
-//!
-//! A write appends one record and calls `fsync` (`File::sync_data`) before it returns, and only
-//! then changes what readers see. When a file is opened, records are replayed until the first
-//! one that is incomplete or fails its checksum — a write torn by a crash or a power cut — and
-//! the file is truncated there. So a crash mid-write loses at most that one unacknowledged
-//! write, never an acknowledged one, and never leaves a half-written value visible.
-//!
-//! When a log grows to more than twice its live data (and past 64 KiB), it is compacted: the
-//! live entries are written to `<name>.pkv.tmp`, which is fsynced and renamed over the log, and
-//! the directory is fsynced. A crash during compaction leaves either the old or the new log,
-//! both complete.
-//!
-//! One process owns a store directory at a time: [`FileKv::open`] takes an exclusive lock on
-//! `LOCK` in it and fails if another process holds it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -54,7 +30,30 @@ struct Space {
 /// A persistent [`KvStore`]: one crash-safe append-only log per tenant in a directory.
 ///
 /// Reads are served from memory; every write is durable (fsynced) before it is acknowledged.
-/// See the [module docs](self) for the format and the crash guarantees.
+///
+/// # On-disk format
+///
+/// One append-only log file per tenant, `<hex(tenant)>.pkv` in the store's directory (tenant
+/// ids longer than 100 bytes are named by their SHA-256 instead). A file starts with the 8-byte
+/// header `PALKV\0\0\x01`, followed by records:
+///
+/// ```text
+/// len: u32 LE | crc32(body): u32 LE | body: op u8 (1 = set, 2 = delete) | key_len u16 LE | key | value
+/// ```
+///
+/// A write appends one record and calls `fsync` (`File::sync_data`) before it returns, and only
+/// then changes what readers see. When a file is opened, records are replayed until the first
+/// one that is incomplete or fails its checksum — a write torn by a crash or a power cut — and
+/// the file is truncated there. So a crash mid-write loses at most that one unacknowledged
+/// write, never an acknowledged one, and never leaves a half-written value visible.
+///
+/// When a log grows to more than twice its live data (and past 64 KiB), it is compacted: the
+/// live entries are written to `<name>.pkv.tmp`, which is fsynced and renamed over the log, and
+/// the directory is fsynced. A crash during compaction leaves either the old or the new log,
+/// both complete.
+///
+/// One process owns a store directory at a time: [`FileKv::open`] takes an exclusive lock on
+/// `LOCK` in it and fails if another process holds it.
 #[derive(Debug)]
 pub struct FileKv {
     dir: PathBuf,
@@ -337,12 +336,7 @@ fn compact(space: &mut Space) -> io::Result<()> {
 }
 
 impl KvStore for FileKv {
-    fn get(
-        &self,
-        tenant: &str,
-        key: &[u8],
-        read: &mut dyn FnMut(&[u8]),
-    ) -> Result<bool, KvError> {
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
         let mut spaces = self.lock();
         let space = self.space(&mut spaces, tenant)?;
         match space.entries.get(key) {

@@ -12,14 +12,32 @@
 //! | [`OsRandom`] | [`palisade::RandomSource`] over the OS generator (`getrandom`) |
 //! | [`ScriptHost`] | a folder of scripts + `palisade.toml`: grants, limits, hot reload, rollback, typed calls |
 //!
-//! ```no_run
+//! ```
 //! use palisade_desktop::ScriptHost;
 //!
-//! # fn main() -> Result<(), palisade_desktop::ScriptError> {
-//! // `scripts/palisade.toml` names each script, its file, grants and limits.
-//! let host = ScriptHost::open("scripts")?;
-//! let out: String = host.call("shout", "hello")?; // postcard-encoded in and out
-//! host.reload(); // picks up edited files; the previous version is kept for rollback
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A script folder: `palisade.toml` names each script, its file, grants and limits.
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("palisade.toml"), r#"
+//!     [limits]
+//!     deadline_ms = 50
+//!     [scripts.echo]
+//!     file = "echo.wat"
+//! "#)?;
+//! std::fs::write(dir.path().join("echo.wat"), r#"
+//!   (module
+//!     (import "palisade" "output" (func $output (param i32 i32)))
+//!     (memory (export "memory") 1)
+//!     (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+//!     (func (export "echo") (param i32 i32) (result i32)
+//!       (call $output (local.get 0) (local.get 1)) (i32.const 0))
+//!     (@custom "palisade.abi" "\01\00\00\00"))
+//! "#)?;
+//!
+//! let host = ScriptHost::open(dir.path())?;
+//! let out: String = host.call("echo", "hello")?; // postcard-encoded in and out
+//! assert_eq!(out, "hello");
+//! assert!(host.reload().is_empty()); // nothing changed on disk
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -36,9 +54,7 @@ pub use kv::FileKv;
 pub use log::TracingLog;
 pub use manifest::{LimitsSpec, MANIFEST_FILE, Manifest, ScriptSpec};
 pub use random::OsRandom;
-pub use script::{
-    MAX_VERSIONS, ReloadReport, ScriptError, ScriptHost, ScriptHostBuilder, Watcher,
-};
+pub use script::{MAX_VERSIONS, ReloadReport, ScriptError, ScriptHost, ScriptHostBuilder, Watcher};
 
 #[cfg(test)]
 mod tests;

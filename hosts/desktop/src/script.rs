@@ -163,21 +163,24 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 fn settled(s: Option<Stamp>) -> bool {
-    s.and_then(|s| s.modified)
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age >= SETTLE)
+    // A missing file, or one without a modification time, has nothing more to tell.
+    let Some(modified) = s.and_then(|s| s.modified) else {
+        return true;
+    };
+    SystemTime::now()
+        .duration_since(modified)
+        .is_ok_and(|age| age >= SETTLE)
 }
 
 #[derive(Debug)]
 struct Script {
     spec: ScriptSpec,
-    path: PathBuf,
     entry: String,
     tenant: Tenant,
     stamp: Option<Stamp>,
-    /// The digest of the file's content when it was last loaded (rollback may have made
-    /// another version active since).
-    loaded: Digest,
+    /// The digest of the file's raw content when it was last looked at, loaded or not (so a
+    /// broken edit is reported once, and a rollback is not undone by an unchanged file).
+    seen: Digest,
 }
 
 #[derive(Debug)]
@@ -248,10 +251,7 @@ impl ScriptHostBuilder {
 
     /// Adds application capabilities: `f` gets the runtime builder, typically to call
     /// [`RuntimeBuilder::host_func`].
-    pub fn configure(
-        mut self,
-        f: impl FnOnce(RuntimeBuilder) -> RuntimeBuilder + 'static,
-    ) -> Self {
+    pub fn configure(mut self, f: impl FnOnce(RuntimeBuilder) -> RuntimeBuilder + 'static) -> Self {
         self.configure.push(Box::new(f));
         self
     }
@@ -311,20 +311,26 @@ fn read_manifest(path: &Path) -> Result<(Manifest, Option<Stamp>), ScriptError> 
     Ok((manifest, stamp))
 }
 
-fn read_module(path: &Path) -> Result<(Vec<u8>, Option<Stamp>), ScriptError> {
+fn read_raw(path: &Path) -> Result<(Vec<u8>, Option<Stamp>), ScriptError> {
     let file_stamp = stamp(path);
-    let io = |error| ScriptError::Io {
+    let bytes = fs::read(path).map_err(|error| ScriptError::Io {
         path: path.to_path_buf(),
         error,
-    };
-    let bytes = fs::read(path).map_err(io)?;
-    if path.extension().is_some_and(|e| e == "wat") {
-        let wasm = wat::parse_bytes(&bytes)
-            .map(|b| b.into_owned())
-            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))?;
-        return Ok((wasm, file_stamp));
-    }
+    })?;
     Ok((bytes, file_stamp))
+}
+
+/// Module bytes from a file's raw content (`.wat` text is assembled).
+fn module_bytes(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, ScriptError> {
+    if path.extension().is_some_and(|e| e == "wat") {
+        return wat::parse_bytes(&raw)
+            .map(|b| b.into_owned())
+            .map_err(|e| ScriptError::Io {
+                path: path.to_path_buf(),
+                error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+            });
+    }
+    Ok(raw)
 }
 
 fn pick_entry(spec: &ScriptSpec, name: &str, module: &CompiledModule) -> String {
@@ -543,15 +549,16 @@ impl ScriptHost {
         })
     }
 
-    /// Reads, registers (compiles once per digest) and checks one script; nothing becomes
-    /// active. `Ok(None)` when the file's digest is `unchanged`.
+    /// Registers (compiles once per digest) and checks one script from the file's raw
+    /// content; nothing becomes active.
     fn candidate(
         &self,
         manifest: &Manifest,
         name: &str,
         spec: &ScriptSpec,
-        unchanged: Option<Digest>,
-    ) -> Result<Option<Candidate>, ScriptError> {
+        raw: Vec<u8>,
+        file_stamp: Option<Stamp>,
+    ) -> Result<Candidate, ScriptError> {
         let load = |error: palisade::Error| ScriptError::Load {
             script: name.to_owned(),
             error,
@@ -567,11 +574,9 @@ impl ScriptHost {
             })
             .map_err(load)?;
         let path = self.dir.join(&spec.file);
-        let (bytes, file_stamp) = read_module(&path)?;
+        let seen = Digest::of(&raw);
+        let bytes = module_bytes(&path, raw)?;
         let digest = Digest::of(&bytes);
-        if unchanged == Some(digest) {
-            return Ok(None);
-        }
         let meta = ModuleMeta {
             name: name.to_owned(),
             version: format!("{}", digest.short()),
@@ -587,8 +592,10 @@ impl ScriptHost {
                 .with_runtime(|rt| rt.check_grants(&module, &tenant))?;
             let entry = pick_entry(spec, name, &module);
             if !module.info().has_entry(&entry) {
-                return Err(palisade::Error::new(palisade::ErrorKind::NoSuchEntry { entry })
-                    .with_plugin(name));
+                return Err(
+                    palisade::Error::new(palisade::ErrorKind::NoSuchEntry { entry })
+                        .with_plugin(name),
+                );
             }
             Ok(entry)
         })();
@@ -601,18 +608,17 @@ impl ScriptHost {
                 return Err(load(e.with_plugin(name)));
             }
         };
-        Ok(Some(Candidate {
+        Ok(Candidate {
             script: Script {
                 spec: spec.clone(),
-                path,
                 entry,
                 tenant,
                 stamp: file_stamp,
-                loaded: registered.digest,
+                seen,
             },
             digest: registered.digest,
             compiled: registered.compiled,
-        }))
+        })
     }
 
     /// Makes a candidate the active version (the caller holds the write lock).
@@ -636,12 +642,8 @@ impl ScriptHost {
         name: &str,
         spec: &ScriptSpec,
     ) -> Result<Script, ScriptError> {
-        let c = self
-            .candidate(manifest, name, spec, None)?
-            .ok_or_else(|| ScriptError::UnknownScript {
-                name: name.to_owned(),
-                known: Vec::new(),
-            })?;
+        let (raw, file_stamp) = read_raw(&self.dir.join(&spec.file))?;
+        let c = self.candidate(manifest, name, spec, raw, file_stamp)?;
         let _state = self.write();
         self.activate(name, &c)?;
         Ok(c.script)
@@ -685,40 +687,58 @@ impl ScriptHost {
 
         // Read and compile without blocking calls.
         let mut candidates: Vec<(String, Result<Candidate, ScriptError>)> = Vec::new();
-        let mut stamps: Vec<(String, Option<Stamp>)> = Vec::new();
+        let mut seen: Vec<(String, Option<Stamp>, Digest)> = Vec::new();
         for (name, spec) in &manifest.scripts {
             let existing = {
                 let state = self.read();
                 state
                     .scripts
                     .get(name)
-                    .map(|s| (s.spec.clone(), s.stamp, s.path.clone(), s.loaded))
+                    .map(|s| (s.spec.clone(), s.stamp, s.seen))
             };
-            let mut unchanged = None;
-            if let Some((old_spec, old_file_stamp, old_path, loaded)) = existing {
+            let path = self.dir.join(&spec.file);
+            let mut unchanged_setup = false;
+            if let Some((old_spec, old_file_stamp, old_seen)) = existing {
                 let setup_changed = old_spec != *spec || manifest.limits != old_manifest.limits;
-                let file_now = stamp(&old_path);
+                let file_now = stamp(&path);
                 if !setup_changed && file_now == old_file_stamp && settled(file_now) {
                     continue;
                 }
                 if !setup_changed {
-                    // Not retried until the file changes again, whatever happens below.
-                    stamps.push((name.clone(), file_now));
-                    unchanged = Some(loaded);
+                    unchanged_setup = true;
+                    // Same content as last time (a touch, or a rollback in place): nothing to do.
+                    if let Ok((raw, s)) = read_raw(&path) {
+                        let digest = Digest::of(&raw);
+                        if digest == old_seen {
+                            seen.push((name.clone(), s, digest));
+                            continue;
+                        }
+                    }
                 }
             }
-            match self.candidate(&manifest, name, spec, unchanged) {
-                Ok(Some(c)) => candidates.push((name.clone(), Ok(c))),
-                Ok(None) => {}
-                Err(e) => candidates.push((name.clone(), Err(e))),
-            }
+            let result = read_raw(&path)
+                .inspect_err(|_| {
+                    if unchanged_setup {
+                        seen.push((name.clone(), None, Digest::default()));
+                    }
+                })
+                .and_then(|(raw, file_stamp)| {
+                    let digest = Digest::of(&raw);
+                    if unchanged_setup {
+                        // Looked at now, loaded or not: a broken edit is reported once.
+                        seen.push((name.clone(), file_stamp, digest));
+                    }
+                    self.candidate(&manifest, name, spec, raw, file_stamp)
+                });
+            candidates.push((name.clone(), result));
         }
 
         let mut state = self.write();
         state.manifest_stamp = manifest_stamp;
-        for (name, s) in stamps {
+        for (name, s, digest) in seen {
             if let Some(script) = state.scripts.get_mut(&name) {
                 script.stamp = s;
+                script.seen = digest;
             }
         }
         if manifest != old_manifest {

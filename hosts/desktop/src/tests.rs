@@ -106,7 +106,11 @@ fn file_kv_drops_a_record_whose_checksum_fails() {
     std::fs::write(&path, &bytes).expect("corrupt");
     let kv = FileKv::open(dir.path()).expect("reopen");
     assert_eq!(get(&kv, "t", b"a").as_deref(), Some(&b"first"[..]));
-    assert_eq!(get(&kv, "t", b"b"), None, "a corrupt record is never served");
+    assert_eq!(
+        get(&kv, "t", b"b"),
+        None,
+        "a corrupt record is never served"
+    );
 }
 
 #[test]
@@ -115,7 +119,8 @@ fn file_kv_enforces_its_quota_per_tenant() {
     let kv = FileKv::open_with_quota(dir.path(), 10).expect("open");
     kv.set("a", b"k", b"123456789").expect("exactly the quota");
     assert_eq!(kv.set("a", b"k2", b"x"), Err(KvError::Quota));
-    kv.set("b", b"k", b"123456789").expect("another tenant has its own quota");
+    kv.set("b", b"k", b"123456789")
+        .expect("another tenant has its own quota");
     kv.set("a", b"k", b"1").expect("overwriting frees space");
     kv.set("a", b"k2", b"x").expect("now it fits");
 }
@@ -137,8 +142,14 @@ fn file_kv_compacts_without_losing_data() {
     assert!(len < 64 << 10, "the log was compacted: {len} bytes");
     let kv = FileKv::open(dir.path()).expect("reopen");
     assert_eq!(get(&kv, "t", b"hot"), Some(value));
-    assert_eq!(get(&kv, "t", &299u32.to_le_bytes()).as_deref(), Some(&b"v"[..]));
-    assert_eq!(get(&kv, "t", &0u32.to_le_bytes()).as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        get(&kv, "t", &299u32.to_le_bytes()).as_deref(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(
+        get(&kv, "t", &0u32.to_le_bytes()).as_deref(),
+        Some(&b"v"[..])
+    );
 }
 
 #[test]
@@ -146,8 +157,12 @@ fn file_kv_is_owned_by_one_process_and_names_files_safely() {
     let dir = tempfile::tempdir().expect("dir");
     let kv = FileKv::open(dir.path()).expect("open");
     let err = FileKv::open(dir.path()).expect_err("second owner refused");
-    assert!(err.to_string().contains("in use by another process"), "{err}");
-    kv.set("../../etc/passwd", b"k", b"v").expect("odd tenant id");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
+    kv.set("../../etc/passwd", b"k", b"v")
+        .expect("odd tenant id");
     let long = "x".repeat(300);
     kv.set(&long, b"k", b"v").expect("long tenant id");
     for entry in std::fs::read_dir(dir.path()).expect("list") {
@@ -208,10 +223,16 @@ fn guest_log_lines_reach_tracing_tagged_with_tenant_and_digest() {
             .result
             .expect("call");
     });
-    let text = String::from_utf8(captured.0.lock().map(|v| v.clone()).unwrap_or_default())
-        .expect("utf-8");
+    let text =
+        String::from_utf8(captured.0.lock().map(|v| v.clone()).unwrap_or_default()).expect("utf-8");
     assert!(text.contains("WARN"), "{text}");
     assert!(text.contains("hello from the guest"), "{text}");
-    assert!(text.contains("tenant=\"acme\"") || text.contains("tenant=acme"), "{text}");
-    assert!(text.contains(&module.digest().short().to_string()), "{text}");
+    assert!(
+        text.contains("tenant=\"acme\"") || text.contains("tenant=acme"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&module.digest().short().to_string()),
+        "{text}"
+    );
 }

@@ -8,7 +8,7 @@ use assert_cmd::assert::Assert;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::fixtures::{self, ECHO, GROW, KV_READER, SPIN, TWO_ENTRIES, UNKNOWN_IMPORT};
+use crate::fixtures::{self, ECHO, GROW, KV_PUT_GET, KV_READER, SPIN, TWO_ENTRIES, UNKNOWN_IMPORT};
 
 fn palisade() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
@@ -46,13 +46,22 @@ fn help_documents_every_subcommand_and_the_exit_codes() {
     let assert = palisade().arg("--help").assert().success();
     let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     for needle in [
-        "run", "inspect", "keygen", "pack", "verify", "demo", "Exit codes", "  9  the guest ran out of fuel",
+        "run",
+        "inspect",
+        "keygen",
+        "pack",
+        "verify",
+        "demo",
+        "Exit codes",
+        "  9  the guest ran out of fuel",
     ] {
         assert!(out.contains(needle), "--help lacks {needle:?}:\n{out}");
     }
-    palisade().args(["run", "--help"]).assert().success().stdout(
-        predicate::str::contains("--deadline").and(predicate::str::contains("Exit codes")),
-    );
+    palisade()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--deadline").and(predicate::str::contains("Exit codes")));
 }
 
 #[test]
@@ -132,14 +141,22 @@ fn run_missing_file_says_to_check_the_path() {
 #[test]
 fn run_non_wasm_file_is_refused() {
     let dir = tmp();
-    let bogus = write(dir.path(), "notes.wasm", b"these are my notes, not a module");
+    let bogus = write(
+        dir.path(),
+        "notes.wasm",
+        b"these are my notes, not a module",
+    );
     fails(
         palisade().arg("run").arg(&bogus).assert(),
         3,
         &["is not a WebAssembly module", "expected 00 61 73 6d"],
     );
     let empty = write(dir.path(), "empty.wasm", b"");
-    fails(palisade().arg("run").arg(&empty).assert(), 3, &["the file is empty"]);
+    fails(
+        palisade().arg("run").arg(&empty).assert(),
+        3,
+        &["the file is empty"],
+    );
 }
 
 #[test]
@@ -174,11 +191,54 @@ fn run_missing_capability_names_it_and_the_flag() {
 }
 
 #[test]
+fn run_kv_persists_between_runs_with_kv_dir() {
+    let dir = tmp();
+    let module = fixtures::write_wasm(dir.path(), "kv.wasm", KV_PUT_GET);
+    let store = dir.path().join("store");
+    palisade()
+        .arg("run")
+        .arg(&module)
+        .args([
+            "--entry",
+            "put",
+            "--allow",
+            "kv.read,kv.write",
+            "--input",
+            "-",
+            "--kv",
+        ])
+        .arg(&store)
+        .write_stdin("kept on disk")
+        .assert()
+        .success();
+    // A later process sees it; without --kv nothing is kept.
+    palisade()
+        .arg("run")
+        .arg(&module)
+        .args(["--entry", "get", "--allow", "kv.read,kv.write", "--kv"])
+        .arg(&store)
+        .assert()
+        .success()
+        .stdout("kept on disk");
+    palisade()
+        .arg("run")
+        .arg(&module)
+        .args(["--entry", "get", "--allow", "kv.read,kv.write"])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
 fn run_unknown_capability_lists_the_known_ones() {
     let dir = tmp();
     let module = fixtures::write_wasm(dir.path(), "echo.wasm", ECHO);
     fails(
-        palisade().arg("run").arg(&module).args(["--allow", "log,teleport"]).assert(),
+        palisade()
+            .arg("run")
+            .arg(&module)
+            .args(["--allow", "log,teleport"])
+            .assert(),
         2,
         &["--allow teleport", "kv.read"],
     );
@@ -223,7 +283,11 @@ fn run_entry_must_be_chosen_and_must_exist() {
         &["2 entry points (a, b)", "--entry NAME"],
     );
     fails(
-        palisade().arg("run").arg(&module).args(["--entry", "c"]).assert(),
+        palisade()
+            .arg("run")
+            .arg(&module)
+            .args(["--entry", "c"])
+            .assert(),
         5,
         &["no entry point `c`", "a, b"],
     );
@@ -240,7 +304,11 @@ fn run_exit_codes_tell_fuel_deadline_and_memory_apart() {
     let dir = tmp();
     let spin = fixtures::write_wasm(dir.path(), "spin.wasm", SPIN);
     fails(
-        palisade().arg("run").arg(&spin).args(["--fuel", "100000"]).assert(),
+        palisade()
+            .arg("run")
+            .arg(&spin)
+            .args(["--fuel", "100000"])
+            .assert(),
         9,
         &["ran out of fuel (budget 100000)", "raise the `fuel` limit"],
     )
@@ -257,15 +325,23 @@ fn run_exit_codes_tell_fuel_deadline_and_memory_apart() {
     .stderr(predicate::str::contains("outcome=deadline_exceeded"));
     let grow = fixtures::write_wasm(dir.path(), "grow.wasm", GROW);
     fails(
-        palisade().arg("run").arg(&grow).args(["--memory", "256KiB"]).assert(),
+        palisade()
+            .arg("run")
+            .arg(&grow)
+            .args(["--memory", "256KiB"])
+            .assert(),
         11,
         &["memory cap of 262144 bytes"],
     );
-    fails(
-        palisade().arg("run").arg(&grow).args(["--memory", "lots"]).assert(),
-        2,
-        &[],
-    );
+    palisade()
+        .arg("run")
+        .arg(&grow)
+        .args(["--memory", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`lots` is not a byte count; write e.g. 65536",
+        ));
 }
 
 #[test]
@@ -315,7 +391,11 @@ fn inspect_bad_inputs_fail_cleanly() {
         &["check the path"],
     );
     let bogus = write(dir.path(), "x.wasm", b"\x7fELF....");
-    fails(palisade().arg("inspect").arg(&bogus).assert(), 3, &["not a WebAssembly module"]);
+    fails(
+        palisade().arg("inspect").arg(&bogus).assert(),
+        3,
+        &["not a WebAssembly module"],
+    );
     let wasm = fixtures::wasm(ECHO);
     let cut = write(dir.path(), "cut.wasm", wasm.get(..20).expect("prefix"));
     fails(
@@ -432,7 +512,11 @@ fn pack_verify_and_run_a_signed_bundle() {
     );
     // A bare module where a signature is required.
     fails(
-        palisade().arg("run").arg(&module).arg("--require-signed").assert(),
+        palisade()
+            .arg("run")
+            .arg(&module)
+            .arg("--require-signed")
+            .assert(),
         4,
         &["--require-signed accepts only signed bundles"],
     );
@@ -467,21 +551,27 @@ fn forged_and_broken_bundles_are_refused() {
     }
     let forged = write(dir.path(), "forged.bundle", &forged);
     fails(
-        palisade().arg("verify").arg(&forged).arg("--trust").arg(&public).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&forged)
+            .arg("--trust")
+            .arg(&public)
+            .assert(),
         4,
         &["signature does not verify"],
     );
     fails(
-        palisade().arg("run").arg(&forged).arg("--trust").arg(&public).assert(),
+        palisade()
+            .arg("run")
+            .arg(&forged)
+            .arg("--trust")
+            .arg(&public)
+            .assert(),
         4,
         &["signature does not verify"],
     );
-    fails(
-        palisade().arg("inspect").arg(&forged).assert(),
-        4,
-        &[],
-    )
-    .stdout(predicate::str::contains("INVALID"));
+    fails(palisade().arg("inspect").arg(&forged).assert(), 4, &[])
+        .stdout(predicate::str::contains("INVALID"));
 
     // Swap the module bytes: the digest no longer matches the signed manifest.
     let mut swapped = good.clone();
@@ -490,14 +580,24 @@ fn forged_and_broken_bundles_are_refused() {
     }
     let swapped = write(dir.path(), "swapped.bundle", &swapped);
     fails(
-        palisade().arg("verify").arg(&swapped).arg("--trust").arg(&public).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&swapped)
+            .arg("--trust")
+            .arg(&public)
+            .assert(),
         4,
         &["digest"],
     );
 
     // Signed, but not by a trusted key.
     fails(
-        palisade().arg("verify").arg(&bundle).arg("--trust").arg(&other_public).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&bundle)
+            .arg("--trust")
+            .arg(&other_public)
+            .assert(),
         4,
         &["does not trust", "--trust"],
     );
@@ -509,26 +609,44 @@ fn forged_and_broken_bundles_are_refused() {
         good.get(..good.len() - 10).expect("prefix"),
     );
     fails(
-        palisade().arg("verify").arg(&cut).arg("--trust").arg(&public).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&cut)
+            .arg("--trust")
+            .arg(&public)
+            .assert(),
         3,
         &["truncated"],
     );
 
     // Not a bundle at all.
     fails(
-        palisade().arg("verify").arg(&module).arg("--trust").arg(&public).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&module)
+            .arg("--trust")
+            .arg(&public)
+            .assert(),
         3,
         &["bare WebAssembly module, not a bundle", "palisade pack"],
     );
     fails(
-        palisade().args(["verify", "/nonexistent.bundle", "--trust"]).arg(&public).assert(),
+        palisade()
+            .args(["verify", "/nonexistent.bundle", "--trust"])
+            .arg(&public)
+            .assert(),
         1,
         &["check the path"],
     );
     // A garbage key file.
     let bad_key = write(dir.path(), "bad.pub", b"not a key");
     fails(
-        palisade().arg("verify").arg(&bundle).arg("--trust").arg(&bad_key).assert(),
+        palisade()
+            .arg("verify")
+            .arg(&bundle)
+            .arg("--trust")
+            .arg(&bad_key)
+            .assert(),
         2,
         &["expected 64 hex digits", "palisade keygen"],
     );
@@ -557,7 +675,10 @@ fn pack_refuses_a_manifest_that_hides_a_capability() {
         3,
         &["manifest does not match the module"],
     );
-    assert!(!out.exists(), "no bundle is written when it would be refused");
+    assert!(
+        !out.exists(),
+        "no bundle is written when it would be refused"
+    );
     // Without a manifest the capabilities are taken from the imports.
     palisade()
         .arg("pack")
@@ -581,7 +702,9 @@ fn pack_refuses_a_manifest_that_hides_a_capability() {
         &["not a valid pack manifest", "colour"],
     );
     fails(
-        palisade().args(["pack", "/nonexistent.wasm", "--unsigned"]).assert(),
+        palisade()
+            .args(["pack", "/nonexistent.wasm", "--unsigned"])
+            .assert(),
         1,
         &["check the path"],
     );

@@ -96,3 +96,23 @@ pub fn write_wasm(dir: &Path, name: &str, wat: &str) -> PathBuf {
     std::fs::write(&path, wasm(wat)).expect("write fixture");
     path
 }
+
+/// `put` stores its input under key `k`; `get` outputs the value of `k` (empty if absent).
+pub const KV_PUT_GET: &str = r#"
+(module
+  (import "palisade" "output" (func $output (param i32 i32)))
+  (import "palisade" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
+  (import "palisade" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "k")
+  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "put") (param i32 i32) (result i32)
+    (call $kv_set (i32.const 16) (i32.const 1) (local.get 0) (local.get 1)))
+  (func (export "get") (param i32 i32) (result i32)
+    (local $n i32)
+    (local.set $n (call $kv_get (i32.const 16) (i32.const 1) (i32.const 4096) (i32.const 1024)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (local.set $n (i32.const 0))))
+    (call $output (i32.const 4096) (local.get $n))
+    (i32.const 0))
+  (@custom "palisade.abi" "\01\00\00\00"))
+"#;

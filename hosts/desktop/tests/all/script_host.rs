@@ -36,13 +36,20 @@ const GREET: &str = "[scripts.greet]\nfile = \"greet.wat\"\n";
 
 #[test]
 fn a_changed_script_is_reloaded_without_restarting_and_can_be_rolled_back() {
-    let dir = folder(GREET, &[("greet.wat", &fixtures::constant("greet", "hello v1"))]);
+    let dir = folder(
+        GREET,
+        &[("greet.wat", &fixtures::constant("greet", "hello v1"))],
+    );
     let host = ScriptHost::open(dir.path()).expect("loads");
     assert_eq!(text(&host, "greet"), "hello v1");
     let v1 = host.active("greet").expect("active");
     assert!(host.reload().is_empty(), "nothing changed yet");
 
-    rewrite(dir.path(), "greet.wat", &fixtures::constant("greet", "hello v2!"));
+    rewrite(
+        dir.path(),
+        "greet.wat",
+        &fixtures::constant("greet", "hello v2!"),
+    );
     let report = host.reload();
     assert_eq!(report.updated.len(), 1, "{report:?}");
     assert_eq!(text(&host, "greet"), "hello v2!");
@@ -51,7 +58,10 @@ fn a_changed_script_is_reloaded_without_restarting_and_can_be_rolled_back() {
     assert_eq!(report.updated.first().map(|(_, d)| *d), Some(v2));
     assert_eq!(host.previous("greet").expect("versions"), vec![v1]);
     let call = host.call_bytes("greet", b"").expect("known script");
-    assert_eq!(call.report.digest, v2, "the report names the version that ran");
+    assert_eq!(
+        call.report.digest, v2,
+        "the report names the version that ran"
+    );
 
     assert_eq!(host.rollback("greet").expect("rollback"), v1);
     assert_eq!(text(&host, "greet"), "hello v1");
@@ -66,14 +76,21 @@ fn a_changed_script_is_reloaded_without_restarting_and_can_be_rolled_back() {
 
 #[test]
 fn the_watcher_picks_up_an_edit_on_its_own() {
-    let dir = folder(GREET, &[("greet.wat", &fixtures::constant("greet", "before"))]);
+    let dir = folder(
+        GREET,
+        &[("greet.wat", &fixtures::constant("greet", "before"))],
+    );
     let host = Arc::new(ScriptHost::open(dir.path()).expect("loads"));
     let reloads = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&reloads);
     let _watcher = host.watch(Duration::from_millis(20), move |r| {
         seen.fetch_add(r.updated.len(), Ordering::SeqCst);
     });
-    rewrite(dir.path(), "greet.wat", &fixtures::constant("greet", "after"));
+    rewrite(
+        dir.path(),
+        "greet.wat",
+        &fixtures::constant("greet", "after"),
+    );
     let start = Instant::now();
     while text(&host, "greet") != "after" {
         assert!(
@@ -87,7 +104,10 @@ fn the_watcher_picks_up_an_edit_on_its_own() {
 
 #[test]
 fn a_broken_edit_keeps_the_last_good_version_running() {
-    let dir = folder(GREET, &[("greet.wat", &fixtures::constant("greet", "good"))]);
+    let dir = folder(
+        GREET,
+        &[("greet.wat", &fixtures::constant("greet", "good"))],
+    );
     let host = ScriptHost::open(dir.path()).expect("loads");
     rewrite(dir.path(), "greet.wat", "(module (func $oops");
     let report = host.reload();
@@ -137,16 +157,25 @@ fn a_stuck_script_is_cut_off_at_its_deadline_and_the_host_keeps_serving() {
     }
     // Generous bound for a loaded CI machine; the point is that the call returns.
     assert!(took < Duration::from_secs(2), "took {took:?}");
-    assert_eq!(host.call_raw("echo", b"still here").expect("echo"), b"still here");
+    assert_eq!(
+        host.call_raw("echo", b"still here").expect("echo"),
+        b"still here"
+    );
 }
 
 fn panic_free_fail(e: &ScriptError) {
-    assert!(matches!(e, ScriptError::Call { .. }), "unexpected error: {e}");
+    assert!(
+        matches!(e, ScriptError::Call { .. }),
+        "unexpected error: {e}"
+    );
 }
 
 #[test]
 fn typed_calls_round_trip_through_postcard() {
-    let dir = folder("[scripts.echo]\nfile = \"echo.wat\"\n", &[("echo.wat", ECHO)]);
+    let dir = folder(
+        "[scripts.echo]\nfile = \"echo.wat\"\n",
+        &[("echo.wat", ECHO)],
+    );
     let host = ScriptHost::open(dir.path()).expect("loads");
     let back: String = host.call("echo", "héllo typed").expect("typed call");
     assert_eq!(back, "héllo typed");
@@ -162,7 +191,10 @@ fn typed_calls_round_trip_through_postcard() {
 
 #[test]
 fn grants_come_from_the_manifest_and_are_denied_by_default() {
-    let denied = folder("[scripts.kv]\nfile = \"kv.wat\"\n", &[("kv.wat", KV_READER)]);
+    let denied = folder(
+        "[scripts.kv]\nfile = \"kv.wat\"\n",
+        &[("kv.wat", KV_READER)],
+    );
     match ScriptHost::open(denied.path()) {
         Err(ScriptError::Load { script, error }) => {
             assert_eq!(script, "kv");
@@ -184,7 +216,10 @@ fn grants_come_from_the_manifest_and_are_denied_by_default() {
 fn panic_free_fail_host(e: Option<ScriptError>) {
     assert!(e.is_some(), "a script without its grant must not load");
     if let Some(e) = e {
-        assert!(matches!(e, ScriptError::Load { .. }), "unexpected error: {e}");
+        assert!(
+            matches!(e, ScriptError::Load { .. }),
+            "unexpected error: {e}"
+        );
     }
 }
 

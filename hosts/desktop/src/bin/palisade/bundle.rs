@@ -30,7 +30,7 @@ pub struct KeygenArgs {
 pub struct PackArgs {
     /// The module to pack (.wasm or .wat).
     pub module: PathBuf,
-    /// A TOML manifest: name, version, provenance, capabilities, [smoke] entry/input/expected.
+    /// A TOML manifest: name, version, provenance, capabilities, and a `[smoke]` table (entry, input, expected).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// The secret key to sign with (from `palisade keygen`).
@@ -106,8 +106,8 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn read_key(path: &Path, what: &str) -> Result<[u8; 32], CliError> {
-    let text = load::read_capped(path, 4096, what, "a key file")
-        .map_err(|e| CliError::new(Exit::Io, e.message))?;
+    let text =
+        load::read_capped(path, 4096, what, "").map_err(|e| CliError::new(Exit::Io, e.message))?;
     let text = String::from_utf8_lossy(&text);
     parse_hex32(&text).ok_or_else(|| {
         CliError::new(
@@ -132,9 +132,9 @@ pub fn trust_store(values: &[String], require: bool) -> Result<TrustStore, CliEr
             Some(k) => k,
             None => read_key(Path::new(v), "public key")?,
         };
-        trust.add_key(&key).map_err(|e| {
-            CliError::new(Exit::Usage, format!("--trust {v}: {e}"))
-        })?;
+        trust
+            .add_key(&key)
+            .map_err(|e| CliError::new(Exit::Usage, format!("--trust {v}: {e}")))?;
     }
     Ok(trust)
 }
@@ -242,8 +242,10 @@ fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
 }
 
 pub fn pack(args: &PackArgs) -> Result<Exit, CliError> {
-    let raw = load::read_capped(&args.module, load::MAX_FILE_BYTES, "module", "a smaller module")
-        .map_err(|e| match e.exit {
+    let raw =
+        load::read_capped(&args.module, load::MAX_FILE_BYTES, "module", "").map_err(|e| match e
+            .exit
+        {
             Exit::Rejected => CliError::new(Exit::InvalidModule, e.message),
             _ => e,
         })?;
@@ -259,7 +261,7 @@ pub fn pack(args: &PackArgs) -> Result<Exit, CliError> {
     let wasm = load::module_bytes(&args.module, raw)?;
     let manifest: PackManifest = match &args.manifest {
         Some(p) => {
-            let text = load::read_capped(p, 1 << 20, "manifest", "a smaller manifest")?;
+            let text = load::read_capped(p, 1 << 20, "manifest", "")?;
             toml::from_str(&String::from_utf8_lossy(&text)).map_err(|e| {
                 CliError::new(
                     Exit::Usage,
@@ -343,8 +345,10 @@ pub fn pack(args: &PackArgs) -> Result<Exit, CliError> {
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<Exit, CliError> {
-    let bytes = load::read_capped(&args.bundle, load::MAX_FILE_BYTES, "bundle", "a smaller bundle")
-        .map_err(|e| match e.exit {
+    let bytes =
+        load::read_capped(&args.bundle, load::MAX_FILE_BYTES, "bundle", "").map_err(|e| match e
+            .exit
+        {
             Exit::Rejected => CliError::new(Exit::InvalidModule, e.message),
             _ => e,
         })?;

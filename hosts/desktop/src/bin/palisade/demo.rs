@@ -42,6 +42,18 @@ struct Case {
     expect_text: &'static str,
 }
 
+/// artifact, entry, input, what it tried, grants, limits, expectation, expectation text.
+type HostileRow = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    &'static str,
+    &'static [&'static str],
+    Limits,
+    Expect,
+    &'static str,
+);
+
 struct Row {
     guest: String,
     tried: &'static str,
@@ -67,9 +79,9 @@ fn limits() -> Limits {
 }
 
 fn bytes(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} B")
@@ -80,7 +92,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -182,37 +194,245 @@ fn cases() -> Vec<Case> {
             input: 1u32.to_le_bytes().to_vec(),
             tried: "CoreMark kernels, 1 iteration",
             allow: &[],
-            limits: Limits { fuel: 50_000_000, ..l },
+            limits: Limits {
+                fuel: 50_000_000,
+                ..l
+            },
             tenant: "bench",
             expect: Expect::Ok(|o| o.len() == 8),
             expect_text: "ok: 4 CRCs",
         },
     ];
-    let hostile_cases: [(&'static str, &'static str, Vec<u8>, &'static str, &'static [&'static str], Limits, Expect, &'static str); 22] = [
-        ("infinite_loop", "run", vec![], "loop forever", &[], l, Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })), "out of fuel"),
-        ("infinite_loop", "run", vec![], "loop forever, unlimited fuel", &[],
-            Limits { fuel: u64::MAX / 2, deadline: Duration::from_millis(50), ..l },
-            Expect::Err(|k| matches!(k, ErrorKind::DeadlineExceeded { .. })), "deadline"),
-        ("start_loop", "run", vec![], "loop forever in its start function", &[], l, Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })), "out of fuel"),
-        ("host_call_loop", "run", vec![], "call the host in a tight loop", &[], l, Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })), "out of fuel"),
-        ("log_flood", "run", vec![], "flood the log", &["log"], l, Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })), "out of fuel"),
-        ("deep_recursion", "run", vec![], "recurse without end", &[], l, Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::StackOverflow))), "stack overflow"),
-        ("memory_grow_bomb", "run", vec![], "grow memory until refused", &[], l, Expect::Err(|k| matches!(k, ErrorKind::MemoryCap { .. })), "memory cap"),
-        ("huge_initial_memory", "run", vec![], "declare 4 GiB of initial memory", &[], l, Expect::Err(|k| matches!(k, ErrorKind::MemoryCap { .. })), "memory cap"),
-        ("amplify_output", "run", vec![], "return all of its memory as output", &[], l, Expect::Err(|k| matches!(k, ErrorKind::OutputTooLarge { .. })), "output cap"),
-        ("output_out_of_bounds", "beyond_memory", vec![], "name an output outside its memory", &[], l, Expect::Err(|k| matches!(k, ErrorKind::OutputOutOfBounds { .. })), "bad output"),
-        ("oob_load", "run", vec![], "load from 0xFFFFFFF0", &[], l, Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::MemoryOutOfBounds))), "trap"),
-        ("unreachable", "run", vec![], "execute `unreachable`", &[], l, Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::Unreachable))), "trap"),
-        ("bad_alloc", "run", b"input".to_vec(), "make the host write outside memory", &[], l, Expect::Err(|k| matches!(k, ErrorKind::GuestMemoryOutOfBounds { .. })), "pointer check"),
-        ("bad_pointer", "run", vec![], "pass `log` a pointer past memory", &["log"], l, Expect::Err(|k| matches!(k, ErrorKind::GuestMemoryOutOfBounds { .. })), "pointer check"),
-        ("kv_flood", "run", vec![], "write KV values without end", &["kv.write"], l, Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: -3, .. })), "kv quota"),
-        ("ungranted_capability", "run", vec![], "use kv_set without the grant", &[], l, Expect::Err(|k| matches!(k, ErrorKind::CapabilityDenied { .. })), "denied"),
-        ("foreign_import", "run", vec![], "import WASI `fd_write`", &[], l, Expect::Err(|k| matches!(k, ErrorKind::ContractViolation(ContractViolation::ForeignImport { .. }))), "refused"),
-        ("import_host_memory", "run", vec![], "import the host's memory", &[], l, Expect::Err(|k| matches!(k, ErrorKind::ContractViolation(_))), "refused"),
-        ("compile_bomb", "run", vec![], "declare 20,000 functions", &[], l, Expect::Err(|k| matches!(k, ErrorKind::InvalidModule { .. })), "refused"),
-        ("keep_state", "remember", vec![], "keep state between calls (2nd call)", &[], l, Expect::Ok(|o| o == 1u32.to_le_bytes()), "ok: state reset"),
-        ("tenant_keys", "steal", b"victim\0secret".to_vec(), "read tenant `victim`'s KV secret", &["kv.read", "kv.write"], l, Expect::Ok(<[u8]>::is_empty), "ok: found nothing"),
-        ("panic", "explode", vec![], "panic", &[], l, Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: 101, .. })), "guest error"),
+    let hostile_cases: [HostileRow; 22] = [
+        (
+            "infinite_loop",
+            "run",
+            vec![],
+            "loop forever",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "infinite_loop",
+            "run",
+            vec![],
+            "loop forever, unlimited fuel",
+            &[],
+            Limits {
+                fuel: u64::MAX / 2,
+                deadline: Duration::from_millis(50),
+                ..l
+            },
+            Expect::Err(|k| matches!(k, ErrorKind::DeadlineExceeded { .. })),
+            "deadline",
+        ),
+        (
+            "start_loop",
+            "run",
+            vec![],
+            "loop forever in its start function",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "host_call_loop",
+            "run",
+            vec![],
+            "call the host in a tight loop",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "log_flood",
+            "run",
+            vec![],
+            "flood the log",
+            &["log"],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "deep_recursion",
+            "run",
+            vec![],
+            "recurse without end",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::StackOverflow))),
+            "stack overflow",
+        ),
+        (
+            "memory_grow_bomb",
+            "run",
+            vec![],
+            "grow memory until refused",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::MemoryCap { .. })),
+            "memory cap",
+        ),
+        (
+            "huge_initial_memory",
+            "run",
+            vec![],
+            "declare 4 GiB of initial memory",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::MemoryCap { .. })),
+            "memory cap",
+        ),
+        (
+            "amplify_output",
+            "run",
+            vec![],
+            "return all of its memory as output",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutputTooLarge { .. })),
+            "output cap",
+        ),
+        (
+            "output_out_of_bounds",
+            "beyond_memory",
+            vec![],
+            "name an output outside its memory",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutputOutOfBounds { .. })),
+            "bad output",
+        ),
+        (
+            "oob_load",
+            "run",
+            vec![],
+            "load from 0xFFFFFFF0",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::MemoryOutOfBounds))),
+            "trap",
+        ),
+        (
+            "unreachable",
+            "run",
+            vec![],
+            "execute `unreachable`",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::Trap(palisade::TrapKind::Unreachable))),
+            "trap",
+        ),
+        (
+            "bad_alloc",
+            "run",
+            b"input".to_vec(),
+            "make the host write outside memory",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestMemoryOutOfBounds { .. })),
+            "pointer check",
+        ),
+        (
+            "bad_pointer",
+            "run",
+            vec![],
+            "pass `log` a pointer past memory",
+            &["log"],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestMemoryOutOfBounds { .. })),
+            "pointer check",
+        ),
+        (
+            "kv_flood",
+            "run",
+            vec![],
+            "write KV values without end",
+            &["kv.write"],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: -3, .. })),
+            "kv quota",
+        ),
+        (
+            "ungranted_capability",
+            "run",
+            vec![],
+            "use kv_set without the grant",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::CapabilityDenied { .. })),
+            "denied",
+        ),
+        (
+            "foreign_import",
+            "run",
+            vec![],
+            "import WASI `fd_write`",
+            &[],
+            l,
+            Expect::Err(|k| {
+                matches!(
+                    k,
+                    ErrorKind::ContractViolation(ContractViolation::ForeignImport { .. })
+                )
+            }),
+            "refused",
+        ),
+        (
+            "import_host_memory",
+            "run",
+            vec![],
+            "import the host's memory",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::ContractViolation(_))),
+            "refused",
+        ),
+        (
+            "compile_bomb",
+            "run",
+            vec![],
+            "declare 20,000 functions",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::InvalidModule { .. })),
+            "refused",
+        ),
+        (
+            "keep_state",
+            "remember",
+            vec![],
+            "keep state between calls (2nd call)",
+            &[],
+            l,
+            Expect::Ok(|o| o == 1u32.to_le_bytes()),
+            "ok: state reset",
+        ),
+        (
+            "tenant_keys",
+            "steal",
+            b"victim\0secret".to_vec(),
+            "read tenant `victim`'s KV secret",
+            &["kv.read", "kv.write"],
+            l,
+            Expect::Ok(<[u8]>::is_empty),
+            "ok: found nothing",
+        ),
+        (
+            "panic",
+            "explode",
+            vec![],
+            "panic",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: 101, .. })),
+            "guest error",
+        ),
     ];
     for (artifact, entry, input, tried, allow, limits, expect, expect_text) in hostile_cases {
         out.push(Case {
@@ -244,9 +464,11 @@ fn run_case(runtime: &Runtime, case: &Case) -> Row {
             (Err(e), Expect::Err(check)) => check(e.kind()),
             _ => false,
         };
-        let stopped_by = match &result {
-            Ok(out) => format!("nothing needed: {}", preview(out)),
-            Err(e) => stopped_by(e),
+        let stopped_by = match (&result, case.entry) {
+            (Ok(out), "remember") => format!("fresh instance per call: {}", preview(out)),
+            (Ok(out), "steal") => format!("per-tenant KV: found {}", preview(out)),
+            (Ok(out), _) => format!("(completed) {}", preview(out)),
+            (Err(e), _) => stopped_by(e),
         };
         Row {
             guest: guest.clone(),
@@ -304,9 +526,24 @@ fn run_case(runtime: &Runtime, case: &Case) -> Row {
 }
 
 fn print_rows(out: &mut impl Write, title: &str, rows: &[Row]) {
-    let w_guest = rows.iter().map(|r| r.guest.chars().count()).max().unwrap_or(5).max(5);
-    let w_tried = rows.iter().map(|r| r.tried.chars().count()).max().unwrap_or(5).max(9);
-    let w_stop = rows.iter().map(|r| r.stopped_by.chars().count()).max().unwrap_or(5).max(10);
+    let w_guest = rows
+        .iter()
+        .map(|r| r.guest.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let w_tried = rows
+        .iter()
+        .map(|r| r.tried.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(9);
+    let w_stop = rows
+        .iter()
+        .map(|r| r.stopped_by.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(10);
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
     let _ = writeln!(out, "\n{title}");
     let _ = writeln!(
@@ -318,7 +555,11 @@ fn print_rows(out: &mut impl Write, title: &str, rows: &[Row]) {
         "fuel",
         "time"
     );
-    let _ = writeln!(out, "  {}", "-".repeat(w_guest + w_tried + w_stop + 12 + 9 + 16));
+    let _ = writeln!(
+        out,
+        "  {}",
+        "-".repeat(w_guest + w_tried + w_stop + 12 + 9 + 16)
+    );
     for r in rows {
         let fuel = r.fuel.map_or_else(|| String::from("-"), thousands);
         let check = if r.verdict {
@@ -345,16 +586,15 @@ pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
         .random(Arc::new(palisade_desktop::OsRandom))
         .kv_store(Arc::new(MemoryKv::new()))
         .build()?;
-    let selected = |c: &Case| {
-        args.only
-            .as_deref()
-            .is_none_or(|s| c.artifact.contains(s))
-    };
+    let selected = |c: &Case| args.only.as_deref().is_none_or(|s| c.artifact.contains(s));
     let all = cases();
     let n_examples = 4;
     let (examples, hostile): (Vec<&Case>, Vec<&Case>) = {
         let (e, h) = all.split_at(n_examples.min(all.len()));
-        (e.iter().filter(|c| selected(c)).collect(), h.iter().filter(|c| selected(c)).collect())
+        (
+            e.iter().filter(|c| selected(c)).collect(),
+            h.iter().filter(|c| selected(c)).collect(),
+        )
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -366,11 +606,19 @@ pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
     );
     let example_rows: Vec<Row> = examples.iter().map(|c| run_case(&runtime, c)).collect();
     if !example_rows.is_empty() {
-        print_rows(&mut out, "Example guests: real work, within limits", &example_rows);
+        print_rows(
+            &mut out,
+            "Example guests: real work, within limits",
+            &example_rows,
+        );
     }
     let hostile_rows: Vec<Row> = hostile.iter().map(|c| run_case(&runtime, c)).collect();
     if !hostile_rows.is_empty() {
-        print_rows(&mut out, "Hostile guests: each stopped by a limit", &hostile_rows);
+        print_rows(
+            &mut out,
+            "Hostile guests: each stopped by a limit",
+            &hostile_rows,
+        );
     }
     // The host survived all of that: the first example still works.
     let survivor = all.first().map(|c| run_case(&runtime, c));
@@ -387,7 +635,7 @@ pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
             "\nAfter {} hostile guests the host still serves: {} -> {} in {:.2} ms.",
             hostile_rows.len(),
             s.guest,
-            s.stopped_by.trim_start_matches("nothing needed: "),
+            s.stopped_by.trim_start_matches("(completed) "),
             s.time.as_secs_f64() * 1e3
         );
     }
@@ -400,7 +648,9 @@ pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
     if failures > 0 {
         return Err(CliError::new(
             Exit::Internal,
-            format!("{failures} demo rows did not behave as expected; this is a bug in palisade, please report it"),
+            format!(
+                "{failures} demo rows did not behave as expected; this is a bug in palisade, please report it"
+            ),
         ));
     }
     Ok(Exit::Ok)

@@ -30,8 +30,8 @@ fn kind_of(ty: &ExternType) -> &'static str {
 /// breaks the contract can still be shown.
 pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     let path = &args.path;
-    let raw = load::read_capped(path, load::MAX_FILE_BYTES, "file", "a smaller file")
-        .map_err(|e| match e.exit {
+    let raw =
+        load::read_capped(path, load::MAX_FILE_BYTES, "file", "").map_err(|e| match e.exit {
             Exit::Rejected => CliError::new(Exit::InvalidModule, e.message),
             _ => e,
         })?;
@@ -51,10 +51,22 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         let caps: Vec<&str> = m.capabilities().collect();
         bundle_lines.push((
             "asks for",
-            if caps.is_empty() { String::from("no capabilities") } else { caps.join(", ") },
+            if caps.is_empty() {
+                String::from("no capabilities")
+            } else {
+                caps.join(", ")
+            },
         ));
         if let Some(s) = m.smoke() {
-            bundle_lines.push(("smoke", format!("{}({} bytes) -> {} bytes", s.entry, s.input.len(), s.expected.len())));
+            bundle_lines.push((
+                "smoke",
+                format!(
+                    "{}({} bytes) -> {} bytes",
+                    s.entry,
+                    s.input.len(),
+                    s.expected.len()
+                ),
+            ));
         }
         let trust = crate::bundle::trust_store(&args.trust, false)?;
         let signature = match b.signer() {
@@ -77,7 +89,9 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
                     Ok(()) if args.trust.is_empty() => format!(
                         "valid signature by {key_hex} (pass --trust to check the key against yours)"
                     ),
-                    Ok(()) if trust.is_trusted(key) => format!("valid signature by trusted key {key_hex}"),
+                    Ok(()) if trust.is_trusted(key) => {
+                        format!("valid signature by trusted key {key_hex}")
+                    }
                     Ok(()) => {
                         signature_exit = Exit::Signature;
                         format!("valid signature by {key_hex}, which is NOT among the --trust keys")
@@ -120,9 +134,7 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
                 ExternType::Memory(_) if name == MEMORY_EXPORT => "memory",
                 ExternType::Func(_) if name == ALLOC_EXPORT => "allocator",
                 ExternType::Func(_)
-                    if contract
-                        .as_ref()
-                        .is_ok_and(|m| m.info().has_entry(&name)) =>
+                    if contract.as_ref().is_ok_and(|m| m.info().has_entry(&name)) =>
                 {
                     "entry point"
                 }
@@ -134,9 +146,10 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     let imports: Vec<Import> = parsed
         .imports()
         .map(|i| {
-            let capability = (i.module() == IMPORT_NAMESPACE && matches!(i.ty(), ExternType::Func(_)))
-                .then(|| runtime.capability_of_import(i.name()).map(str::to_owned))
-                .flatten();
+            let capability = (i.module() == IMPORT_NAMESPACE
+                && matches!(i.ty(), ExternType::Func(_)))
+            .then(|| runtime.capability_of_import(i.name()).map(str::to_owned))
+            .flatten();
             Import {
                 name: format!("{}.{}", i.module(), i.name()),
                 kind: kind_of(i.ty()).to_owned(),
@@ -157,10 +170,20 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         .collect();
     let digest = Digest::of(&wasm);
     let (contract_text, exit) = match &contract {
-        Ok(_) => (String::from("ok (follows ABI v1, docs/ABI.md)"), signature_exit),
-        Err(e) => (format!("violation: {e}"), Exit::of(e)),
+        Ok(_) => (
+            String::from("ok (follows ABI v1, docs/ABI.md)"),
+            signature_exit,
+        ),
+        Err(e) => match e.kind() {
+            palisade::ErrorKind::ContractViolation(v) => (format!("violation: {v}"), Exit::of(e)),
+            _ => (format!("refused: {e}"), Exit::of(e)),
+        },
     };
-    let kind = if bundle_lines.is_empty() { "module" } else { "bundle" };
+    let kind = if bundle_lines.is_empty() {
+        "module"
+    } else {
+        "bundle"
+    };
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -193,20 +216,30 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         line(k, v);
     }
     line("digest", &format!("sha256:{digest}"));
-    line("size", &if file_size == wasm.len() {
-        format!("{} bytes", wasm.len())
-    } else {
-        format!("{} bytes (module), {file_size} bytes (file)", wasm.len())
-    });
+    line(
+        "size",
+        &if file_size == wasm.len() {
+            format!("{} bytes", wasm.len())
+        } else {
+            format!("{} bytes (module), {file_size} bytes (file)", wasm.len())
+        },
+    );
     line("abi", &abi);
+    if exports.is_empty() {
+        line("exports", "(none)");
+    }
     for (i, (name, role)) in exports.iter().enumerate() {
-        line(if i == 0 { "exports" } else { "" }, &format!("{name} ({role})"));
+        line(
+            if i == 0 { "exports" } else { "" },
+            &format!("{name} ({role})"),
+        );
     }
     if imports.is_empty() {
         line("imports", "(none)");
     }
     for (i, imp) in imports.iter().enumerate() {
         let cap = match &imp.capability {
+            Some(c) if c == "core" => String::from("capability `core` (always granted)"),
             Some(c) => format!("capability `{c}`"),
             None if imp.name.starts_with("palisade.") => {
                 String::from("UNKNOWN: this host does not provide it")
@@ -230,7 +263,11 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         line("custom", "(none)");
     }
     for (i, (name, len)) in customs.iter().enumerate() {
-        let note = if name == ABI_SECTION { " (ABI version)" } else { "" };
+        let note = if name == ABI_SECTION {
+            " (ABI version)"
+        } else {
+            ""
+        };
         line(
             if i == 0 { "custom" } else { "" },
             &format!("{name} ({len} bytes){note}"),
@@ -240,7 +277,17 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     line("signature", &signature);
     let _ = out.write_all(text.as_bytes());
     if let Err(e) = &contract {
-        let _ = writeln!(std::io::stderr(), "palisade: error: {}: {e}", path.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "palisade: error: {}: {e}",
+            path.display()
+        );
+    } else if signature_exit != Exit::Ok {
+        let _ = writeln!(
+            std::io::stderr(),
+            "palisade: error: {}: signature: {signature}; do not install this bundle",
+            path.display()
+        );
     }
     Ok(exit)
 }

@@ -12,13 +12,19 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 
-/// Reads at most `cap` bytes of `path` (or stdin for `-`), failing when there is more.
+/// Reads at most `cap` bytes of `path` (or stdin for `-`), failing when there is more;
+/// `flag` names the option that raises the cap (empty if none does).
 pub fn read_capped(path: &Path, cap: u64, what: &str, flag: &str) -> Result<Vec<u8>, CliError> {
     let too_large = |len: String| {
+        let fix = if flag.is_empty() {
+            format!("pass a smaller {what}")
+        } else {
+            format!("pass a smaller {what} or raise the cap with {flag}")
+        };
         CliError::new(
             Exit::Rejected,
             format!(
-                "the {what} {} is {len} bytes, over the cap of {cap} bytes; pass a smaller {what} or raise the cap with {flag}",
+                "the {what} {} is {len} bytes, over the cap of {cap} bytes; {fix}",
                 display(path)
             ),
         )

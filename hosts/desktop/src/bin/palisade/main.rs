@@ -89,6 +89,7 @@ fn init_tracing(level: LogLevelArg) {
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }
@@ -125,9 +126,10 @@ fn main() -> ExitCode {
 pub fn runtime(kv: Option<&std::path::Path>) -> Result<palisade::Runtime, CliError> {
     use std::sync::Arc;
     let kv: Arc<dyn palisade::KvStore> = match kv {
-        Some(dir) => Arc::new(palisade_desktop::FileKv::open(dir).map_err(|e| {
-            CliError::new(Exit::Io, format!("{e}"))
-        })?),
+        Some(dir) => Arc::new(
+            palisade_desktop::FileKv::open(dir)
+                .map_err(|e| CliError::new(Exit::Io, format!("{e}")))?,
+        ),
         None => Arc::new(palisade::MemoryKv::new()),
     };
     palisade::Runtime::builder(Arc::new(palisade_desktop::StdClock::new()))

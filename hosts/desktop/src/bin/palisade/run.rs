@@ -66,9 +66,7 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         other => {
-            return Err(format!(
-                "unknown unit `{other}`; use B, KiB, MiB or GiB"
-            ));
+            return Err(format!("unknown unit `{other}`; use B, KiB, MiB or GiB"));
         }
     };
     n.checked_mul(mult)
@@ -87,8 +85,8 @@ pub fn load_module(
     path: &std::path::Path,
     trust: &palisade::TrustStore,
 ) -> Result<Loaded, CliError> {
-    let bytes = load::read_capped(path, load::MAX_FILE_BYTES, "module", "a smaller module")
-        .map_err(|e| match e.exit {
+    let bytes =
+        load::read_capped(path, load::MAX_FILE_BYTES, "module", "").map_err(|e| match e.exit {
             Exit::Rejected => CliError::new(Exit::InvalidModule, e.message),
             _ => e,
         })?;
@@ -183,7 +181,7 @@ pub fn check_grants(
 ) -> Result<(), CliError> {
     runtime.check_grants(module, tenant).map_err(|e| {
         let hint = match e.kind() {
-            palisade::ErrorKind::CapabilityDenied { capability, .. } => {
+            palisade::ErrorKind::CapabilityDenied { .. } => {
                 let mut needed: Vec<&str> = module
                     .info()
                     .imports
@@ -194,7 +192,7 @@ pub fn check_grants(
                 needed.sort_unstable();
                 needed.dedup();
                 format!(
-                    " (capability `{capability}` was not granted: to run it anyway, pass --allow {})",
+                    " (to grant what the module needs, pass --allow {})",
                     needed.join(",")
                 )
             }
