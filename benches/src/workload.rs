@@ -1,5 +1,8 @@
 //! The guests the benches run, each with one input that every engine gets.
 
+use palisade_guest_artifacts as artifacts;
+use sha2::{Digest as _, Sha256};
+
 use crate::BenchError;
 
 /// One guest and the single input every engine runs it with.
@@ -82,11 +85,88 @@ pub fn fib_workload() -> Result<Workload, BenchError> {
     })
 }
 
+/// Temperature 19 °C, setpoint 21 °C: the thermostat switches heating on (and logs it).
+const THERMOSTAT_INPUT: [i32; 2] = [19_000, 21_000];
+
+/// A deterministic, non-repeating input of `len` bytes for the SHA-256 guest.
+fn sha_input(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn sha256(name: &'static str, description: &'static str, len: usize) -> Workload {
+    let input = sha_input(len);
+    Workload {
+        name,
+        description,
+        wasm: artifacts::SHA256.to_vec(),
+        entry: "digest",
+        expected: Some(Sha256::digest(&input).to_vec()),
+        input,
+    }
+}
+
 /// Every workload, in report order.
 ///
 /// # Errors
 ///
 /// When a module cannot be produced.
 pub fn workloads() -> Result<Vec<Workload>, BenchError> {
-    Ok(vec![fib_workload()?])
+    Ok(vec![
+        Workload {
+            name: "thermostat",
+            description: "the thermostat rule (Rust, `guests/examples/thermostat`): 8 bytes in, 1 byte out, one `kv_get`, one `log`, one `kv_set`; 4 KiB memory of 1-byte pages",
+            wasm: artifacts::THERMOSTAT.to_vec(),
+            entry: "decide",
+            input: THERMOSTAT_INPUT
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            // Heating on; no alarm (19 °C is in range and there is no previous reading).
+            expected: Some(vec![1]),
+        },
+        fib_workload()?,
+        sha256(
+            "sha256-1k",
+            "SHA-256 (Rust `sha2`, `guests/examples/sha256`) of 1 KiB",
+            1 << 10,
+        ),
+        sha256(
+            "sha256-64k",
+            "SHA-256 (Rust `sha2`, `guests/examples/sha256`) of 64 KiB",
+            64 << 10,
+        ),
+        Workload {
+            name: "coremark",
+            description: "one iteration of the CoreMark 1.0 list, matrix and state kernels (Rust `coremark` crate, `guests/examples/coremark`), performance-run seeds",
+            wasm: artifacts::COREMARK.to_vec(),
+            entry: "run",
+            input: 1u32.to_le_bytes().to_vec(),
+            // crclist, crcmatrix, crcstate, crcfinal of EEMBC's performance run, 1 iteration
+            // (with one iteration, `iterate` makes crcfinal equal to crclist).
+            expected: Some(
+                [0xe714u16, 0x1fd7, 0x8e3a, 0xe714]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+            ),
+        },
+        Workload {
+            name: "large",
+            description: "a generated 1.1 MB module of 2,500 functions (`palisade-guest-artifacts`), calling one: compile cost dominates",
+            wasm: artifacts::LARGE.to_vec(),
+            entry: "run",
+            input: 1_234u32.to_le_bytes().to_vec(),
+            // Only the engines can say what function 1234 computes: the bench checks that every
+            // engine agrees with Palisade.
+            expected: None,
+        },
+    ])
 }

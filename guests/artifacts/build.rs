@@ -30,6 +30,7 @@ const RUST_GUESTS: &[(&str, &str)] = &[
     ("text_transform", "text_transform"),
     ("sha256", "sha256"),
     ("coremark_guest", "coremark"),
+    ("sdk_tour", "sdk_tour"),
     ("hostile_keep_state", "keep_state"),
     ("hostile_tenant_keys", "tenant_keys"),
     ("hostile_panic", "panic"),

@@ -63,5 +63,10 @@ fn a_guest_that_fits_its_cap_runs_and_reports_its_high_water() {
             .call(&m, &small, "decide", &21_000i32.to_le_bytes()),
     );
     assert_eq!(kind, ErrorKind::MemoryCap { cap_bytes: 4095 });
-    assert_serves_good_guest(&host, &t);
+    // The 4 KiB tenant keeps running the thermostat, and the runtime keeps serving others.
+    let again = host
+        .runtime
+        .call(&m, &t, "decide", &21_000i32.to_le_bytes());
+    assert_eq!(again.result.unwrap(), [0]);
+    assert_serves_good_guest(&host, &palisade_tests::tenant(&host, "other", &[]));
 }

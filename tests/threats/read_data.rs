@@ -27,7 +27,10 @@ fn host_function_given_a_pointer_outside_memory_refuses_it() {
             len: 100
         }
     );
-    assert!(host.log.lines().is_empty(), "nothing may be read and logged");
+    assert!(
+        host.log.lines().is_empty(),
+        "nothing may be read and logged"
+    );
     assert_serves_good_guest(&host, &t);
 }
 
@@ -67,7 +70,10 @@ fn output_region_outside_memory_is_not_read() {
 #[test]
 fn importing_a_memory_is_refused_at_registration() {
     let host = host();
-    let err = host.runtime.compile(hostile::IMPORT_HOST_MEMORY).unwrap_err();
+    let err = host
+        .runtime
+        .compile(hostile::IMPORT_HOST_MEMORY)
+        .unwrap_err();
     assert_eq!(
         err.kind(),
         &ErrorKind::ContractViolation(ContractViolation::ForeignImport {
@@ -92,9 +98,17 @@ fn a_tenant_cannot_name_another_tenants_keys() {
     assert_eq!(own.result.unwrap(), b"hunter2\n");
 
     let stolen = host.runtime.call(&m, &thief, "steal", b"alice\0secret");
-    assert_eq!(stolen.result.unwrap(), b"", "mallory must find nothing of alice's");
+    assert_eq!(
+        stolen.result.unwrap(),
+        b"",
+        "mallory must find nothing of alice's"
+    );
     let stolen = host.runtime.call(&m, &thief, "steal", b"\0secret");
-    assert_eq!(stolen.result.unwrap(), b"", "the bare key names mallory's own namespace");
+    assert_eq!(
+        stolen.result.unwrap(),
+        b"",
+        "the bare key names mallory's own namespace"
+    );
     assert_eq!(host.kv.used_bytes("mallory"), 0);
 
     assert_serves_good_guest(&host, &thief);
@@ -108,7 +122,11 @@ fn no_state_survives_between_calls_or_tenants() {
     let m = compile(&host, hostile::KEEP_STATE);
     for (t, input) in [(&a, &b"alice's secret"[..]), (&a, b"again"), (&b, b"")] {
         let out = host.runtime.call(&m, t, "remember", input).result.unwrap();
-        assert_eq!(out, 1u32.to_le_bytes(), "a fresh instance sees no earlier call");
+        assert_eq!(
+            out,
+            1u32.to_le_bytes(),
+            "a fresh instance sees no earlier call"
+        );
     }
     assert_serves_good_guest(&host, &b);
 }

@@ -42,7 +42,10 @@ fn a_truncated_module_is_invalid() {
         .runtime
         .compile(&THERMOSTAT[..THERMOSTAT.len() / 2])
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::InvalidModule { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidModule { .. }),
+        "{err}"
+    );
     assert_serves_good_guest(&host, &tenant(&host, "acme", &[]));
 }
 
@@ -76,7 +79,9 @@ fn a_module_built_for_another_abi_version_is_refused() {
     );
     // The untouched module is accepted: the SDK declares version 1.
     assert_eq!(
-        compile(&host, &with_abi_version(SHA256, 1)).info().abi_version,
+        compile(&host, &with_abi_version(SHA256, 1))
+            .info()
+            .abi_version,
         1
     );
     assert_serves_good_guest(&host, &tenant(&host, "acme", &[]));

@@ -116,11 +116,15 @@ impl EngineId {
                 "wasmtime 48.0.8, Cranelift (opt speed), on-demand allocator, `Module::new` from bytes"
             }
             EngineId::Winch => "wasmtime 48.0.8, Winch baseline compiler, on-demand allocator",
-            EngineId::Pulley => "wasmtime 48.0.8, Cranelift to Pulley bytecode (`pulley64`), interpreted",
+            EngineId::Pulley => {
+                "wasmtime 48.0.8, Cranelift to Pulley bytecode (`pulley64`), interpreted"
+            }
             EngineId::WasmtimeWarm => {
                 "wasmtime 48.0.8, Cranelift artifact precompiled ahead of time (not timed), `Module::deserialize` + `InstancePre`, pooling allocator"
             }
-            EngineId::Wasm3 => "wasm3 0.9 (`wasm3x` 0.2.1), lazy compilation; re-parses the module per instance",
+            EngineId::Wasm3 => {
+                "wasm3 0.9 (`wasm3x` 0.2.1), lazy compilation; re-parses the module per instance"
+            }
             EngineId::TinyWasm => "tinywasm 0.10, default engine configuration",
             EngineId::Stitch => "makepad-stitch 0.1",
         }

@@ -1,9 +1,9 @@
-//! Palisade itself: `Runtime::compile` once, `Runtime::call` per invocation.
+//! Palisade itself: `Registry::register` + `promote` once, `Registry::call` per invocation.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::{Clock, CompiledModule, Instant, Limits, Runtime, Tenant};
+use palisade::{Clock, Instant, KvError, KvStore, Limits, ModuleMeta, Registry, Runtime, Tenant};
 
 use super::{Engine, EngineId};
 use crate::BenchError;
@@ -36,14 +36,41 @@ impl Clock for StdClock {
     }
 }
 
-/// Palisade's full path: a runtime with its built-in capabilities, one tenant granted all of
-/// them, and per call the checks, fuel slices, deadline, memory cap and output copy.
+/// A KV store that keeps nothing: every read finds nothing, every write succeeds. The raw
+/// engines' `kv_*` stubs answer the same, so a guest that keeps state (the thermostat) does the
+/// same work on every call and on every engine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullKv;
+
+impl KvStore for NullKv {
+    fn get(
+        &self,
+        _tenant: &str,
+        _key: &[u8],
+        _read: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, KvError> {
+        Ok(false)
+    }
+
+    fn set(&self, _tenant: &str, _key: &[u8], _value: &[u8]) -> Result<(), KvError> {
+        Ok(())
+    }
+
+    fn delete(&self, _tenant: &str, _key: &[u8]) -> Result<bool, KvError> {
+        Ok(false)
+    }
+}
+
+/// Palisade's full path: a registry over a runtime with its built-in capabilities, one tenant
+/// granted all of them; "compile" is `register` + `promote` (hash, validate, contract check,
+/// grant gate), each call is `Registry::call` (routing, capability and rate checks, a fresh
+/// store + instance, fuel slices, deadline, memory cap, output copy, metrics).
 ///
 /// The tenant's limits are Palisade's defaults except where a benchmark would trip them: fuel
 /// (`10¹²`), deadline (60 s) and the call rate (unlimited). The fuel slice stays at its default,
 /// so the cost of deadline checks between slices is measured.
 pub struct Palisade {
-    runtime: Runtime,
+    registry: Registry,
     tenant: Tenant,
 }
 
@@ -58,6 +85,7 @@ impl Palisade {
     /// When the runtime or the tenant cannot be built.
     pub fn new() -> Result<Self, BenchError> {
         let runtime = Runtime::builder(Arc::new(StdClock::new()))
+            .kv_store(Arc::new(NullKv))
             .build()
             .map_err(|e| BenchError::from_engine("palisade runtime", e))?;
         let names: Vec<String> = runtime.capabilities().map(String::from).collect();
@@ -72,12 +100,16 @@ impl Palisade {
             .limits(limits)
             .build()
             .map_err(|e| BenchError::from_engine("palisade tenant", e))?;
-        Ok(Self { runtime, tenant })
+        Ok(Self {
+            registry: Registry::new(runtime),
+            tenant,
+        })
     }
 }
 
 impl Engine for Palisade {
-    type Module = CompiledModule;
+    /// The plugin name the module was promoted under.
+    type Module = String;
     type Instance = ();
 
     fn id(&self) -> EngineId {
@@ -88,17 +120,23 @@ impl Engine for Palisade {
         Self::new()
     }
 
-    fn compile(&self, prepared: &[u8]) -> Result<CompiledModule, BenchError> {
-        self.runtime
-            .compile(prepared)
-            .map_err(|e| BenchError::from_engine("palisade compile", e))
+    fn compile(&self, prepared: &[u8]) -> Result<String, BenchError> {
+        let registered = self
+            .registry
+            .register(prepared, ModuleMeta::named("bench", "1"))
+            .map_err(|e| BenchError::from_engine("palisade register", e))?;
+        let plugin = registered.digest.short().to_string();
+        self.registry
+            .promote(&plugin, registered.digest, &self.tenant)
+            .map_err(|e| BenchError::from_engine("palisade promote", e))?;
+        Ok(plugin)
     }
 
     fn separable(&self) -> bool {
         false
     }
 
-    fn instantiate(&self, _module: &CompiledModule) -> Result<(), BenchError> {
+    fn instantiate(&self, _module: &String) -> Result<(), BenchError> {
         Err(BenchError::new(
             "palisade makes a fresh instance inside every call: instantiate is not separable",
         ))
@@ -110,14 +148,9 @@ impl Engine for Palisade {
         ))
     }
 
-    fn invoke(
-        &self,
-        module: &CompiledModule,
-        entry: &str,
-        input: &[u8],
-    ) -> Result<Vec<u8>, BenchError> {
-        self.runtime
-            .call(module, &self.tenant, entry, input)
+    fn invoke(&self, module: &String, entry: &str, input: &[u8]) -> Result<Vec<u8>, BenchError> {
+        self.registry
+            .call(module, &self.tenant, entry, input, b"bench")
             .into_result()
             .map_err(|e| BenchError::from_engine("palisade call", e))
     }

@@ -40,7 +40,9 @@ impl Stitch {
 
 fn update(state: &Mutex<HostState>, f: impl FnOnce(&mut HostState)) {
     // A poisoned lock only means another host call panicked; the state is plain data.
-    let mut guard = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     f(&mut guard);
 }
 
@@ -103,7 +105,9 @@ fn call_i32(store: &mut Store, func: Func, args: &[Val]) -> Result<i32, BenchErr
         .map_err(fail("stitch call"))?;
     match results {
         [Val::I32(v)] => Ok(v),
-        _ => Err(BenchError::new("stitch: the function did not return an i32")),
+        _ => Err(BenchError::new(
+            "stitch: the function did not return an i32",
+        )),
     }
 }
 
@@ -166,7 +170,9 @@ impl Engine for Stitch {
             .exported_func(entry)
             .ok_or_else(|| BenchError::new(format!("no `{entry}` export")))?;
         let status = call_i32(store, func, &[Val::I32(ptr), Val::I32(len)]);
-        let host = *state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let host = *state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let status = match status {
             Ok(status) => status,
             Err(_) if host.failed.is_some() => 0,

@@ -65,7 +65,9 @@ fn imports(store: &mut Store, state: &Rc<Cell<HostState>>) -> Imports {
     imports.define(
         "palisade",
         "log",
-        HostFunction::from(store, |_: FuncContext<'_>, _: (i32, i32, i32)| Ok(stub::LOG)),
+        HostFunction::from(store, |_: FuncContext<'_>, _: (i32, i32, i32)| {
+            Ok(stub::LOG)
+        }),
     );
     imports.define(
         "palisade",
@@ -94,7 +96,9 @@ fn imports(store: &mut Store, state: &Rc<Cell<HostState>>) -> Imports {
     imports.define(
         "palisade",
         "kv_delete",
-        HostFunction::from(store, |_: FuncContext<'_>, _: (i32, i32)| Ok(stub::NOT_FOUND)),
+        HostFunction::from(store, |_: FuncContext<'_>, _: (i32, i32)| {
+            Ok(stub::NOT_FOUND)
+        }),
     );
     imports
 }
@@ -139,9 +143,7 @@ impl Engine for TinyWasm {
             instance,
             state,
         } = instance;
-        let memory = instance
-            .memory("memory")
-            .map_err(fail("tinywasm memory"))?;
+        let memory = instance.memory("memory").map_err(fail("tinywasm memory"))?;
         let (ptr, len) = if input.is_empty() {
             (0, 0)
         } else {

@@ -59,9 +59,7 @@ impl Wasm3 {
             })
             .and_then(|l| l.func_wrap("palisade", "log", |_: i32, _: i32, _: i32| stub::LOG))
             .and_then(|l| l.func_wrap("palisade", "clock_now", || 0i64))
-            .and_then(|l| {
-                l.func_wrap("palisade", "random_fill", |_: i32, _: i32| stub::RANDOM)
-            })
+            .and_then(|l| l.func_wrap("palisade", "random_fill", |_: i32, _: i32| stub::RANDOM))
             .and_then(|l| {
                 l.func_wrap("palisade", "kv_get", |_: i32, _: i32, _: i32, _: i32| {
                     stub::NOT_FOUND
@@ -72,9 +70,7 @@ impl Wasm3 {
                     stub::KV_SET
                 })
             })
-            .and_then(|l| {
-                l.func_wrap("palisade", "kv_delete", |_: i32, _: i32| stub::NOT_FOUND)
-            })
+            .and_then(|l| l.func_wrap("palisade", "kv_delete", |_: i32, _: i32| stub::NOT_FOUND))
             .map_err(fail("wasm3 linker"))?;
         Ok(Self { engine, linker })
     }

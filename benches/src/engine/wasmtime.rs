@@ -67,11 +67,7 @@ pub struct WasmtimeInstance {
     instance: wasmtime::Instance,
 }
 
-fn call(
-    instance: &mut WasmtimeInstance,
-    entry: &str,
-    input: &[u8],
-) -> Result<Vec<u8>, BenchError> {
+fn call(instance: &mut WasmtimeInstance, entry: &str, input: &[u8]) -> Result<Vec<u8>, BenchError> {
     let WasmtimeInstance { store, instance } = instance;
     let memory: Memory = instance
         .get_memory(&mut *store, "memory")
@@ -83,7 +79,9 @@ fn call(
             .get_typed_func(&mut *store, "palisade_alloc")
             .map_err(fail("wasmtime palisade_alloc"))?;
         let len = input_len(input)?;
-        let ptr = alloc.call(&mut *store, len).map_err(fail("wasmtime alloc"))?;
+        let ptr = alloc
+            .call(&mut *store, len)
+            .map_err(fail("wasmtime alloc"))?;
         write_input(memory.data_mut(&mut *store), ptr, input)?;
         (ptr, len)
     };

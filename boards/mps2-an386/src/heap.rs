@@ -31,7 +31,10 @@ impl CountingHeap {
     pub fn init(&self) {
         static mut MEMORY: [u8; HEAP_BYTES] = [0; HEAP_BYTES];
         // SAFETY: called once at startup; MEMORY is used by nothing else.
-        unsafe { self.heap.init(core::ptr::addr_of_mut!(MEMORY) as usize, HEAP_BYTES) }
+        unsafe {
+            self.heap
+                .init(core::ptr::addr_of_mut!(MEMORY) as usize, HEAP_BYTES)
+        }
     }
 
     /// Bytes allocated now.
@@ -42,11 +45,6 @@ impl CountingHeap {
     /// Most bytes ever allocated at once.
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
-    }
-
-    /// Restarts the high-water mark from the current use.
-    pub fn reset_peak(&self) {
-        self.peak.store(self.used(), Ordering::Relaxed);
     }
 }
 

@@ -5,8 +5,8 @@
 //! linked into this firmware): the active slot first, then the fallback (last good) slot; if
 //! neither verifies, the LEDs stay at their safe default (off) and the loop keeps its period.
 //!
-//! The rule's entry `tick` receives the sensor reading (channel 0, an `i32` LE, milli-°C) as
-//! input. It may drive the LEDs itself (capability `gpio`, pins 0-1) and read the sensor
+//! The rule's entry (`tick`, or `decide` for a pure rule) receives the sensor reading
+//! (channel 0, an `i32` LE, milli-°C) as input. It may drive the LEDs itself (capability `gpio`, pins 0-1) and read the sensor
 //! (`sensor`), keep state in `kv`, and log; a pure rule may instead return one output byte
 //! whose bits 0-1 the firmware writes to LED pins 0-1.
 //!
@@ -25,6 +25,7 @@ mod scenario;
 use alloc::sync::Arc;
 use core::time::Duration;
 
+use cortex_m as _; // the critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use palisade::{Clock, Limits, MemoryKv, Runtime, TrustStore};
@@ -49,14 +50,18 @@ const RULE_TENANT: &str = "rule";
 const RULE_PINS: PinSet = PinSet::of(&[0, 1]);
 
 /// The one key rules are signed with. A development key: its secret is
-/// `[0x50; 32]` ("PPPP..."), in hosts/mcu/examples/pack_rule.rs. A product embeds its own.
-const TRUSTED_KEY: [u8; 32] = [0; 32];
+/// `[0x50; 32]`, in hosts/mcu/examples/pack_rule.rs (`pack_rule pubkey` prints this). A product
+/// embeds its own.
+const TRUSTED_KEY: [u8; 32] = [
+    0x3e, 0xf0, 0x89, 0x59, 0x03, 0x30, 0x28, 0xc8, 0xfc, 0x6f, 0xc6, 0xd4, 0x91, 0xa1, 0x25, 0x48,
+    0xe7, 0x8d, 0xf6, 0xae, 0xfb, 0x2d, 0x7c, 0x2c, 0x19, 0x0c, 0x3f, 0x78, 0xce, 0xf3, 0xf5, 0x0b,
+];
 
 /// Defaults of the control loop.
-const PERIOD: Duration = Duration::from_millis(20);
-const FUEL: u64 = 50_000;
-const FUEL_SLICE: u64 = 5_000;
-const DEADLINE: Duration = Duration::from_millis(10);
+const PERIOD: Duration = Duration::from_millis(50);
+const FUEL: u64 = 20_000;
+const FUEL_SLICE: u64 = 2_000;
+const DEADLINE: Duration = Duration::from_millis(30);
 const MEMORY_CAP: usize = 8 * 1024;
 
 fn slot(name: &'static str, addr: usize) -> BundleSlot {
@@ -149,13 +154,24 @@ fn run() -> Verdict {
     let period = scenario.period.unwrap_or(PERIOD);
     let mut stats = scenario::Stats::default();
     let mut heater = false;
+    let mut guest_model = scenario::GuestModel::default();
+    // Rules that drive the pins themselves export `tick`; pure rules (the `thermostat` guest)
+    // export `decide` and return LED flags.
+    let entry = match &rule {
+        Some(r) if !r.module.info().has_entry("tick") => "decide",
+        _ => "tick",
+    };
     let start = clock.now();
     let mut k: u32 = 0;
+    // Period slots since `start`. A tick that overruns its period skips the slots it missed
+    // instead of running the next ticks back to back.
+    let mut slot: u32 = 0;
+    let mut missed: u32 = 0;
     loop {
         if scenario.ticks.is_some_and(|n| k >= n) {
             break;
         }
-        let due = start.saturating_add(period * k);
+        let due = start.saturating_add(period * slot);
         while clock.now() < due {}
         let lateness = clock.now().saturating_since(due);
         sensors.with(|s| s.set_tick(k));
@@ -163,12 +179,22 @@ fn run() -> Verdict {
 
         let report = match &rule {
             Some(r) => {
-                let call = runtime.call_with(&r.module, &tenant, "tick", &reading.to_le_bytes(), |out| {
-                    out.first().copied()
-                });
+                let call =
+                    runtime.call_with(&r.module, &tenant, entry, &reading.to_le_bytes(), |out| {
+                        out.first().copied()
+                    });
                 if let Ok(Some(byte)) = call.result {
                     gpio.write(0, byte & 1 != 0);
                     gpio.write(1, byte & 2 != 0);
+                }
+                if k < 3 {
+                    defmt::info!(
+                        "tick {=u32}: {=str}, fuel {=u64}, wall {=u64} us",
+                        k,
+                        call.report.outcome.as_str(),
+                        call.report.fuel_used,
+                        call.report.wall_time.as_micros() as u64
+                    );
                 }
                 if let Err(e) = &call.result {
                     defmt::debug!("tick {=u32}: {=str}", k, e.outcome().as_str());
@@ -179,27 +205,43 @@ fn run() -> Verdict {
         };
         let leds = board::led_register() & 0b11;
         heater = scenario::thermostat(reading, heater);
+        guest_model = guest_model.step(reading);
         let tick = scenario::Tick {
             k,
             reading,
             leds,
             expected_heater: heater,
+            expected_guest: guest_model.leds(),
             report,
             lateness,
+            first: k == 0,
         };
         stats.record(&tick, HEAP.peak(), HEAP.used());
         if let Err(v) = scenario.check_tick(&tick, period, MEMORY_CAP) {
             defmt::error!(
                 "tick {=u32} failed: leds={=u32:b} outcome={=str}",
-                k,
+                tick.k,
                 leds,
                 report.map_or("none", |r| r.outcome.as_str())
             );
             return v;
         }
         k = k.wrapping_add(1);
+        let elapsed = clock.now().saturating_since(start).as_nanos();
+        let next = u32::try_from(elapsed / period.as_nanos().max(1) + 1).unwrap_or(u32::MAX);
+        let skipped = next.saturating_sub(slot + 1);
+        missed = missed.saturating_add(skipped);
+        if skipped > 0 && k > 1 && scenario.ticks.is_some() {
+            defmt::error!("tick {=u32} overran its period", k - 1);
+            return Verdict::Period;
+        }
+        slot = next.max(slot + 1);
     }
     stats.print(heap_before_load);
+    defmt::info!(
+        "periods missed: {=u32} (the first tick translates the rule lazily)",
+        missed
+    );
     Verdict::Pass
 }
 
@@ -219,4 +261,3 @@ fn defmt_panic() -> ! {
 unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
     semihosting::process::exit(Verdict::HardFault as i32)
 }
-

@@ -117,8 +117,9 @@ where
     O: serde::Serialize,
     E: Into<GuestError>,
 {
-    let value: I = postcard::from_bytes(input)
-        .map_err(|_| GuestError::bad_input("the input is not the postcard encoding the entry point expects"))?;
+    let value: I = postcard::from_bytes(input).map_err(|_| {
+        GuestError::bad_input("the input is not the postcard encoding the entry point expects")
+    })?;
     let out = f(value).map_err(Into::into)?;
     postcard::to_allocvec(&out)
         .map_err(|_| GuestError::new(crate::code::BAD_OUTPUT, "the output could not be encoded"))

@@ -18,7 +18,7 @@ pub fn write(pin: u32, high: bool) -> Result<(), CapError> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn read(pin: u32) -> Result<bool, CapError> {
     // SAFETY: no pointers.
     CapError::check(unsafe { sys::gpio_read(pin as i32) }).map(|level| level != 0)

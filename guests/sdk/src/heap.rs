@@ -40,7 +40,7 @@ impl BumpHeap {
     }
 
     fn ensure(end: usize) -> bool {
-        let have = core::arch::wasm32::memory_size(0) * WASM_PAGE;
+        let have = core::arch::wasm32::memory_size(0).saturating_mul(WASM_PAGE);
         if end <= have {
             return true;
         }
@@ -138,7 +138,10 @@ unsafe impl<const N: usize> GlobalAlloc for StaticHeap<N> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let base = self.arena.get() as usize;
         let used = self.used.load(Ordering::Relaxed);
-        let Some(start) = base.checked_add(used).and_then(|a| align_up(a, layout.align())) else {
+        let Some(start) = base
+            .checked_add(used)
+            .and_then(|a| align_up(a, layout.align()))
+        else {
             return ptr::null_mut();
         };
         let Some(end) = start.checked_add(layout.size()) else {

@@ -38,7 +38,9 @@
 //! Every call runs in a fresh instance that is dropped afterwards, so nothing needs freeing:
 //! [`BumpHeap`] (grows linear memory in 64 KiB pages) and [`StaticHeap`] (a fixed arena, for
 //! guests linked with custom page sizes and a few KiB of memory) are both bump allocators.
-//! Nothing survives between calls: not the heap, not statics.
+//! Nothing survives between calls: not the heap, not statics. Every guest declares a
+//! `#[global_allocator]` (`palisade_alloc` allocates the input from it); a guest that links `std`
+//! may keep std's default allocator.
 //!
 //! ## Panics
 //!

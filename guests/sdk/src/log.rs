@@ -36,7 +36,7 @@ pub fn write(level: Level, message: &str) -> Result<(), CapError> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn error(message: &str) -> Result<(), CapError> {
     write(Level::Error, message)
 }
@@ -45,7 +45,7 @@ pub fn error(message: &str) -> Result<(), CapError> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn warn(message: &str) -> Result<(), CapError> {
     write(Level::Warn, message)
 }
@@ -54,7 +54,7 @@ pub fn warn(message: &str) -> Result<(), CapError> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn info(message: &str) -> Result<(), CapError> {
     write(Level::Info, message)
 }
@@ -63,7 +63,7 @@ pub fn info(message: &str) -> Result<(), CapError> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn debug(message: &str) -> Result<(), CapError> {
     write(Level::Debug, message)
 }

@@ -76,7 +76,11 @@ trait DynOutput: Send {
 
 impl<P: OutputPin + Send> DynOutput for P {
     fn set(&mut self, high: bool) -> bool {
-        let r = if high { self.set_high() } else { self.set_low() };
+        let r = if high {
+            self.set_high()
+        } else {
+            self.set_low()
+        };
         r.is_ok()
     }
 }
@@ -167,7 +171,11 @@ impl<const PINS: usize, const GUESTS: usize> Gpio<PINS, GUESTS> {
     /// # Errors
     ///
     /// [`GpioError::PinOutOfRange`], [`GpioError::PinTaken`] or [`GpioError::BankFull`].
-    pub fn add_output<P: OutputPin + Send + 'static>(&self, pin: u8, out: P) -> Result<(), GpioError> {
+    pub fn add_output<P: OutputPin + Send + 'static>(
+        &self,
+        pin: u8,
+        out: P,
+    ) -> Result<(), GpioError> {
         self.add(pin, Slot::Output(Box::new(out), false))
     }
 
@@ -176,7 +184,11 @@ impl<const PINS: usize, const GUESTS: usize> Gpio<PINS, GUESTS> {
     /// # Errors
     ///
     /// [`GpioError::PinOutOfRange`], [`GpioError::PinTaken`] or [`GpioError::BankFull`].
-    pub fn add_input<P: InputPin + Send + 'static>(&self, pin: u8, input: P) -> Result<(), GpioError> {
+    pub fn add_input<P: InputPin + Send + 'static>(
+        &self,
+        pin: u8,
+        input: P,
+    ) -> Result<(), GpioError> {
         self.add(pin, Slot::Input(Box::new(input)))
     }
 
@@ -269,7 +281,10 @@ impl<const PINS: usize, const GUESTS: usize> Gpio<PINS, GUESTS> {
             .host_func(
                 CAPABILITY,
                 "gpio_write",
-                move |mut caller: Caller<'_, CallState>, pin: i32, level: i32| -> Result<i32, wasmi::Error> {
+                move |mut caller: Caller<'_, CallState>,
+                      pin: i32,
+                      level: i32|
+                      -> Result<i32, wasmi::Error> {
                     charge(&mut caller, price::GPIO_WRITE)?;
                     Ok(w.guest_write(caller.data().tenant(), pin, level))
                 },
@@ -301,7 +316,11 @@ fn allowed_in<const P: usize, const G: usize>(inner: &Inner<P, G>, tenant: &str)
         .map_or(PinSet::EMPTY, |(_, set)| *set)
 }
 
-fn write_in<const P: usize, const G: usize>(inner: &mut Inner<P, G>, pin: u8, high: bool) -> Access {
+fn write_in<const P: usize, const G: usize>(
+    inner: &mut Inner<P, G>,
+    pin: u8,
+    high: bool,
+) -> Access {
     match inner.pins.iter_mut().find(|(p, _)| *p == pin) {
         Some((_, Slot::Output(out, level))) => {
             if out.set(high) {

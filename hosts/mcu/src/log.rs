@@ -14,11 +14,21 @@ impl LogSink for DefmtLog {
         let digest = record.digest.short().0;
         let message = record.message;
         match record.level {
-            LogLevel::Error => defmt::error!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message),
-            LogLevel::Warn => defmt::warn!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message),
-            LogLevel::Info => defmt::info!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message),
-            LogLevel::Debug => defmt::debug!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message),
-            LogLevel::Trace => defmt::trace!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message),
+            LogLevel::Error => {
+                defmt::error!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+            }
+            LogLevel::Warn => {
+                defmt::warn!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+            }
+            LogLevel::Info => {
+                defmt::info!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+            }
+            LogLevel::Debug => {
+                defmt::debug!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+            }
+            LogLevel::Trace => {
+                defmt::trace!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+            }
         }
     }
 }

@@ -71,7 +71,10 @@ impl<S: Sensor + 'static> Sensors<S> {
         builder.host_func(
             CAPABILITY,
             "sensor_read",
-            move |mut caller: Caller<'_, CallState>, channel: i32, out_ptr: i32| -> Result<i32, wasmi::Error> {
+            move |mut caller: Caller<'_, CallState>,
+                  channel: i32,
+                  out_ptr: i32|
+                  -> Result<i32, wasmi::Error> {
                 charge(&mut caller, PRICE)?;
                 let (out, _) = guest_bytes_mut(&mut caller, out_ptr, 4)?;
                 let Ok(channel) = u32::try_from(channel) else {

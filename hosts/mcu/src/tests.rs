@@ -1,4 +1,4 @@
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 extern crate std;
 
@@ -127,11 +127,17 @@ fn run(b: &Board, who: &str, body: &str) -> Result<i32, palisade::Error> {
 #[test]
 fn gpio_write_drives_an_allowed_output_pin() {
     let b = board();
-    assert_eq!(run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 1)").unwrap(), 0);
+    assert_eq!(
+        run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 1)").unwrap(),
+        0
+    );
     assert!(b.led0.0.load(Ordering::SeqCst));
     assert_eq!(b.gpio.level(0), Some(true));
     assert_eq!(run(&b, "rule", "call $gpio_read (i32.const 0)").unwrap(), 1);
-    assert_eq!(run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 0)").unwrap(), 0);
+    assert_eq!(
+        run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 0)").unwrap(),
+        0
+    );
     assert!(!b.led0.0.load(Ordering::SeqCst));
 }
 
@@ -139,14 +145,31 @@ fn gpio_write_drives_an_allowed_output_pin() {
 fn gpio_outside_the_allowlist_is_denied_and_untouched() {
     let b = board();
     // Pin 1 exists but is not in the rule's allowlist.
-    assert_eq!(run(&b, "rule", "call $gpio_write (i32.const 1) (i32.const 1)").unwrap(), code::DENIED);
+    assert_eq!(
+        run(&b, "rule", "call $gpio_write (i32.const 1) (i32.const 1)").unwrap(),
+        code::DENIED
+    );
     assert!(!b.led1.0.load(Ordering::SeqCst));
-    assert_eq!(run(&b, "rule", "call $gpio_read (i32.const 1)").unwrap(), code::DENIED);
+    assert_eq!(
+        run(&b, "rule", "call $gpio_read (i32.const 1)").unwrap(),
+        code::DENIED
+    );
     // A tenant with the capability but no allowlist entry may touch nothing.
-    assert_eq!(run(&b, "stranger", "call $gpio_write (i32.const 0) (i32.const 1)").unwrap(), code::DENIED);
+    assert_eq!(
+        run(
+            &b,
+            "stranger",
+            "call $gpio_write (i32.const 0) (i32.const 1)"
+        )
+        .unwrap(),
+        code::DENIED
+    );
     assert!(!b.led0.0.load(Ordering::SeqCst));
     // The host keeps serving the allowed pin.
-    assert_eq!(run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 1)").unwrap(), 0);
+    assert_eq!(
+        run(&b, "rule", "call $gpio_write (i32.const 0) (i32.const 1)").unwrap(),
+        0
+    );
     assert!(b.led0.0.load(Ordering::SeqCst));
 }
 
@@ -177,7 +200,11 @@ fn gpio_needs_its_capability() {
         .compile(&guest("call $gpio_write (i32.const 0) (i32.const 1)"))
         .unwrap();
     let no_gpio = b.runtime.tenant("rule").grant("sensor").build().unwrap();
-    let err = b.runtime.call(&module, &no_gpio, "run", &[]).result.unwrap_err();
+    let err = b
+        .runtime
+        .call(&module, &no_gpio, "run", &[])
+        .result
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::CapabilityDenied { capability, .. } if capability == "gpio"),
         "{err}"
@@ -190,24 +217,47 @@ fn sensor_read_writes_the_reading_into_guest_memory() {
     let b = board();
     let body = "block (result i32) (drop (call $sensor_read (i32.const 0) (i32.const 8))) (i32.load (i32.const 8))";
     assert_eq!(run(&b, "rule", body).unwrap(), 21_500);
-    assert_eq!(run(&b, "rule", "call $sensor_read (i32.const 0) (i32.const 8)").unwrap(), 0);
-    assert_eq!(run(&b, "rule", "call $sensor_read (i32.const 7) (i32.const 8)").unwrap(), code::INVALID);
-    assert_eq!(run(&b, "rule", "call $sensor_read (i32.const -1) (i32.const 8)").unwrap(), code::INVALID);
-    assert_eq!(run(&b, "rule", "call $sensor_read (i32.const 1) (i32.const 8)").unwrap(), code::HOST);
+    assert_eq!(
+        run(&b, "rule", "call $sensor_read (i32.const 0) (i32.const 8)").unwrap(),
+        0
+    );
+    assert_eq!(
+        run(&b, "rule", "call $sensor_read (i32.const 7) (i32.const 8)").unwrap(),
+        code::INVALID
+    );
+    assert_eq!(
+        run(&b, "rule", "call $sensor_read (i32.const -1) (i32.const 8)").unwrap(),
+        code::INVALID
+    );
+    assert_eq!(
+        run(&b, "rule", "call $sensor_read (i32.const 1) (i32.const 8)").unwrap(),
+        code::HOST
+    );
 }
 
 #[test]
 fn sensor_read_outside_guest_memory_traps_before_reading() {
     let b = board();
     let before = b.reads.load(Ordering::SeqCst);
-    let err = run(&b, "rule", "call $sensor_read (i32.const 0) (i32.const 65534)").unwrap_err();
+    let err = run(
+        &b,
+        "rule",
+        "call $sensor_read (i32.const 0) (i32.const 65534)",
+    )
+    .unwrap_err();
     assert!(
-        matches!(err.kind(), ErrorKind::GuestMemoryOutOfBounds { ptr: 65534, len: 4 }),
+        matches!(
+            err.kind(),
+            ErrorKind::GuestMemoryOutOfBounds { ptr: 65534, len: 4 }
+        ),
         "{err}"
     );
     assert_eq!(b.reads.load(Ordering::SeqCst), before);
     // The host keeps serving.
-    assert_eq!(run(&b, "rule", "call $sensor_read (i32.const 0) (i32.const 8)").unwrap(), 0);
+    assert_eq!(
+        run(&b, "rule", "call $sensor_read (i32.const 0) (i32.const 8)").unwrap(),
+        0
+    );
 }
 
 #[test]
@@ -215,7 +265,9 @@ fn board_calls_charge_their_fuel_price() {
     let b = board();
     let fuel = |body: &str| {
         let module = b.runtime.compile(&guest(body)).unwrap();
-        let call = b.runtime.call(&module, &tenant(&b.runtime, "rule"), "run", &[]);
+        let call = b
+            .runtime
+            .call(&module, &tenant(&b.runtime, "rule"), "run", &[]);
         call.result.unwrap();
         call.report.fuel_used
     };
@@ -229,25 +281,40 @@ fn board_calls_charge_their_fuel_price() {
         ("sensor_read", sensor, sensor::PRICE),
     ] {
         assert!(used >= base + price, "{name}: {used} < {base} + {price}");
-        assert!(used <= base + price + 10, "{name}: {used} > {base} + {price} + 10");
+        assert!(
+            used <= base + price + 10,
+            "{name}: {used} > {base} + {price} + 10"
+        );
     }
 }
 
 #[test]
 fn bank_configuration_errors_are_typed() {
     let gpio: Gpio<2, 1> = Gpio::new();
-    assert_eq!(gpio.add_output(32, Pin::default()), Err(GpioError::PinOutOfRange(32)));
+    assert_eq!(
+        gpio.add_output(32, Pin::default()),
+        Err(GpioError::PinOutOfRange(32))
+    );
     gpio.add_output(3, Pin::default()).unwrap();
-    assert_eq!(gpio.add_input(3, Pin::default()), Err(GpioError::PinTaken(3)));
+    assert_eq!(
+        gpio.add_input(3, Pin::default()),
+        Err(GpioError::PinTaken(3))
+    );
     gpio.add_input(4, Pin::default()).unwrap();
     assert_eq!(gpio.add_output(5, Pin::default()), Err(GpioError::BankFull));
     gpio.allow("a", PinSet::of(&[3])).unwrap();
     gpio.allow("a", PinSet::of(&[4])).unwrap();
     assert_eq!(gpio.allowed("a"), PinSet::of(&[4]));
-    assert_eq!(gpio.allow("b", PinSet::EMPTY), Err(GpioError::AllowlistFull));
+    assert_eq!(
+        gpio.allow("b", PinSet::EMPTY),
+        Err(GpioError::AllowlistFull)
+    );
     let long = "x".repeat(gpio::MAX_TENANT_ID + 1);
     let gpio2: Gpio = Gpio::new();
-    assert_eq!(gpio2.allow(&long, PinSet::EMPTY), Err(GpioError::TenantIdTooLong));
+    assert_eq!(
+        gpio2.allow(&long, PinSet::EMPTY),
+        Err(GpioError::TenantIdTooLong)
+    );
     assert!(gpio.write(3, true));
     assert!(!gpio.write(4, true), "an input is not writable");
     assert!(!gpio.write(9, true), "no such pin");
@@ -289,7 +356,9 @@ const SECRET: [u8; 32] = [42; 32];
 
 fn trust() -> palisade::TrustStore {
     let mut trust = palisade::TrustStore::require_signatures();
-    trust.add_key(&palisade::bundle::public_key(&SECRET)).unwrap();
+    trust
+        .add_key(&palisade::bundle::public_key(&SECRET))
+        .unwrap();
     trust
 }
 
@@ -309,8 +378,15 @@ fn signed(module: &[u8]) -> Vec<u8> {
 #[test]
 fn a_signed_bundle_in_flash_loads_and_runs() {
     let b = board();
-    let slot = BundleSlot::new("active", leak(signed(&guest("call $gpio_write (i32.const 0) (i32.const 1)"))));
-    let good = slot.load(&b.runtime, &trust(), &tenant(&b.runtime, "rule")).unwrap();
+    let slot = BundleSlot::new(
+        "active",
+        leak(signed(&guest(
+            "call $gpio_write (i32.const 0) (i32.const 1)",
+        ))),
+    );
+    let good = slot
+        .load(&b.runtime, &trust(), &tenant(&b.runtime, "rule"))
+        .unwrap();
     assert_eq!(good.slot, "active");
     assert_eq!(good.bundle.manifest().name(), "rule");
     assert_eq!(good.module.digest(), good.bundle.manifest().digest());
@@ -328,33 +404,60 @@ fn bad_bundles_are_refused_before_compiling() {
     let wasm = guest("i32.const 0");
     let load = |bytes: Vec<u8>| BundleSlot::new("s", leak(bytes)).load(&b.runtime, &trust(), &t);
 
-    let unsigned = palisade::BundleBuilder::new("rule", "1.0.0", &wasm).build_unsigned().unwrap();
-    assert!(matches!(load(unsigned), Err(LoadError::Bundle(palisade::BundleError::MissingSignature))));
+    let unsigned = palisade::BundleBuilder::new("rule", "1.0.0", &wasm)
+        .build_unsigned()
+        .unwrap();
+    assert!(matches!(
+        load(unsigned),
+        Err(LoadError::Bundle(palisade::BundleError::MissingSignature))
+    ));
 
     let mut corrupted = signed(&wasm);
     let last = corrupted.len() - 1;
     corrupted[last] ^= 0x01; // a module byte
-    assert!(matches!(load(corrupted), Err(LoadError::Bundle(palisade::BundleError::DigestMismatch { .. }))));
+    assert!(matches!(
+        load(corrupted),
+        Err(LoadError::Bundle(
+            palisade::BundleError::DigestMismatch { .. }
+        ))
+    ));
 
     let mut tampered = signed(&wasm);
     tampered[palisade::bundle::HEADER_LEN + 6] ^= 0x01; // a manifest byte
     let e = load(tampered).unwrap_err();
     assert!(
-        matches!(e, LoadError::Bundle(palisade::BundleError::BadSignature | palisade::BundleError::Malformed(_))),
+        matches!(
+            e,
+            LoadError::Bundle(
+                palisade::BundleError::BadSignature | palisade::BundleError::Malformed(_)
+            )
+        ),
         "{e:?}"
     );
 
-    let foreign = palisade::BundleBuilder::new("rule", "1.0.0", &wasm).sign(&[9; 32]).unwrap();
-    assert!(matches!(load(foreign), Err(LoadError::Bundle(palisade::BundleError::UntrustedKey(_)))));
+    let foreign = palisade::BundleBuilder::new("rule", "1.0.0", &wasm)
+        .sign(&[9; 32])
+        .unwrap();
+    assert!(matches!(
+        load(foreign),
+        Err(LoadError::Bundle(palisade::BundleError::UntrustedKey(_)))
+    ));
 
     let erased: &'static [u8] = alloc::vec![0xFF; 256].leak();
-    let e = BundleSlot::new("s", erased).load(&b.runtime, &trust(), &t).unwrap_err();
+    let e = BundleSlot::new("s", erased)
+        .load(&b.runtime, &trust(), &t)
+        .unwrap_err();
     assert!(matches!(e, LoadError::Empty), "{e:?}");
     assert_eq!(e.as_str(), "empty slot");
 
     // A verified bundle whose module needs a capability the tenant lacks.
     let no_gpio = b.runtime.tenant("rule").grant("sensor").build().unwrap();
-    let slot = BundleSlot::new("s", leak(signed(&guest("call $gpio_write (i32.const 0) (i32.const 1)"))));
+    let slot = BundleSlot::new(
+        "s",
+        leak(signed(&guest(
+            "call $gpio_write (i32.const 0) (i32.const 1)",
+        ))),
+    );
     let e = slot.load(&b.runtime, &trust(), &no_gpio).unwrap_err();
     assert!(
         matches!(&e, LoadError::Module(err) if matches!(err.kind(), ErrorKind::CapabilityDenied { .. })),

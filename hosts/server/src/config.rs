@@ -44,7 +44,8 @@ pub const DEFAULT_BROTLI_QUALITY: u32 = 9;
 /// Default time graceful shutdown waits for in-flight calls: 10 s.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Capabilities a plugin may import by default (every built-in one).
-pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] = ["log", "clock", "random", "kv.read", "kv.write"];
+pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] =
+    ["log", "clock", "random", "kv.read", "kv.write"];
 
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -192,5 +193,33 @@ impl Config {
     /// [`Config::shutdown_grace_ms`] as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() -> Result<(), String> {
+        let c = Config::from_toml("")?;
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+        assert_eq!(c.max_in_flight, c.workers * DEFAULT_IN_FLIGHT_PER_WORKER);
+        assert!(!c.allow_unsigned && c.public_downloads);
+        assert_eq!(c.upload_capabilities, DEFAULT_UPLOAD_CAPABILITIES);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_key_named() {
+        let e = Config::from_toml("wrokers = 3").err().unwrap_or_default();
+        assert!(e.contains("wrokers"), "{e}");
+        let e = Config::from_toml("workers = 0").err().unwrap_or_default();
+        assert!(e.contains("workers"), "{e}");
+        let e = Config::from_toml("listen = \"nowhere\"")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("listen"), "{e}");
     }
 }

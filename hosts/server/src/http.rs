@@ -78,7 +78,9 @@ fn json_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request("bad_json", format!("the JSON body is invalid: {e}")))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
@@ -141,7 +143,11 @@ pub fn choose_encoding(accept: &str) -> Encoding {
     best
 }
 
-async fn download(State(s): App, Path(digest): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn download(
+    State(s): App,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if !s.config().public_downloads {
         let t = token(&headers);
         if s.check_admin(t).is_err() {
@@ -156,7 +162,9 @@ async fn download(State(s): App, Path(digest): Path<String>, headers: HeaderMap)
         blocking(move || s.store().has_module(&digest).map_err(ApiError::internal)).await?
     };
     if !known {
-        return Err(ApiError::not_found(format!("no module with digest {digest}")));
+        return Err(ApiError::not_found(format!(
+            "no module with digest {digest}"
+        )));
     }
     let cache = [
         (header::ETAG, etag.clone()),
@@ -183,10 +191,15 @@ async fn download(State(s): App, Path(digest): Path<String>, headers: HeaderMap)
     let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(format!("module {digest} is registered but unreadable: {e}")))?;
+        .map_err(|e| {
+            ApiError::internal(format!("module {digest} is registered but unreadable: {e}"))
+        })?;
     let mut response = (cache, bytes).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/wasm"),
+    );
     if let Some(enc) = encoding.header() {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
@@ -276,7 +289,9 @@ async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> A
         .map_err(kv_failed)?;
         match (found, out) {
             (true, Some(v)) => Ok((StatusCode::OK, v).into_response()),
-            _ => Err(ApiError::not_found(format!("no key {key:?} in this tenant's namespace"))),
+            _ => Err(ApiError::not_found(format!(
+                "no key {key:?} in this tenant's namespace"
+            ))),
         }
     })
     .await
@@ -299,13 +314,19 @@ async fn kv_put(
     .await
 }
 
-async fn kv_delete(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn kv_delete(
+    State(s): App,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let tenant = kv_tenant(&s, &headers)?;
     blocking(move || {
         if palisade::KvStore::delete(s.kv(), &tenant, key.as_bytes()).map_err(kv_failed)? {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
-            Err(ApiError::not_found(format!("no key {key:?} in this tenant's namespace")))
+            Err(ApiError::not_found(format!(
+                "no key {key:?} in this tenant's namespace"
+            )))
         }
     })
     .await
@@ -316,7 +337,11 @@ async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult<Response> 
     blocking(move || s.list_plugins(None).map(|v| axum::Json(v).into_response())).await
 }
 
-async fn get_plugin(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn get_plugin(
+    State(s): App,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     blocking(move || {
         let mut all = s.list_plugins(Some(&plugin))?;
@@ -415,13 +440,21 @@ async fn set_canary(
     .await
 }
 
-async fn clear_canary(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn clear_canary(
+    State(s): App,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     let _guard = s.admin_lock().await;
     blocking(move || Ok(axum::Json(s.clear_canary(&plugin)?).into_response())).await
 }
 
-async fn rollback(State(s): App, Path(plugin): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn rollback(
+    State(s): App,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     let _guard = s.admin_lock().await;
     blocking(move || Ok(axum::Json(s.rollback(&plugin)?).into_response())).await

@@ -105,12 +105,7 @@ fn backend(e: &rusqlite::Error) -> KvError {
 }
 
 impl KvStore for SqliteKv {
-    fn get(
-        &self,
-        tenant: &str,
-        key: &[u8],
-        read: &mut dyn FnMut(&[u8]),
-    ) -> Result<bool, KvError> {
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
         let inner = self.lock();
         let value: Option<Vec<u8>> = inner
             .conn

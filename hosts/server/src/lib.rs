@@ -55,7 +55,9 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
-pub use server::{GATE_TENANT, Invocation, OsRandom, StdClock, Server, TracingLog, Uploaded, open_at};
+pub use server::{
+    GATE_TENANT, Invocation, OsRandom, Server, StdClock, TracingLog, Uploaded, YIELD_EVERY, open_at,
+};
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,
 /// in-flight calls finish (up to `shutdown_grace_ms`), and the workers stop.
@@ -73,12 +75,16 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;
-        tracing::info!(in_flight = drain.in_flight(), "shutting down: draining in-flight calls");
+        tracing::info!(
+            in_flight = drain.in_flight(),
+            "shutting down: draining in-flight calls"
+        );
         drain.begin_drain();
         let _ = stop_tx.send(true);
     };
-    let served =
-        std::future::IntoFuture::into_future(axum::serve(listener, app).with_graceful_shutdown(signal));
+    let served = std::future::IntoFuture::into_future(
+        axum::serve(listener, app).with_graceful_shutdown(signal),
+    );
     let grace = server.config().shutdown_grace();
     let mut stopped = stop_rx.clone();
     let result = tokio::select! {

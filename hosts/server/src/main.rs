@@ -22,7 +22,10 @@ fn parse() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     let (mut data, mut file, mut listen) = (None, None, None);
     while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"));
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
+        };
         match a.as_str() {
             "--data" => data = Some(PathBuf::from(value("--data")?)),
             "--config" => file = Some(PathBuf::from(value("--config")?)),

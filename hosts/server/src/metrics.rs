@@ -122,7 +122,9 @@ impl ServerMetrics {
                 &m.latency_us,
             );
         }
-        out.push_str("# HELP palisade_call_fuel Fuel used per call.\n# TYPE palisade_call_fuel histogram\n");
+        out.push_str(
+            "# HELP palisade_call_fuel Fuel used per call.\n# TYPE palisade_call_fuel histogram\n",
+        );
         for ((plugin, tenant, digest), m) in &inner.calls {
             let labels = format!(
                 "plugin=\"{}\",tenant=\"{}\",digest=\"{digest}\"",

@@ -57,7 +57,10 @@ impl WorkerPool {
     ) -> Option<R> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(f());
+            // The requester went away while the job was queued: skip the work.
+            if !done.is_closed() {
+                let _ = done.send(f());
+            }
         });
         {
             let tx = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
@@ -68,7 +71,12 @@ impl WorkerPool {
 
     /// Stops taking jobs, lets the queued ones finish, and joins the workers.
     pub fn shutdown(&self) {
-        drop(self.tx.lock().unwrap_or_else(PoisonError::into_inner).take());
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for t in threads {

@@ -10,8 +10,8 @@ use std::time::Instant as StdInstant;
 use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, LogLevel, LogRecord, LogSink,
-    ModuleMeta, PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, LogLevel, LogRecord, LogSink, ModuleMeta,
+    PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 
@@ -31,13 +31,50 @@ pub const GATE_TENANT: &str = "_gate";
 /// Meta key of the admin token hash.
 const ADMIN_HASH_KEY: &str = "admin_token_hash";
 
+/// How long a guest runs on a worker before the worker yields its CPU once (at the next
+/// fuel-slice boundary): 250 µs. Long guests then never hold a core against the reactor and
+/// other tenants' short calls for more than about this, whatever the OS time slice is.
+pub const YIELD_EVERY: std::time::Duration = std::time::Duration::from_micros(250);
+
+thread_local! {
+    /// On a worker running a call: when it last started or yielded. `None` elsewhere.
+    static LAST_YIELD: std::cell::Cell<Option<StdInstant>> = const { std::cell::Cell::new(None) };
+}
+
 /// A monotonic [`Clock`] over [`std::time::Instant`].
+///
+/// The core reads the clock between fuel slices to check the deadline; on a worker thread
+/// that has run the current call for [`YIELD_EVERY`] since it last yielded, this is where
+/// the thread yields its CPU (cooperative preemption; short calls never yield).
 #[derive(Debug, Clone, Copy)]
 pub struct StdClock(StdInstant);
 
+impl StdClock {
+    /// A clock whose time zero is now.
+    pub fn new() -> Self {
+        Self(StdInstant::now())
+    }
+}
+
+impl Default for StdClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Clock for StdClock {
     fn now(&self) -> Instant {
-        Instant(u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        let now = StdInstant::now();
+        LAST_YIELD.with(|last| {
+            if last
+                .get()
+                .is_some_and(|t| now.saturating_duration_since(t) >= YIELD_EVERY)
+            {
+                std::thread::yield_now();
+                last.set(Some(StdInstant::now()));
+            }
+        });
+        Instant(u64::try_from(now.saturating_duration_since(self.0).as_nanos()).unwrap_or(u64::MAX))
     }
 }
 
@@ -126,6 +163,8 @@ pub struct Server {
     admin_lock: Arc<tokio::sync::Mutex<()>>,
     draining: AtomicBool,
     in_flight: AtomicUsize,
+    checkpoint_stop: Arc<AtomicBool>,
+    checkpointer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -133,7 +172,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -160,7 +199,7 @@ impl Server {
         let store = Store::open(&config.data_dir)?;
         let admin_hash = Self::admin_hash(&store)?;
         let kv = Arc::new(SqliteKv::open(&store.db_path())?);
-        let clock = Arc::new(StdClock(StdInstant::now()));
+        let clock = Arc::new(StdClock::new());
         let runtime = Runtime::builder(clock.clone())
             .log_sink(Arc::new(TracingLog))
             .kv_store(kv.clone())
@@ -185,6 +224,9 @@ impl Server {
         }
         let registry = Registry::new(runtime);
         let pool = WorkerPool::new(config.workers).map_err(|e| format!("worker threads: {e}"))?;
+        let checkpoint_stop = Arc::new(AtomicBool::new(false));
+        let checkpointer =
+            crate::store::spawn_checkpointer(&store.db_path(), checkpoint_stop.clone())?;
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
             config,
@@ -201,6 +243,8 @@ impl Server {
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            checkpoint_stop,
+            checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         };
         let snapshot = server.store.load()?;
         server.restore(&snapshot)?;
@@ -245,31 +289,12 @@ impl Server {
         let started = StdInstant::now();
         let mut compiled = 0usize;
         for (plugin, state) in &snap.plugins {
-            let find = |hex: &str| {
-                snap.versions
-                    .iter()
-                    .find(|v| v.plugin == *plugin && v.digest.to_string() == hex)
-                    .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
-            };
-            let mut order: Vec<&str> = state.previous.iter().rev().map(String::as_str).collect();
-            order.extend(state.active.as_deref());
-            for hex in order {
-                let Some(row) = find(hex) else {
-                    return Err(format!("plugin {plugin}: version {hex} has no stored row"));
-                };
-                compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
-                self.registry
-                    .promote(plugin, row.digest, &self.gate)
-                    .map_err(|e| format!("restoring plugin {plugin}: {e}"))?;
-            }
-            if let Some((hex, bp)) = &state.canary {
-                let Some(row) = find(hex) else {
-                    return Err(format!("plugin {plugin}: canary {hex} has no stored row"));
-                };
-                compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
-                self.registry
-                    .set_canary(plugin, row.digest, *bp, &self.gate)
-                    .map_err(|e| format!("restoring plugin {plugin}'s canary: {e}"))?;
+            // One plugin that cannot be restored (a smoke call that now fails, a missing
+            // file) must not keep the others down: log it loudly and go on. Its stored state
+            // is untouched until an admin changes it.
+            match self.restore_plugin(snap, plugin, state) {
+                Ok(n) => compiled += n,
+                Err(e) => tracing::error!(plugin = %plugin, error = %e, "could not restore plugin"),
             }
         }
         tracing::info!(
@@ -281,6 +306,40 @@ impl Server {
             "restored state"
         );
         Ok(())
+    }
+
+    fn restore_plugin(
+        &self,
+        snap: &Snapshot,
+        plugin: &str,
+        state: &PluginState,
+    ) -> Result<usize, String> {
+        let find = |hex: &str| {
+            snap.versions
+                .iter()
+                .find(|v| v.plugin == plugin && v.digest.to_string() == hex)
+                .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
+                .ok_or_else(|| format!("version {hex} has no stored row"))
+        };
+        let mut compiled = 0;
+        // Oldest first, so that the registry rebuilds the same rollback history.
+        let mut order: Vec<&str> = state.previous.iter().rev().map(String::as_str).collect();
+        order.extend(state.active.as_deref());
+        for hex in order {
+            let row = find(hex)?;
+            compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
+            self.registry
+                .promote(plugin, row.digest, &self.gate)
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some((hex, bp)) = &state.canary {
+            let row = find(hex)?;
+            compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
+            self.registry
+                .set_canary(plugin, row.digest, *bp, &self.gate)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(compiled)
     }
 
     /// The configuration.
@@ -323,9 +382,18 @@ impl Server {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Stops the worker pool after in-flight calls finished.
+    /// Stops the worker pool after in-flight calls finished, then the WAL checkpointer.
     pub fn shutdown_workers(&self) {
         self.pool.shutdown();
+        self.checkpoint_stop.store(true, Ordering::Relaxed);
+        let handle = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     /// Renders `/metrics`.
@@ -399,7 +467,9 @@ impl Server {
         if !auth::valid_id(id) {
             return Err(ApiError::bad_request(
                 "bad_name",
-                format!("tenant id {id:?} must be 1-64 of [a-z0-9_-], starting with a letter or digit"),
+                format!(
+                    "tenant id {id:?} must be 1-64 of [a-z0-9_-], starting with a letter or digit"
+                ),
             ));
         }
         for p in &config.plugins {
@@ -477,13 +547,17 @@ impl Server {
         let mut meta = ModuleMeta::named(&row.plugin, &row.version);
         meta.provenance.clone_from(&row.meta.provenance);
         meta.capabilities.clone_from(&row.meta.capabilities);
-        meta.smoke = row.meta.smoke.as_ref().and_then(|(entry, input, expected)| {
-            Some(Smoke {
-                entry: entry.clone(),
-                input: unhex(input)?,
-                expected: unhex(expected)?,
-            })
-        });
+        meta.smoke = row
+            .meta
+            .smoke
+            .as_ref()
+            .and_then(|(entry, input, expected)| {
+                Some(Smoke {
+                    entry: entry.clone(),
+                    input: unhex(input)?,
+                    expected: unhex(expected)?,
+                })
+            });
         let registered = self
             .registry
             .register(&bytes, meta)
@@ -535,8 +609,7 @@ impl Server {
             })?;
             (body, StoredMeta::default(), None)
         } else {
-            let bundle = Bundle::new_checked(body)
-                .map_err(|e| bundle_error(&Error::from(e)))?;
+            let bundle = Bundle::new_checked(body).map_err(|e| bundle_error(&Error::from(e)))?;
             bundle
                 .verify(&self.trust)
                 .map_err(|e| bundle_error(&Error::from(e)))?;
@@ -559,19 +632,19 @@ impl Server {
             let meta = StoredMeta {
                 provenance: m.provenance().to_owned(),
                 capabilities: m.capabilities().map(str::to_owned).collect(),
-                smoke: m.smoke().map(|s| (s.entry.to_owned(), hex(s.input), hex(s.expected))),
+                smoke: m
+                    .smoke()
+                    .map(|s| (s.entry.to_owned(), hex(s.input), hex(s.expected))),
             };
             (bundle.module(), meta, bundle.signer().map(|k| hex(k)))
         };
         let version = match version {
             Some(v) if body.starts_with(b"\0asm") => v.to_owned(),
-            _ if !body.starts_with(b"\0asm") => {
-                Bundle::new_checked(body)
-                    .map_err(|e| bundle_error(&Error::from(e)))?
-                    .manifest()
-                    .version()
-                    .to_owned()
-            }
+            _ if !body.starts_with(b"\0asm") => Bundle::new_checked(body)
+                .map_err(|e| bundle_error(&Error::from(e)))?
+                .manifest()
+                .version()
+                .to_owned(),
             _ => String::new(),
         };
         if version.is_empty() || version.len() > 64 || version.chars().any(char::is_control) {
@@ -583,17 +656,15 @@ impl Server {
         let digest = Digest::of(module);
         // Same (plugin, version) again: identical bytes are an idempotent success.
         let snapshot_row = self.version_row(plugin, &version)?;
-        if let Some(row) = &snapshot_row {
-            if row.digest != digest {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "version_exists",
-                    format!(
-                        "{plugin}@{version} already exists with digest {}; versions are immutable, upload a new version",
-                        row.digest
-                    ),
-                ));
-            }
+        if let Some(row) = snapshot_row.as_ref().filter(|r| r.digest != digest) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "version_exists",
+                format!(
+                    "{plugin}@{version} already exists with digest {}; versions are immutable, upload a new version",
+                    row.digest
+                ),
+            ));
         }
         // Compile and contract-check (or reuse the compiled module), then check that the
         // imports stay within what this server lets plugins use.
@@ -689,8 +760,9 @@ impl Server {
                 .into_iter()
                 .find(|r| r.plugin == plugin && r.version == v),
             (None, Some(d)) => {
-                let d = Digest::from_hex(d)
-                    .ok_or_else(|| ApiError::bad_request("bad_digest", "a digest is 64 hex digits"))?;
+                let d = Digest::from_hex(d).ok_or_else(|| {
+                    ApiError::bad_request("bad_digest", "a digest is 64 hex digits")
+                })?;
                 snap.versions
                     .into_iter()
                     .find(|r| r.plugin == plugin && r.digest == d)
@@ -883,7 +955,10 @@ impl Server {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "plugin_not_granted",
-                format!("tenant `{}` may not invoke plugin `{plugin}`; ask the operator to grant it", tenant.id),
+                format!(
+                    "tenant `{}` may not invoke plugin `{plugin}`; ask the operator to grant it",
+                    tenant.id
+                ),
             ));
         }
         let limits = &tenant.config.limits;
@@ -891,7 +966,11 @@ impl Server {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "input_too_large",
-                format!("the input is {} bytes, over this tenant's cap of {}", input.len(), limits.input_bytes),
+                format!(
+                    "the input is {} bytes, over this tenant's cap of {}",
+                    input.len(),
+                    limits.input_bytes
+                ),
             ));
         }
         let now = self.clock.now();
@@ -905,7 +984,10 @@ impl Server {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("tenant `{}` is over its rate of {} calls/s", tenant.id, limits.calls_per_second),
+                format!(
+                    "tenant `{}` is over its rate of {} calls/s",
+                    tenant.id, limits.calls_per_second
+                ),
             )
             .retry_after(after));
         }
@@ -914,7 +996,10 @@ impl Server {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "tenant_busy",
-                format!("tenant `{}` already has {} calls in flight", tenant.id, limits.max_concurrency),
+                format!(
+                    "tenant `{}` already has {} calls in flight",
+                    tenant.id, limits.max_concurrency
+                ),
             )
             .retry_after(std::time::Duration::from_secs(1)));
         };
@@ -932,7 +1017,7 @@ impl Server {
             )
             .retry_after(std::time::Duration::from_secs(1)));
         };
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _counted = InFlight::new(&self.in_flight);
         let server = self.clone();
         let plugin_owned = plugin.to_owned();
         let entry = entry.to_owned();
@@ -941,6 +1026,7 @@ impl Server {
             .run(move || {
                 let _slots = (tenant_slot, global_slot);
                 CURRENT_PLUGIN.with_borrow_mut(|p| p.clone_from(&plugin_owned));
+                LAST_YIELD.set(Some(StdInstant::now()));
                 let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
                 let call = server
                     .registry
@@ -959,13 +1045,13 @@ impl Server {
                     memory = r.memory_high_water,
                     "call"
                 );
+                LAST_YIELD.set(None);
                 Invocation {
                     report: call.report,
                     result: call.result,
                 }
             })
             .await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         ran.ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -973,6 +1059,28 @@ impl Server {
                 "the worker pool has stopped",
             )
         })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.checkpoint_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Counts a call in flight until dropped (also when the client goes away mid-call).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -1013,9 +1121,11 @@ fn registration_error(e: &Error) -> ApiError {
         | ErrorKind::BundleDigestMismatch { .. }
         | ErrorKind::TruncatedBundle { .. }
         | ErrorKind::MalformedBundle { .. } => bundle_error(e),
-        ErrorKind::ManifestMismatch { .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch", e.to_string())
-        }
+        ErrorKind::ManifestMismatch { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "manifest_mismatch",
+            e.to_string(),
+        ),
         _ => ApiError::from_registration(e),
     }
 }

@@ -87,10 +87,47 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     sql(
         "pragmas",
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;",
         ),
     )?;
     Ok(conn)
+}
+
+/// How often the background checkpointer folds the WAL into the database: 1 s.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop`.
+///
+/// Connections never checkpoint by themselves (`wal_autocheckpoint=0`): a checkpoint
+/// fsyncs the database, and inside a guest's `kv_set` that would stall the call (and count
+/// against its deadline) whenever the disk is slow.
+///
+/// # Errors
+///
+/// If the connection or the thread cannot be opened.
+pub fn spawn_checkpointer(
+    path: &Path,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let conn = connect(path)?;
+    std::thread::Builder::new()
+        .name("palisade-checkpoint".into())
+        .spawn(move || {
+            let step = std::time::Duration::from_millis(50);
+            let mut waited = std::time::Duration::ZERO;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(step);
+                waited += step;
+                if waited >= CHECKPOINT_EVERY {
+                    waited = std::time::Duration::ZERO;
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            }
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        })
+        .map_err(|e| format!("checkpoint thread: {e}"))
 }
 
 /// One stored plugin version.
@@ -271,7 +308,9 @@ impl Store {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The path of a module file in an encoding.
@@ -285,7 +324,12 @@ impl Store {
     /// # Errors
     ///
     /// On I/O failure.
-    pub fn put_module(&self, digest: &Digest, bytes: &[u8], quality: u32) -> Result<(), StoreError> {
+    pub fn put_module(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+        quality: u32,
+    ) -> Result<(), StoreError> {
         let (br, gz) = compress(bytes, quality)?;
         // Variants first, identity last: identity present means the set is complete.
         write_atomic(&self.module_path(digest, Encoding::Brotli), &br)?;
@@ -354,7 +398,15 @@ impl Store {
             tx.execute(
                 "INSERT INTO versions (plugin, version, digest, seq, signer, meta, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![row.plugin, row.version, digest, seq, row.signer, meta, now_secs()],
+                params![
+                    row.plugin,
+                    row.version,
+                    digest,
+                    seq,
+                    row.signer,
+                    meta,
+                    now_secs()
+                ],
             ),
         )?;
         sql("commit", tx.commit())?;
@@ -497,15 +549,17 @@ impl Store {
             });
         }
         drop(stmt);
-        let mut stmt = sql("load plugins", conn.prepare("SELECT name, state FROM plugins"))?;
+        let mut stmt = sql(
+            "load plugins",
+            conn.prepare("SELECT name, state FROM plugins"),
+        )?;
         let rows = sql(
             "load plugins",
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))),
         )?;
         for row in rows {
             let (name, state) = sql("load plugins", row)?;
-            let state =
-                serde_json::from_str(&state).map_err(|e| format!("plugin {name}: {e}"))?;
+            let state = serde_json::from_str(&state).map_err(|e| format!("plugin {name}: {e}"))?;
             snap.plugins.insert(name, state);
         }
         drop(stmt);
@@ -528,8 +582,7 @@ impl Store {
             let token_hash: [u8; 32] = hash
                 .try_into()
                 .map_err(|_| format!("tenant {id}: token hash is not 32 bytes"))?;
-            let config =
-                serde_json::from_str(&config).map_err(|e| format!("tenant {id}: {e}"))?;
+            let config = serde_json::from_str(&config).map_err(|e| format!("tenant {id}: {e}"))?;
             snap.tenants.push(TenantRow {
                 id,
                 token_hash,

@@ -10,7 +10,7 @@
 //! Input: the iteration count as a `u32` little-endian (4 bytes), or empty for 1 iteration.
 //! Output: 8 bytes, four `u16` little-endian CRCs: `crclist`, `crcmatrix`, `crcstate`,
 //! `crcfinal`. For the performance seeds the first three are `0xe714`, `0x1fd7`, `0x8e3a`
-//! whatever the iteration count (`crcfinal` depends on it: `0xfcaf` for 1 iteration).
+//! whatever the iteration count (`crcfinal` depends on it).
 
 use coremark::list::core_list_init;
 use coremark::matrix::core_init_matrix;
@@ -26,7 +26,11 @@ fn run(input: &[u8]) -> Result<Vec<u8>, GuestError> {
     let iterations = match input.len() {
         0 => 1,
         4 => u32::from_le_bytes([input[0], input[1], input[2], input[3]]),
-        _ => return Err(GuestError::bad_input("expected an iteration count (u32 LE) or nothing")),
+        _ => {
+            return Err(GuestError::bad_input(
+                "expected an iteration count (u32 LE) or nothing",
+            ));
+        }
     };
     let mut res = CoreResults {
         seed1: 0,

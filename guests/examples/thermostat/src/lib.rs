@@ -108,7 +108,10 @@ impl State {
     fn store(&self) -> Result<(), GuestError> {
         let [l0, l1, l2, l3] = self.last.to_le_bytes();
         let [r0, r1, r2, r3] = self.readings.to_le_bytes();
-        kv::set(STATE_KEY, &[self.mode as u8, l0, l1, l2, l3, r0, r1, r2, r3])?;
+        kv::set(
+            STATE_KEY,
+            &[self.mode as u8, l0, l1, l2, l3, r0, r1, r2, r3],
+        )?;
         Ok(())
     }
 }
@@ -163,7 +166,9 @@ fn decide(input: &[u8]) -> Result<&'static [u8], GuestError> {
         Mode::Cooling => COOL,
         Mode::Idle => 0,
     } | if alarm { ALARM } else { 0 };
-    Ok(OUTPUTS.get(usize::from(flags)).map_or(&[], |o| o.as_slice()))
+    Ok(OUTPUTS
+        .get(usize::from(flags))
+        .map_or(&[], |o| o.as_slice()))
 }
 
 palisade_guest::export!(decide);

@@ -62,12 +62,25 @@ pub struct Srv {
     pub admin: String,
 }
 
-/// Config used by every test unless `extra` overrides keys.
+/// Config used by every test; keys in `extra` replace the defaults here.
 pub fn config_text(extra: &str) -> String {
     let key = hex(&palisade::bundle::public_key(&SECRET));
-    format!(
-        "workers = 2\nmax_in_flight = 16\nqueue_timeout_ms = 2000\nmax_upload_bytes = 65536\nallow_unsigned = true\nbrotli_quality = 5\nlog_format = \"json\"\nshutdown_grace_ms = 5000\ntrusted_keys = [\"{key}\"]\n{extra}"
-    )
+    let defaults = format!(
+        "workers = 2\nmax_in_flight = 16\nqueue_timeout_ms = 2000\nmax_upload_bytes = 65536\nallow_unsigned = true\nbrotli_quality = 5\nlog_format = \"json\"\nshutdown_grace_ms = 5000\ntrusted_keys = [\"{key}\"]\n"
+    );
+    let overridden = |line: &str| {
+        let k = line.split('=').next().unwrap_or("").trim();
+        extra
+            .lines()
+            .any(|e| e.split('=').next().unwrap_or("").trim() == k)
+    };
+    let mut text: String = defaults
+        .lines()
+        .filter(|l| !overridden(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(extra);
+    text
 }
 
 impl Srv {
@@ -77,10 +90,8 @@ impl Srv {
 
     pub fn start_with(extra: &str) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "palisade-server-test-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("palisade-server-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("server.toml");
@@ -138,7 +149,11 @@ impl Srv {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().unwrap();
         let pid = c.id().to_string();
-        Command::new("kill").arg("-TERM").arg(&pid).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(&pid)
+            .status()
+            .unwrap();
         c.wait().unwrap()
     }
 
@@ -188,7 +203,12 @@ impl Srv {
         let mut headers = vec![("authorization", auth.as_str())];
         headers.extend_from_slice(extra);
         self.client()
-            .request("POST", &format!("/v1/plugins/{plugin}/{entry}"), &headers, input)
+            .request(
+                "POST",
+                &format!("/v1/plugins/{plugin}/{entry}"),
+                &headers,
+                input,
+            )
             .unwrap()
     }
 
@@ -226,7 +246,8 @@ pub fn assert_error(r: &Response, status: u16, code: &str) {
         String::from_utf8_lossy(&r.body)
     );
     assert!(
-        r.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
         "errors are JSON"
     );
 }

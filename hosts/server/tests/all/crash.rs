@@ -28,7 +28,8 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
     for round in 0..ROUNDS {
         let stop = Arc::new(AtomicBool::new(false));
         let uploader = {
-            let (addr, admin, acked, stop) = (srv.addr, srv.admin.clone(), acked.clone(), stop.clone());
+            let (addr, admin, acked, stop) =
+                (srv.addr, srv.admin.clone(), acked.clone(), stop.clone());
             std::thread::spawn(move || {
                 let auth = format!("Bearer {admin}");
                 let mut c = Client::new(addr);
@@ -39,16 +40,30 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
                     let version = format!("{round}.{i}");
                     let module = tagged(&format!("v{version}"));
                     let path = format!("/v1/admin/plugins/p/versions?version={version}");
-                    let Ok(r) = c.request("POST", &path, &[("authorization", &auth)], &module) else {
+                    let Ok(r) = c.request("POST", &path, &[("authorization", &auth)], &module)
+                    else {
                         return; // killed
                     };
-                    assert!(r.status == 201 || r.status == 200, "{}", String::from_utf8_lossy(&r.body));
+                    assert!(
+                        r.status == 201 || r.status == 200,
+                        "{}",
+                        String::from_utf8_lossy(&r.body)
+                    );
                     let digest = r.json()["digest"].as_str().unwrap().to_owned();
-                    acked.lock().unwrap().versions.push((version.clone(), digest));
+                    acked
+                        .lock()
+                        .unwrap()
+                        .versions
+                        .push((version.clone(), digest));
                     if i % 2 == 0 {
                         acked.lock().unwrap().attempted = Some(version.clone());
                         let body = json!({"version": version}).to_string();
-                        let Ok(r) = c.request("POST", "/v1/admin/plugins/p/promote", &[("authorization", &auth)], body.as_bytes()) else {
+                        let Ok(r) = c.request(
+                            "POST",
+                            "/v1/admin/plugins/p/promote",
+                            &[("authorization", &auth)],
+                            body.as_bytes(),
+                        ) else {
                             return;
                         };
                         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -58,7 +73,7 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
             })
         };
         // Kill at a different point of the upload stream each round.
-        std::thread::sleep(Duration::from_millis(40 + (round as u64 * 7) % 60));
+        std::thread::sleep(Duration::from_millis(100 + (round as u64 * 37) % 150));
         srv.kill();
         stop.store(true, Ordering::Relaxed);
         uploader.join().unwrap();
@@ -75,15 +90,25 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (v["version"].as_str().unwrap().to_owned(), v["digest"].as_str().unwrap().to_owned()))
+            .map(|v| {
+                (
+                    v["version"].as_str().unwrap().to_owned(),
+                    v["digest"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         for v in &a.versions {
-            assert!(versions.contains(v), "round {round}: acknowledged {v:?} lost");
+            assert!(
+                versions.contains(v),
+                "round {round}: acknowledged {v:?} lost"
+            );
         }
         // Consistent: every listed version (acknowledged or not) has complete bytes.
         let mut c = srv.client();
         for (version, digest) in &versions {
-            let r = c.request("GET", &format!("/v1/modules/{digest}"), &[], b"").unwrap();
+            let r = c
+                .request("GET", &format!("/v1/modules/{digest}"), &[], b"")
+                .unwrap();
             assert_eq!(r.status, 200, "round {round}: {version} not downloadable");
             assert_eq!(palisade::Digest::of(&r.body).to_string(), *digest);
         }
@@ -99,11 +124,16 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
         }
         total = a.versions.len();
     }
+    eprintln!("{ROUNDS} SIGKILLs, {total} acknowledged versions, all present and loadable");
     assert!(total >= ROUNDS, "uploads kept being acknowledged ({total})");
     // Every acknowledged version is loadable: promote each and run it.
     let a = acked.lock().unwrap();
     for (version, digest) in a.versions.iter().step_by(7) {
-        let r = srv.admin_json("POST", "/v1/admin/plugins/p/promote", json!({"version": version}));
+        let r = srv.admin_json(
+            "POST",
+            "/v1/admin/plugins/p/promote",
+            json!({"version": version}),
+        );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let r = srv.invoke(&token, "p", "echo", b"");
         assert_eq!(r.header("x-palisade-digest"), Some(digest.as_str()));

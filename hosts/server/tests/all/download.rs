@@ -15,12 +15,20 @@ fn downloads_are_identical_under_every_encoding_and_immutable() {
     let mut c = srv.client();
 
     let get = |c: &mut Client, enc: &str| {
-        let r = c.request("GET", &path, &[("accept-encoding", enc)], b"").unwrap();
+        let r = c
+            .request("GET", &path, &[("accept-encoding", enc)], b"")
+            .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.header("etag"), Some(format!("\"{digest}\"").as_str()));
-        assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+        assert_eq!(
+            r.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
         assert_eq!(r.header("content-type"), Some("application/wasm"));
-        assert!(r.header("vary").is_some_and(|v| v.eq_ignore_ascii_case("accept-encoding")));
+        assert!(
+            r.header("vary")
+                .is_some_and(|v| v.eq_ignore_ascii_case("accept-encoding"))
+        );
         r
     };
 
@@ -54,9 +62,19 @@ fn downloads_are_identical_under_every_encoding_and_immutable() {
 
     // Revalidation is free, unknown and malformed digests are JSON errors.
     let etag = format!("\"{digest}\"");
-    let r = c.request("GET", &path, &[("if-none-match", &etag)], b"").unwrap();
+    let r = c
+        .request("GET", &path, &[("if-none-match", &etag)], b"")
+        .unwrap();
     assert_eq!((r.status, r.body.len()), (304, 0));
     let unknown = format!("/v1/modules/{}", "ab".repeat(32));
-    assert_error(&c.request("GET", &unknown, &[], b"").unwrap(), 404, "not_found");
-    assert_error(&c.request("GET", "/v1/modules/xyz", &[], b"").unwrap(), 400, "bad_digest");
+    assert_error(
+        &c.request("GET", &unknown, &[], b"").unwrap(),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &c.request("GET", "/v1/modules/xyz", &[], b"").unwrap(),
+        400,
+        "bad_digest",
+    );
 }

@@ -20,8 +20,16 @@ const HOSTILE: &str = r#"(module
   (@custom "palisade.abi" "\01\00\00\00"))"#;
 
 fn setup(srv: &Srv) {
-    assert_eq!(srv.upload("h", "1", &wat::parse_str(HOSTILE).unwrap()).status, 201);
-    let r = srv.admin_json("POST", "/v1/admin/plugins/h/promote", json!({"version": "1"}));
+    assert_eq!(
+        srv.upload("h", "1", &wat::parse_str(HOSTILE).unwrap())
+            .status,
+        201
+    );
+    let r = srv.admin_json(
+        "POST",
+        "/v1/admin/plugins/h/promote",
+        json!({"version": "1"}),
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -39,18 +47,28 @@ fn tenant_limits_bound_every_call_and_the_server_keeps_serving() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(r.header("x-palisade-outcome"), Some("deadline_exceeded"));
 
-    let fuel = srv.tenant("f", json!({"plugins": ["h"], "limits": {"fuel": 100000, "deadline_ms": 5000}}));
+    let fuel = srv.tenant(
+        "f",
+        json!({"plugins": ["h"], "limits": {"fuel": 100000, "deadline_ms": 5000}}),
+    );
     assert_error(&srv.invoke(&fuel, "h", "spin", b""), 422, "out_of_fuel");
 
-    assert_error(&srv.invoke(&token, "h", "grow", b""), 422, "trap");
-    assert_error(&srv.invoke(&token, "h", "echo", &[0; 17]), 413, "input_too_large");
+    assert_error(&srv.invoke(&token, "h", "grow", b""), 422, "memory_cap");
+    assert_error(
+        &srv.invoke(&token, "h", "echo", &[0; 17]),
+        413,
+        "input_too_large",
+    );
     assert_error(&srv.invoke(&token, "h", "nope", b""), 404, "no_such_entry");
     let r = srv.invoke(&token, "h", "echo", b"still here");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"still here"[..]));
 
     let mut c = srv.client();
     let health = c.request("GET", "/healthz", &[], b"").unwrap();
-    assert_eq!((health.status, health.json()["status"].as_str()), (200, Some("ok")));
+    assert_eq!(
+        (health.status, health.json()["status"].as_str()),
+        (200, Some("ok"))
+    );
     let m = String::from_utf8(c.request("GET", "/metrics", &[], b"").unwrap().body).unwrap();
     for needle in [
         "palisade_deadline_trips_total{plugin=\"h\",tenant=\"t\"",
@@ -61,9 +79,15 @@ fn tenant_limits_bound_every_call_and_the_server_keeps_serving() {
     ] {
         assert!(m.contains(needle), "{needle} missing from\n{m}");
     }
-    let line = m.lines().find(|l| l.starts_with("palisade_deadline_trips_total{plugin=\"h\",tenant=\"t\"")).unwrap();
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("palisade_deadline_trips_total{plugin=\"h\",tenant=\"t\""))
+        .unwrap();
     assert!(line.ends_with(" 1"), "{line}");
-    let line = m.lines().find(|l| l.starts_with("palisade_memory_cap_hits_total{plugin=\"h\",tenant=\"t\"")).unwrap();
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("palisade_memory_cap_hits_total{plugin=\"h\",tenant=\"t\""))
+        .unwrap();
     assert!(line.ends_with(" 1"), "{line}");
 }
 
@@ -71,7 +95,10 @@ fn tenant_limits_bound_every_call_and_the_server_keeps_serving() {
 fn over_quota_requests_get_429_with_retry_after() {
     let srv = Srv::start();
     setup(&srv);
-    let slow = srv.tenant("slow", json!({"plugins": ["h"], "limits": {"calls_per_second": 1, "burst": 2}}));
+    let slow = srv.tenant(
+        "slow",
+        json!({"plugins": ["h"], "limits": {"calls_per_second": 1, "burst": 2}}),
+    );
     assert_eq!(srv.invoke(&slow, "h", "echo", b"a").status, 200);
     assert_eq!(srv.invoke(&slow, "h", "echo", b"b").status, 200);
     let r = srv.invoke(&slow, "h", "echo", b"c");
@@ -83,7 +110,14 @@ fn over_quota_requests_get_429_with_retry_after() {
     let (addr, t) = (srv.addr, busy.clone());
     let long = std::thread::spawn(move || {
         let auth = format!("Bearer {t}");
-        Client::new(addr).request("POST", "/v1/plugins/h/spin", &[("authorization", &auth)], b"").unwrap()
+        Client::new(addr)
+            .request(
+                "POST",
+                "/v1/plugins/h/spin",
+                &[("authorization", &auth)],
+                b"",
+            )
+            .unwrap()
     });
     std::thread::sleep(Duration::from_millis(200));
     let r = srv.invoke(&busy, "h", "echo", b"x");
@@ -93,21 +127,41 @@ fn over_quota_requests_get_429_with_retry_after() {
     let other = srv.tenant("other", json!({"plugins": ["h"]}));
     assert_eq!(srv.invoke(&other, "h", "echo", b"x").status, 200);
     assert_error(&long.join().unwrap(), 422, "deadline_exceeded");
-    let m = String::from_utf8(srv.client().request("GET", "/metrics", &[], b"").unwrap().body).unwrap();
-    assert!(m.contains("palisade_refused_total{tenant=\"busy\",reason=\"tenant_busy\"} 1"), "{m}");
-    assert!(m.contains("palisade_refused_total{tenant=\"slow\",reason=\"rate_limited\"} 1"), "{m}");
+    let m = String::from_utf8(
+        srv.client()
+            .request("GET", "/metrics", &[], b"")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        m.contains("palisade_refused_total{tenant=\"busy\",reason=\"tenant_busy\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("palisade_refused_total{tenant=\"slow\",reason=\"rate_limited\"} 1"),
+        "{m}"
+    );
 }
 
 #[test]
 fn sigterm_drains_in_flight_calls() {
     let mut srv = Srv::start();
     setup(&srv);
-    let t = srv.tenant("t", json!({"plugins": ["h"], "limits": {"deadline_ms": 1000, "fuel": 1000000000000u64}}));
+    let t = srv.tenant(
+        "t",
+        json!({"plugins": ["h"], "limits": {"deadline_ms": 1000, "fuel": 1000000000000u64}}),
+    );
     let addr = srv.addr;
     let tok = t.clone();
     let inflight = std::thread::spawn(move || {
         let auth = format!("Bearer {tok}");
-        Client::new(addr).request("POST", "/v1/plugins/h/spin", &[("authorization", &auth)], b"")
+        Client::new(addr).request(
+            "POST",
+            "/v1/plugins/h/spin",
+            &[("authorization", &auth)],
+            b"",
+        )
     });
     std::thread::sleep(Duration::from_millis(300));
     let status = srv.terminate();

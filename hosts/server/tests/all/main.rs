@@ -1,7 +1,6 @@
 //! Integration tests: each starts the real `palisade-server` binary on 127.0.0.1 port 0.
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "tests fail loudly on the first unexpected value"

@@ -24,9 +24,19 @@ fn upload_promote_canary_rollback() {
     let token = srv.tenant("acme", json!({"plugins": ["greet"]}));
 
     // Uploaded but not promoted: nothing serves yet.
-    assert_error(&srv.invoke(&token, "greet", "echo", b""), 404, "unknown_plugin");
+    assert_error(
+        &srv.invoke(&token, "greet", "echo", b""),
+        404,
+        "unknown_plugin",
+    );
 
-    let promote = |v: &str| srv.admin_json("POST", "/v1/admin/plugins/greet/promote", json!({"version": v}));
+    let promote = |v: &str| {
+        srv.admin_json(
+            "POST",
+            "/v1/admin/plugins/greet/promote",
+            json!({"version": v}),
+        )
+    };
     assert_eq!(promote("1").status, 200);
     let r = srv.invoke(&token, "greet", "echo", b"");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"one"[..]));
@@ -39,7 +49,11 @@ fn upload_promote_canary_rollback() {
     assert_eq!(srv.invoke(&token, "greet", "echo", b"").body, b"two");
 
     // Canary: half the request keys go to version 3; a key always reaches the same version.
-    let r = srv.admin_json("PUT", "/v1/admin/plugins/greet/canary", json!({"version": "3", "fraction": 0.5}));
+    let r = srv.admin_json(
+        "PUT",
+        "/v1/admin/plugins/greet/canary",
+        json!({"version": "3", "fraction": 0.5}),
+    );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let mut seen: HashMap<String, usize> = HashMap::new();
     for i in 0..64 {
@@ -53,7 +67,11 @@ fn upload_promote_canary_rollback() {
     }
     assert!(seen["two"] >= 16 && seen["three"] >= 16, "split {seen:?}");
     assert_error(
-        &srv.admin_json("PUT", "/v1/admin/plugins/greet/canary", json!({"version": "3", "fraction": 1.5})),
+        &srv.admin_json(
+            "PUT",
+            "/v1/admin/plugins/greet/canary",
+            json!({"version": "3", "fraction": 1.5}),
+        ),
         400,
         "bad_fraction",
     );
@@ -71,17 +89,40 @@ fn upload_promote_canary_rollback() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let r = srv.admin_json("DELETE", "/v1/admin/plugins/greet/canary", json!({}));
     assert_eq!(r.status, 200);
-    let r = srv.invoke_with(&token, "greet", "echo", b"", &[("x-palisade-key", "user-1")]);
-    assert_eq!((r.body.as_slice(), r.header("x-palisade-digest")), (&b"one"[..], Some(d1.as_str())));
-    assert_error(&srv.admin_req("POST", "/v1/admin/plugins/greet/rollback", b""), 409, "no_previous_version");
+    let r = srv.invoke_with(
+        &token,
+        "greet",
+        "echo",
+        b"",
+        &[("x-palisade-key", "user-1")],
+    );
+    assert_eq!(
+        (r.body.as_slice(), r.header("x-palisade-digest")),
+        (&b"one"[..], Some(d1.as_str()))
+    );
     assert_error(
-        &srv.admin_json("POST", "/v1/admin/plugins/greet/promote", json!({"version": "9"})),
+        &srv.admin_req("POST", "/v1/admin/plugins/greet/rollback", b""),
+        409,
+        "no_previous_version",
+    );
+    assert_error(
+        &srv.admin_json(
+            "POST",
+            "/v1/admin/plugins/greet/promote",
+            json!({"version": "9"}),
+        ),
         404,
         "unknown_version",
     );
 
     // Metrics carry plugin, tenant and digest.
-    let m = String::from_utf8(srv.client().request("GET", "/metrics", &[], b"").unwrap().body).unwrap();
+    let m = String::from_utf8(
+        srv.client()
+            .request("GET", "/metrics", &[], b"")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
     assert!(
         m.contains(&format!("palisade_calls_total{{plugin=\"greet\",tenant=\"acme\",digest=\"{d1}\",outcome=\"ok\"}}")),
         "{m}"

@@ -1,0 +1,38 @@
+;; The good rule: a thermostat with hysteresis, driving the LEDs itself.
+;; Reads the sensor (channel 0, milli-°C), keeps the heater state in kv, drives
+;; LED 0 (heater: on below 20.5 °C, off above 21.5 °C) and LED 1 (alarm: above 25.0 °C).
+;; 1 KiB of linear memory thanks to 1-byte custom pages.
+(module
+  (import "palisade" "sensor_read" (func $sensor_read (param i32 i32) (result i32)))
+  (import "palisade" "gpio_write" (func $gpio_write (param i32 i32) (result i32)))
+  (import "palisade" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
+  (import "palisade" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+  (import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1024 1024 (pagesize 1))
+  (data (i32.const 32) "heat")
+  (data (i32.const 64) "heater on")
+  (data (i32.const 80) "heater off")
+  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 512))
+  (func (export "tick") (param $in i32) (param $len i32) (result i32)
+    (local $t i32) (local $was i32) (local $heat i32)
+    (if (call $sensor_read (i32.const 0) (i32.const 0)) (then (return (i32.const 1))))
+    (local.set $t (i32.load (i32.const 0)))
+    (i32.store (i32.const 16) (i32.const 0))
+    (drop (call $kv_get (i32.const 32) (i32.const 4) (i32.const 16) (i32.const 4)))
+    (local.set $was (i32.load (i32.const 16)))
+    (local.set $heat (local.get $was))
+    (if (i32.lt_s (local.get $t) (i32.const 20500)) (then (local.set $heat (i32.const 1))))
+    (if (i32.gt_s (local.get $t) (i32.const 21500)) (then (local.set $heat (i32.const 0))))
+    (if (i32.ne (local.get $heat) (local.get $was))
+      (then
+        (i32.store (i32.const 16) (local.get $heat))
+        (if (call $kv_set (i32.const 32) (i32.const 4) (i32.const 16) (i32.const 4))
+          (then (return (i32.const 2))))
+        (if (local.get $heat)
+          (then (drop (call $log (i32.const 2) (i32.const 64) (i32.const 9))))
+          (else (drop (call $log (i32.const 2) (i32.const 80) (i32.const 10)))))))
+    (if (call $gpio_write (i32.const 0) (local.get $heat)) (then (return (i32.const 3))))
+    (if (call $gpio_write (i32.const 1) (i32.gt_s (local.get $t) (i32.const 25000)))
+      (then (return (i32.const 4))))
+    (i32.const 0))
+  (@custom "palisade.abi" "\01\00\00\00"))
