@@ -11,11 +11,13 @@ rustup toolchain install
 
 step "format"
 cargo fmt --all --check
+(cd guests && cargo fmt --all --check)
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p palisade-mcu --all-targets --features defmt -- -D warnings
 
-step "tests"
+step "tests (the guests are built from source by palisade-guest-artifacts)"
 cargo test --workspace
 
 step "benches, compiled and run once in test mode"
@@ -24,9 +26,18 @@ cargo test --workspace --benches
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
-step "no_std core for the embedded targets"
+step "guests workspace (wasm32): clippy and SDK docs"
+(cd guests \
+  && cargo clippy --release --target wasm32-unknown-unknown --workspace -- -D warnings \
+  && RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --target wasm32-unknown-unknown -p palisade-guest)
+
+step "no_std core and MCU adapter for the embedded targets"
 for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   cargo build -p palisade --target "$target"
+  cargo build -p palisade-mcu --features defmt --target "$target"
 done
+
+step "board mps2-an386: scenarios under QEMU"
+boards/mps2-an386/run-scenarios.sh
 
 printf '\n==> ci.sh passed in %ss\n' "$((SECONDS - started))"

@@ -157,6 +157,21 @@ impl Srv {
         c.wait().unwrap()
     }
 
+    /// Waits (up to 10 s) until `n` calls are in flight, per `/metrics`.
+    pub fn wait_in_flight(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let want = format!("palisade_in_flight {n}");
+        let mut c = self.client();
+        while std::time::Instant::now() < deadline {
+            let m = c.request("GET", "/metrics", &[], b"").unwrap();
+            if String::from_utf8_lossy(&m.body).lines().any(|l| l == want) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("never saw {n} calls in flight");
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.addr)
     }

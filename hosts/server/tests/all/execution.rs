@@ -119,7 +119,7 @@ fn over_quota_requests_get_429_with_retry_after() {
             )
             .unwrap()
     });
-    std::thread::sleep(Duration::from_millis(200));
+    srv.wait_in_flight(1);
     let r = srv.invoke(&busy, "h", "echo", b"x");
     assert_error(&r, 429, "tenant_busy");
     assert!(r.header("retry-after").is_some());
@@ -163,7 +163,7 @@ fn sigterm_drains_in_flight_calls() {
             b"",
         )
     });
-    std::thread::sleep(Duration::from_millis(300));
+    srv.wait_in_flight(1);
     let status = srv.terminate();
     assert!(status.success(), "clean exit: {status}");
     // The call that was running when SIGTERM arrived still got its full answer.
