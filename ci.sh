@@ -6,6 +6,17 @@ cd "$(dirname "$0")"
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
+step "system packages: QEMU for the Cortex-M4 board, binutils for \`size\`"
+packages=()
+command -v qemu-system-arm >/dev/null || packages+=(qemu-system-arm)
+command -v arm-none-eabi-size >/dev/null || packages+=(binutils-arm-none-eabi)
+if ((${#packages[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
+fi
+
 step "toolchain (pinned in rust-toolchain.toml, with its targets)"
 rustup toolchain install
 

@@ -466,7 +466,10 @@ fn run_case(runtime: &Runtime, case: &Case) -> Row {
         };
         let stopped_by = match (&result, case.entry) {
             (Ok(out), "remember") => format!("fresh instance per call: {}", preview(out)),
-            (Ok(out), "steal") => format!("per-tenant KV: found {}", preview(out)),
+            (Ok(out), "steal") if out.is_empty() => {
+                String::from("per-tenant KV: the victim's key is not visible")
+            }
+            (Ok(out), "steal") => format!("per-tenant KV: LEAKED {}", preview(out)),
             (Ok(out), _) => format!("(completed) {}", preview(out)),
             (Err(e), _) => stopped_by(e),
         };
