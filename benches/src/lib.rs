@@ -32,7 +32,7 @@ mod error;
 pub mod report;
 mod workload;
 
-pub use engine::{Engine, EngineId, Palisade, StdClock, Wasmi, WasmiMode};
+pub use engine::{Engine, EngineId, HostState, Palisade, StdClock, Wasmi, WasmiMode};
 pub use error::BenchError;
 pub use workload::{Workload, workloads};
 

@@ -239,7 +239,7 @@ pub(crate) mod stub {
 
 /// Per-call host state for the raw engines: what `palisade.output` and `palisade.fail` record.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct HostState {
+pub struct HostState {
     /// The last region named by `palisade.output`.
     pub output: Option<(u32, u32)>,
     /// The code passed to `palisade.fail`, if the guest failed.

@@ -116,7 +116,7 @@ impl Engine for TinyWasm {
     }
 
     fn compile(&self, prepared: &[u8]) -> Result<Module, BenchError> {
-        tinywasm::parse_bytes(prepared).map_err(fail("tinywasm parse"))
+        tinywasm::parse_bytes(prepared).map_err(|e| BenchError::from_engine("tinywasm parse", e))
     }
 
     fn instantiate(&self, module: &Module) -> Result<TinyWasmInstance, BenchError> {
