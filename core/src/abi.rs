@@ -1,15 +1,13 @@
 //! The guest contract, ABI v1 (specified in `docs/ABI.md`), and the checks that enforce it.
 
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
 
 use wasmi::{ExternType, FuncType, Module, ValType};
 
 use crate::capability::{CORE, CapSet};
-use crate::error::{ContractViolation, Error, ErrorKind};
+use crate::error::{ContractViolation, Error, ErrorKind, concat};
 use crate::invoke::CapabilityTable;
 
 /// The import module namespace every host function lives in.
@@ -47,28 +45,42 @@ impl ContractInfo {
     }
 }
 
+/// The name of a value type as the text format writes it.
+fn type_name(ty: ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "funcref",
+        ValType::ExternRef => "externref",
+    }
+}
+
+/// `(i32, i32) -> (i32)`. Built without `core::fmt`: it is on the compile path of every board.
 pub(crate) fn describe(ty: &FuncType) -> String {
     let mut s = String::from("(");
     for (i, p) in ty.params().iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = write!(s, "{p:?}");
+        s.push_str(type_name(*p));
     }
     s.push_str(") -> (");
     for (i, r) in ty.results().iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = write!(s, "{r:?}");
+        s.push_str(type_name(*r));
     }
     s.push(')');
-    s.to_lowercase()
+    s
 }
 
 fn describe_extern(ty: &ExternType) -> String {
     match ty {
-        ExternType::Func(f) => format!("a function {}", describe(f)),
+        ExternType::Func(f) => concat(&["a function ", &describe(f)]),
         ExternType::Global(_) => String::from("a global"),
         ExternType::Table(_) => String::from("a table"),
         ExternType::Memory(_) => String::from("a memory"),
@@ -182,13 +194,13 @@ pub(crate) fn check(module: &Module, table: &CapabilityTable) -> Result<Contract
         let name = import.name();
         let ExternType::Func(f) = import.ty() else {
             return Err(ContractViolation::ForeignImport {
-                import: format!("{}.{}", import.module(), name),
+                import: concat(&[import.module(), ".", name]),
             }
             .into());
         };
         if import.module() != IMPORT_NAMESPACE {
             return Err(ContractViolation::ForeignImport {
-                import: format!("{}.{}", import.module(), name),
+                import: concat(&[import.module(), ".", name]),
             }
             .into());
         }
@@ -228,7 +240,7 @@ pub(crate) fn check_grants(
     for (name, cap) in &info.imports {
         if *cap != CORE && !grants.contains_index(*cap) {
             return Err(ErrorKind::CapabilityDenied {
-                import: format!("{IMPORT_NAMESPACE}.{name}"),
+                import: concat(&[IMPORT_NAMESPACE, ".", name]),
                 capability: String::from(table.capability_name(*cap)),
             }
             .into());

@@ -100,13 +100,30 @@ pub const MAX_KEY_BYTES: usize = 256;
 pub const MAX_RANDOM_BYTES: usize = 4096;
 
 /// Why a host function stopped the guest. Travels through wasmi as a host error.
-#[derive(Debug)]
 pub(crate) enum HostTrap {
     OutOfFuel,
     Deadline,
     MemoryOutOfBounds { ptr: u32, len: u32 },
     OutputTooLarge { len: usize },
     GuestFail { code: i32, message: String },
+}
+
+// By hand, not derived: a derived impl writes the guest's message with `str`'s `Debug`, whose
+// escaping links Unicode tables into every firmware (wasmi's `HostError` needs `Debug`).
+impl fmt::Debug for HostTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfFuel => f.write_str("OutOfFuel"),
+            Self::Deadline => f.write_str("Deadline"),
+            Self::MemoryOutOfBounds { ptr, len } => {
+                write!(f, "MemoryOutOfBounds {{ ptr: {ptr}, len: {len} }}")
+            }
+            Self::OutputTooLarge { len } => write!(f, "OutputTooLarge {{ len: {len} }}"),
+            Self::GuestFail { code, message } => {
+                write!(f, "GuestFail {{ code: {code}, message: {message} }}")
+            }
+        }
+    }
 }
 
 impl fmt::Display for HostTrap {

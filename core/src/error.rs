@@ -104,7 +104,8 @@ pub enum ErrorKind {
     },
     /// The bytes are not a valid WebAssembly module (or exceed a compile limit).
     InvalidModule {
-        /// Why, as reported by the validator.
+        /// Why, as reported by the validator with feature `messages`; without it a fixed
+        /// short reason (the shape of the error is the same).
         reason: String,
     },
     /// A configuration or embedding error made by the host program, not the guest.
@@ -705,4 +706,34 @@ impl From<ContractViolation> for Error {
     fn from(v: ContractViolation) -> Self {
         Self::new(ErrorKind::ContractViolation(v))
     }
+}
+
+/// The reason of [`ErrorKind::InvalidModule`] without feature `messages`.
+pub(crate) const INVALID_MODULE: &str = "the bytes are not a valid WebAssembly module or exceed a compile limit (the validator's reason needs palisade feature `messages`)";
+
+/// Joins `parts` into one string without `core::fmt` (which costs flash on a board).
+pub(crate) fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// The reason to store for an error of wasmi: its message with feature `messages`, else `short`.
+///
+/// wasmi's and wasmparser's `Display` impls (and the formatting machinery behind them) are
+/// tens of KiB of flash that a board without a console never shows.
+#[cfg(feature = "messages")]
+pub(crate) fn wasm_reason(e: &impl fmt::Display, _short: &'static str) -> String {
+    alloc::string::ToString::to_string(e)
+}
+
+/// The reason to store for an error of wasmi: its message with feature `messages`, else `short`.
+///
+/// wasmi's and wasmparser's `Display` impls (and the formatting machinery behind them) are
+/// tens of KiB of flash that a board without a console never shows.
+#[cfg(not(feature = "messages"))]
+pub(crate) fn wasm_reason<E>(_e: &E, short: &'static str) -> String {
+    String::from(short)
 }

@@ -2,7 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -16,9 +16,9 @@ use wasmi_core::LimiterError;
 use crate::abi::{self, ALLOC_EXPORT, ContractInfo, IMPORT_NAMESPACE, MEMORY_EXPORT};
 use crate::capability::{self, BUILTIN_NAMES, CORE, CapSet, HostTrap, MAX_CAPABILITIES};
 use crate::digest::Digest;
-use crate::error::{ContractViolation, Error, ErrorKind, Outcome};
+use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, Outcome, wasm_reason};
 use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
-use crate::limits::{Limits, TokenBucket};
+use crate::limits::{Limits, StackLimits, TokenBucket};
 
 type Installer =
     Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
@@ -63,6 +63,7 @@ pub(crate) struct Shared {
     table: CapabilityTable,
     installers: Vec<Installer>,
     max_module_bytes: usize,
+    stack: StackLimits,
 }
 
 /// The per-call state a store carries; host functions reach it through `Caller::data`.
@@ -162,6 +163,7 @@ pub struct RuntimeBuilder {
     imports: Vec<(Box<str>, u8, TypeOf)>,
     installers: Vec<Installer>,
     max_module_bytes: usize,
+    stack: StackLimits,
     error: Option<Error>,
 }
 
@@ -197,6 +199,14 @@ impl RuntimeBuilder {
     /// [`Runtime::DEFAULT_MAX_MODULE_BYTES`]). Translation is not metered: this bounds it.
     pub fn max_module_bytes(mut self, bytes: usize) -> Self {
         self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Limits of the interpreter's stacks for every call (default [`StackLimits::new`], wasmi's
+    /// defaults; a board uses [`StackLimits::small_footprint`]). Limits with `initial_bytes`
+    /// above `max_bytes` or a recursion depth of 0 are reported by [`RuntimeBuilder::build`].
+    pub fn stack_limits(mut self, limits: StackLimits) -> Self {
+        self.stack = limits;
         self
     }
 
@@ -283,6 +293,11 @@ impl RuntimeBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
+        if !self.stack.is_valid() {
+            return Err(Error::config(
+                "stack limits need initial_bytes <= max_bytes and max_recursion_depth >= 1",
+            ));
+        }
         let shared = Shared {
             clock: self.clock,
             log: self.log,
@@ -294,6 +309,7 @@ impl RuntimeBuilder {
             },
             installers: self.installers,
             max_module_bytes: self.max_module_bytes,
+            stack: self.stack,
         };
         let (engine, linker) = generation(&shared)?;
         let mut shared = Arc::new(shared);
@@ -323,8 +339,24 @@ impl RuntimeBuilder {
     }
 }
 
-fn engine_config() -> Config {
+/// The engine configuration. `stack` must be valid ([`StackLimits::is_valid`]): wasmi panics
+/// otherwise, and [`RuntimeBuilder::build`] checks it first.
+fn engine_config(stack: &StackLimits) -> Config {
     let mut config = Config::default();
+    config
+        .set_max_recursion_depth(stack.max_recursion_depth)
+        .set_max_cached_stacks(stack.cached_stacks);
+    // Order the setters so that neither sees min > max (wasmi panics then): from the defaults
+    // (1,000 / 1,000,000), a maximum of at least 1,000 can be set first.
+    if stack.max_bytes >= StackLimits::DEFAULT_INITIAL_BYTES {
+        config
+            .set_max_stack_height(stack.max_bytes)
+            .set_min_stack_height(stack.initial_bytes);
+    } else {
+        config
+            .set_min_stack_height(stack.initial_bytes)
+            .set_max_stack_height(stack.max_bytes);
+    }
     config
         .consume_fuel(true)
         // Translation fuel is charged to whichever call translates first and is not
@@ -345,10 +377,11 @@ const CONFIG_DESCRIPTION: &str =
     "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";
 
 fn generation(shared: &Shared) -> Result<(Engine, Linker<CallState>), Error> {
-    let engine = Engine::new(&engine_config());
+    let engine = Engine::new(&engine_config(&shared.stack));
     let mut linker = Linker::new(&engine);
     for install in &shared.installers {
-        install(&mut linker).map_err(|e| Error::config(e.to_string()))?;
+        install(&mut linker)
+            .map_err(|e| Error::config(wasm_reason(&e, "a host function could not be linked")))?;
     }
     Ok((engine, linker))
 }
@@ -379,6 +412,7 @@ impl Runtime {
             imports: Vec::new(),
             installers: Vec::new(),
             max_module_bytes: Self::DEFAULT_MAX_MODULE_BYTES,
+            stack: StackLimits::new(),
             error: None,
         }
         .builtin(CORE, "output", capability::output)
@@ -507,7 +541,7 @@ impl Runtime {
         let digest = digest.unwrap_or_else(|| Digest::of(bytes));
         let module = Module::new(&self.engine, bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidModule {
-                reason: e.to_string(),
+                reason: wasm_reason(&e, INVALID_MODULE),
             })
         })?;
         let info = abi::check(&module, &self.shared.table)?;
@@ -742,7 +776,7 @@ impl Runtime {
 fn set_fuel(store: &mut Store<CallState>, fuel: u64) -> Result<(), Error> {
     store
         .set_fuel(fuel)
-        .map_err(|e| Error::config(e.to_string()))
+        .map_err(|e| Error::config(wasm_reason(&e, "the store refused the fuel budget")))
 }
 
 /// Runs `func` to completion in fuel slices, checking the deadline between slices.
@@ -836,7 +870,7 @@ fn map_error(store: &Store<CallState>, e: &wasmi::Error) -> Error {
         return ErrorKind::Trap(kind).into();
     }
     ErrorKind::Host {
-        reason: e.to_string(),
+        reason: wasm_reason(e, "instantiation or the call failed in wasmi"),
     }
     .into()
 }

@@ -54,6 +54,7 @@
 //! | feature | default | effect |
 //! |---|---|---|
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
+//! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
 //!
 //! ## Limitations with malicious guests
 //!
@@ -88,7 +89,7 @@ pub use host::{
 pub use invoke::{
     Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
 };
-pub use limits::{Limits, LimitsBuilder, TokenBucket};
+pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
 pub use metrics::{Histogram, Metrics};
 pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{

@@ -14,7 +14,7 @@ use crate::host::Instant;
 /// - Compilation (translation) is not metered; it is bounded by the module size cap at
 ///   registration, and happens at most once per function per module.
 /// - The memory cap bounds linear memory, not the interpreter's own stacks, which wasmi bounds
-///   by its recursion limit.
+///   by its recursion and stack limits ([`StackLimits`], set per runtime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel (≈ instructions, plus host-call prices) per call.
@@ -219,6 +219,71 @@ impl TokenBucket {
 }
 
 impl Default for TokenBucket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Limits of the interpreter's own stacks, set once per [`Runtime`](crate::Runtime) with
+/// [`RuntimeBuilder::stack_limits`](crate::RuntimeBuilder::stack_limits). Every call of the
+/// runtime shares them. The defaults are wasmi's; [`StackLimits::small_footprint`] suits a
+/// microcontroller heap.
+///
+/// A guest that recurses past [`StackLimits::max_recursion_depth`] or needs more than
+/// [`StackLimits::max_bytes`] of value stack traps with [`TrapKind::StackOverflow`](crate::TrapKind::StackOverflow);
+/// the host is not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackLimits {
+    /// Bytes of value stack allocated when a call starts (it grows on demand up to `max_bytes`).
+    pub initial_bytes: usize,
+    /// Largest value stack in bytes; a call that needs more traps.
+    pub max_bytes: usize,
+    /// Deepest nesting of guest calls; a call that goes deeper traps.
+    pub max_recursion_depth: usize,
+    /// Stacks kept for reuse by later calls (0: every call allocates its own).
+    pub cached_stacks: usize,
+}
+
+impl StackLimits {
+    /// Default initial value stack: 1,000 bytes (wasmi's default).
+    pub const DEFAULT_INITIAL_BYTES: usize = 1_000;
+    /// Default largest value stack: 1,000,000 bytes (wasmi's default).
+    pub const DEFAULT_MAX_BYTES: usize = 1_000_000;
+    /// Default deepest call nesting: 1,000 (wasmi's default).
+    pub const DEFAULT_MAX_RECURSION_DEPTH: usize = 1_000;
+    /// Default stacks kept for reuse: 2 (wasmi's default).
+    pub const DEFAULT_CACHED_STACKS: usize = 2;
+
+    /// wasmi's defaults (the `DEFAULT_*` constants).
+    pub const fn new() -> Self {
+        Self {
+            initial_bytes: Self::DEFAULT_INITIAL_BYTES,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            max_recursion_depth: Self::DEFAULT_MAX_RECURSION_DEPTH,
+            cached_stacks: Self::DEFAULT_CACHED_STACKS,
+        }
+    }
+
+    /// For a microcontroller with a few tens of KiB of heap: 128 bytes of initial value stack,
+    /// at most 16 KiB, 64 nested calls, one stack kept for reuse. Plenty for control rules;
+    /// a guest that needs more traps with a stack overflow instead of exhausting the heap.
+    pub const fn small_footprint() -> Self {
+        Self {
+            initial_bytes: 128,
+            max_bytes: 16 * 1024,
+            max_recursion_depth: 64,
+            cached_stacks: 1,
+        }
+    }
+
+    /// Whether wasmi accepts these limits: `initial_bytes <= max_bytes` and a recursion depth
+    /// of at least 1.
+    pub(crate) const fn is_valid(&self) -> bool {
+        self.initial_bytes <= self.max_bytes && self.max_recursion_depth > 0
+    }
+}
+
+impl Default for StackLimits {
     fn default() -> Self {
         Self::new()
     }

@@ -16,7 +16,6 @@
 //! as long as the [`RawStore`], as the spec suite needs), and the wall-clock deadline (fuel
 //! alone bounds a raw call). Never use it to run untrusted tenants' code: use [`Runtime::call`].
 
-use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use wasmi::{
@@ -26,7 +25,7 @@ use wasmi::{
 use wasmi_core::LimiterError;
 
 use crate::capability;
-use crate::error::{ContractViolation, Error, ErrorKind};
+use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
 use crate::invoke::Runtime;
 use crate::limits::Limits;
 
@@ -136,7 +135,7 @@ impl Runtime {
         }
         let module = Module::new(self.engine(), bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidModule {
-                reason: e.to_string(),
+                reason: wasm_reason(&e, INVALID_MODULE),
             })
         })?;
         Ok(RawModule { module })
@@ -212,9 +211,9 @@ impl RawStore {
             .map_err(|e| map_error(store, &e))?;
         items.push(("memory", memory.into()));
         for (name, item) in items {
-            self.linker
-                .define("spectest", name, item)
-                .map_err(|e| Error::config(e.to_string()))?;
+            self.linker.define("spectest", name, item).map_err(|e| {
+                Error::config(wasm_reason(&e, "spectest item could not be defined"))
+            })?;
         }
         Ok(())
     }
@@ -243,7 +242,7 @@ impl RawStore {
         self.linker
             .instance(&mut self.store, name, instance.0)
             .map(drop)
-            .map_err(|e| Error::config(e.to_string()))
+            .map_err(|e| Error::config(wasm_reason(&e, "the instance could not be registered")))
     }
 
     /// Calls export `name` of `instance` with `args`; returns its results.
@@ -306,7 +305,7 @@ impl RawStore {
     fn refuel(&mut self) -> Result<(), Error> {
         self.store
             .set_fuel(self.limits.fuel)
-            .map_err(|e| Error::config(e.to_string()))
+            .map_err(|e| Error::config(wasm_reason(&e, "the store refused the fuel budget")))
     }
 }
 
@@ -330,7 +329,7 @@ fn map_error(store: &Store<RawState>, e: &wasmi::Error) -> Error {
         return ErrorKind::Trap(kind).into();
     }
     ErrorKind::Host {
-        reason: e.to_string(),
+        reason: wasm_reason(e, "instantiation or the call failed in wasmi"),
     }
     .into()
 }

@@ -1,5 +1,9 @@
 //! Unit tests of the pieces that need no guest.
-#![expect(clippy::expect_used, reason = "tests fail loudly on purpose")]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 use core::time::Duration;
 
@@ -84,4 +88,74 @@ fn shared_handles_can_cross_threads() {
     assert_send_sync::<crate::CompiledModule>();
     assert_send_sync::<crate::Tenant>();
     assert_send_sync::<crate::Error>();
+}
+
+/// A runtime on a manual clock, for the compile-path tests below.
+fn runtime() -> crate::Runtime {
+    crate::Runtime::builder(alloc::sync::Arc::new(crate::ManualClock::new()))
+        .build()
+        .expect("default runtime builds")
+}
+
+#[test]
+fn signatures_are_described_in_text_format_types() {
+    use wasmi::{FuncType, ValType};
+    let ty = FuncType::new(
+        [ValType::I32, ValType::I64, ValType::F32, ValType::F64],
+        [ValType::FuncRef, ValType::ExternRef],
+    );
+    assert_eq!(
+        crate::abi::describe(&ty),
+        "(i32, i64, f32, f64) -> (funcref, externref)"
+    );
+    assert_eq!(crate::abi::describe(&FuncType::new([], [])), "() -> ()");
+}
+
+#[test]
+fn import_signature_mismatch_names_both_signatures() {
+    let wasm = wat::parse_str(
+        r#"(module
+             (import "palisade" "output" (func (param i64)))
+             (memory (export "memory") 1)
+             (func (export "palisade_alloc") (param i32) (result i32) (i32.const 0))
+             (func (export "run") (param i32 i32) (result i32) (i32.const 0))
+             (@custom "palisade.abi" "\01\00\00\00"))"#,
+    )
+    .expect("valid WAT");
+    let err = runtime()
+        .compile(&wasm)
+        .expect_err("wrong signature is refused");
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::ContractViolation(crate::ContractViolation::ImportSignature {
+            name: "output".into(),
+            expected: "(i32, i32) -> ()".into(),
+            found: "(i64) -> ()".into(),
+        })
+    );
+}
+
+#[test]
+fn invalid_module_reason_depends_on_feature_messages() {
+    let rt = runtime();
+    let err = rt.compile(b"not wasm").expect_err("garbage is refused");
+    let ErrorKind::InvalidModule { reason } = err.kind() else {
+        panic!("expected InvalidModule, got {err:?}");
+    };
+    if cfg!(feature = "messages") {
+        // wasmi's own words.
+        assert!(reason.contains("magic"), "{reason}");
+    } else {
+        assert_eq!(reason, crate::error::INVALID_MODULE);
+    }
+    // The runtime keeps compiling good modules afterwards.
+    let good = wat::parse_str(
+        r#"(module
+             (memory (export "memory") 1)
+             (func (export "palisade_alloc") (param i32) (result i32) (i32.const 0))
+             (func (export "run") (param i32 i32) (result i32) (i32.const 0))
+             (@custom "palisade.abi" "\01\00\00\00"))"#,
+    )
+    .expect("valid WAT");
+    assert!(rt.compile(&good).is_ok());
 }

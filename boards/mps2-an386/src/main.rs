@@ -28,7 +28,7 @@ use core::time::Duration;
 use cortex_m as _; // the critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
-use palisade::{Clock, Limits, MemoryKv, Runtime, TrustStore};
+use palisade::{Clock, Limits, MemoryKv, Runtime, StackLimits, TrustStore};
 use palisade_mcu::{BundleSlot, DefmtLog, Gpio, PinSet, Sensors, TimerClock, load_first_good};
 
 use board::{LedPin, SimThermometer, Timer0};
@@ -97,7 +97,9 @@ fn run() -> Verdict {
     let builder = Runtime::builder(clock.clone())
         .log_sink(Arc::new(DefmtLog))
         .kv_store(Arc::new(MemoryKv::with_quota(1024)))
-        .max_module_bytes(layout::SLOT_BYTES);
+        .max_module_bytes(layout::SLOT_BYTES)
+        // A small interpreter stack: the heap is 64 KiB and the thermostat target 16 KiB.
+        .stack_limits(StackLimits::small_footprint());
     let Ok(runtime) = sensors.register(gpio.register(builder)).build() else {
         return Verdict::Setup;
     };

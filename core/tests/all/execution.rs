@@ -1,6 +1,8 @@
 //! One call: input in, output out, errors as data, nothing carried between calls.
 
-use palisade::{ErrorKind, Limits, Outcome};
+use std::sync::Arc;
+
+use palisade::{ErrorKind, Limits, ManualClock, Outcome, Runtime, StackLimits};
 
 use crate::{ECHO, assert_serves_good_guest, compile, guest, host, kind_of, tenant};
 
@@ -213,4 +215,71 @@ fn modules_from_another_runtime_are_refused_not_panicked_on() {
     let t = tenant(&b.runtime, "acme", &[], Limits::default());
     let call = b.runtime.call(&module, &t, "echo", b"x");
     assert!(matches!(kind_of(&call), ErrorKind::Config { .. }));
+}
+
+#[test]
+fn small_footprint_stacks_still_trap_deep_recursion() {
+    let runtime = Runtime::builder(Arc::new(ManualClock::new()))
+        .stack_limits(StackLimits::small_footprint())
+        .build()
+        .unwrap();
+    let module = compile(
+        &runtime,
+        &guest(
+            r#"(func $down (param i32) (result i32)
+                 (if (result i32) (i32.eqz (local.get 0))
+                   (then (i32.const 0))
+                   (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
+               (func (export "depth") (param i32 i32) (result i32)
+                 (call $down (i32.load8_u (local.get 0))))"#,
+        ),
+    );
+    let t = tenant(&runtime, "acme", &[], Limits::default());
+    // Well inside the 64 nested calls of the preset: runs.
+    assert!(runtime.call(&module, &t, "depth", &[40]).result.is_ok());
+    // Past it: a stack overflow trap, not a crash and not heap exhaustion.
+    let call = runtime.call(&module, &t, "depth", &[200]);
+    assert_eq!(
+        kind_of(&call),
+        ErrorKind::Trap(palisade::TrapKind::StackOverflow)
+    );
+    assert_eq!(call.report.outcome, Outcome::Trap);
+    assert_serves_good_guest(&runtime, &t);
+}
+
+#[test]
+fn inconsistent_stack_limits_are_a_config_error() {
+    let limits = StackLimits {
+        initial_bytes: 4096,
+        max_bytes: 1024,
+        ..StackLimits::new()
+    };
+    let err = Runtime::builder(Arc::new(ManualClock::new()))
+        .stack_limits(limits)
+        .build()
+        .err()
+        .unwrap();
+    assert!(matches!(err.kind(), ErrorKind::Config { .. }), "{err:?}");
+    let zero_depth = StackLimits {
+        max_recursion_depth: 0,
+        ..StackLimits::new()
+    };
+    let err = Runtime::builder(Arc::new(ManualClock::new()))
+        .stack_limits(zero_depth)
+        .build()
+        .err()
+        .unwrap();
+    assert!(matches!(err.kind(), ErrorKind::Config { .. }), "{err:?}");
+    // Below wasmi's default initial height on both ends: accepted (setter order matters).
+    let tiny = StackLimits {
+        initial_bytes: 64,
+        max_bytes: 512,
+        ..StackLimits::new()
+    };
+    assert!(
+        Runtime::builder(Arc::new(ManualClock::new()))
+            .stack_limits(tiny)
+            .build()
+            .is_ok()
+    );
 }
