@@ -595,11 +595,11 @@ const METHODOLOGY: &str = r#"
   keeps nothing, so the thermostat does the same work on every call and every engine),
   `random_fill` answers `HOST`, `clock_now` 0. Before anything is timed, each engine's output
   for each workload is compared with the expected output; a mismatch fails the run.
-- **Palisade** is the full path a host uses: `Runtime::compile` (validate, contract check,
-  digest) once, then `Runtime::call` per call — capability and rate checks, a fresh store +
-  instance, fuel in slices of 100,000 with a deadline check between slices, the memory limiter,
-  and the output copied out. Its tenant has the default limits except fuel (10¹²), deadline
-  (60 s) and no rate limit.
+- **Palisade** is the full path a host uses: `Registry::register` (SHA-256 digest, validate,
+  compile, contract check) and `Registry::promote` (grants gate) once, then `Registry::call` per
+  call — routing by request key, capability and rate checks, a fresh store + instance, fuel in slices of 100,000 with a deadline check between slices, the memory limiter,
+  the output copied out, and the per-(plugin, tenant) metrics updated. Its tenant has the
+  default limits except fuel (10¹²), deadline (60 s) and no rate limit.
 - **Phases.** *startup*: bytes → first result, with a fresh engine per iteration built outside
   the timed region (wasmi never frees compiled code while its engine lives, and wasmtime's
   code memory would pile up too). *instantiate*: compiled module → store + instance (+ drop).
@@ -609,6 +609,8 @@ const METHODOLOGY: &str = r#"
   invocations of every engine on every guest directly would take hours here. For the thermostat
   the totals are also measured directly (compile once + N invocations in one timed loop), and the
   table shows measured / modelled.
+- **wasmtime compiles on one thread**: it is built without its `parallel-compilation` feature
+  (the machine has 2 cores shared with other work), so its compile times are single-threaded.
 - **wasmtime-warm** starts from a Cranelift artifact produced by `Engine::precompile_module`
   ahead of time (not timed: it is a build step), so its "startup" is deserialise +
   `instantiate_pre` + first call. It is the best case for a compiler whose artifacts can be
