@@ -109,10 +109,25 @@ impl CallState {
 /// Caps linear memory and tables, and records the high-water mark and refused growths.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct MemoryMeter {
-    cap: usize,
+    pub(crate) cap: usize,
     table_cap: usize,
-    high_water: usize,
-    cap_hits: u32,
+    /// Instances, tables and memories a store may create (1 instance per call; more for raw
+    /// stores that link spec modules together).
+    max_items: usize,
+    pub(crate) high_water: usize,
+    pub(crate) cap_hits: u32,
+}
+
+impl MemoryMeter {
+    pub(crate) fn new(limits: &Limits, max_items: usize) -> Self {
+        Self {
+            cap: limits.memory_bytes,
+            table_cap: limits.table_elements,
+            max_items,
+            high_water: 0,
+            cap_hits: 0,
+        }
+    }
 }
 
 impl wasmi::ResourceLimiter for MemoryMeter {
@@ -140,15 +155,15 @@ impl wasmi::ResourceLimiter for MemoryMeter {
     }
 
     fn instances(&self) -> usize {
-        1
+        self.max_items
     }
 
     fn tables(&self) -> usize {
-        4
+        self.max_items.max(4)
     }
 
     fn memories(&self) -> usize {
-        1
+        self.max_items
     }
 }
 
@@ -883,12 +898,7 @@ impl CallState {
             digest,
             deadline_at,
             fuel_reserve: 0,
-            meter: MemoryMeter {
-                cap: limits.memory_bytes,
-                table_cap: limits.table_elements,
-                high_water: 0,
-                cap_hits: 0,
-            },
+            meter: MemoryMeter::new(&limits, 1),
             memory: None,
             output: None,
             log_bytes: 0,

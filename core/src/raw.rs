@@ -22,11 +22,10 @@ use wasmi::{
     Extern, ExternRef, Func, Global, Instance, Linker, Memory, MemoryType, Module, Mutability, Ref,
     RefType, Store, Table, TableType, Val,
 };
-use wasmi_core::LimiterError;
 
 use crate::capability;
 use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
-use crate::invoke::Runtime;
+use crate::invoke::{MemoryMeter, Runtime};
 use crate::limits::Limits;
 
 /// Most instances, tables and memories one raw store may create.
@@ -60,45 +59,7 @@ pub struct RawInstance(Instance);
 #[derive(Debug)]
 pub struct RawState {
     fuel: u64,
-    memory_cap: usize,
-    table_cap: usize,
-    cap_hits: u32,
-}
-
-impl wasmi::ResourceLimiter for RawState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
-        if desired > self.memory_cap {
-            self.cap_hits = self.cap_hits.saturating_add(1);
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
-        Ok(desired <= self.table_cap)
-    }
-
-    fn instances(&self) -> usize {
-        RAW_STORE_MAX_INSTANCES
-    }
-
-    fn tables(&self) -> usize {
-        RAW_STORE_MAX_INSTANCES
-    }
-
-    fn memories(&self) -> usize {
-        RAW_STORE_MAX_INSTANCES
-    }
+    meter: MemoryMeter,
 }
 
 /// A store for raw modules: instances that live as long as it does, linked by name.
@@ -148,12 +109,10 @@ impl Runtime {
             self.engine(),
             RawState {
                 fuel: limits.fuel,
-                memory_cap: limits.memory_bytes,
-                table_cap: limits.table_elements,
-                cap_hits: 0,
+                meter: MemoryMeter::new(&limits, RAW_STORE_MAX_INSTANCES),
             },
         );
-        store.limiter(|s| s);
+        store.limiter(|s| &mut s.meter);
         let mut linker = Linker::new(self.engine());
         linker.allow_shadowing(true);
         RawStore {
@@ -299,7 +258,7 @@ impl RawStore {
 
     /// Memory growths the cap refused so far.
     pub fn memory_cap_hits(&self) -> u32 {
-        self.store.data().cap_hits
+        self.store.data().meter.cap_hits
     }
 
     fn refuel(&mut self) -> Result<(), Error> {
@@ -319,9 +278,9 @@ fn map_error(store: &Store<RawState>, e: &wasmi::Error) -> Error {
         }
         return ErrorKind::Trap(capability::trap_kind(code)).into();
     }
-    if store.data().cap_hits > 0 {
+    if store.data().meter.cap_hits > 0 {
         return ErrorKind::MemoryCap {
-            cap_bytes: store.data().memory_cap,
+            cap_bytes: store.data().meter.cap,
         }
         .into();
     }
