@@ -6,19 +6,13 @@ cd "$(dirname "$0")"
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
+source scripts/setup.sh
+
 step "system packages: QEMU for the Cortex-M4 board, binutils for \`size\`"
-packages=()
-command -v qemu-system-arm >/dev/null || packages+=(qemu-system-arm)
-command -v arm-none-eabi-size >/dev/null || packages+=(binutils-arm-none-eabi)
-if ((${#packages[@]})); then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
-fi
+need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
 
 step "toolchain (pinned in rust-toolchain.toml, with its targets)"
-rustup toolchain install
+need_toolchain
 
 step "format"
 cargo fmt --all --check

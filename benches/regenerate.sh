@@ -5,10 +5,14 @@
 #   MEASURE=5 WARMUP=1 SAMPLES=20 benches/regenerate.sh   # longer, quieter numbers
 #   FEATURES=wasmtime benches/regenerate.sh               # a subset of the engines
 #
-# Needs: libclang-dev (wasm3's bindgen) and fonts-dejavu-core (the plot's font). The first run
-# builds wasmtime, which takes several minutes.
+# Installs what it needs when missing: libclang-dev (wasm3's bindgen) and fonts-dejavu-core (the
+# plot's font) through apt, and the pinned toolchain's targets (the guests are wasm32). The first
+# run builds wasmtime, which takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/setup.sh
+need_packages /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core :libclang-dev
+need_toolchain
 
 features=${FEATURES:-all-engines}
 measure=${MEASURE:-2}

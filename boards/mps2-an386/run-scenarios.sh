@@ -4,9 +4,9 @@
 # (QEMU's exit code): the firmware checks, every tick, the LED register and the call's outcome
 # against the scenario descriptor that QEMU loads into flash next to the rule bundle.
 #
-# Needs: qemu-system-arm (Debian: qemu-system-arm), the thumbv7em-none-eabihf target (pinned in
-# rust-toolchain.toml). Optional: defmt-print (`cargo install defmt-print`) to show the logs;
-# arm-none-eabi-size (Debian: binutils-arm-none-eabi) to print the firmware size.
+# Installs what it needs when missing: qemu-system-arm and binutils-arm-none-eabi (apt), and the
+# pinned toolchain's targets (thumbv7em-none-eabihf, wasm32-unknown-unknown; rustup).
+# Optional: defmt-print (`cargo install defmt-print`) to show the logs.
 set -euo pipefail
 BOARD="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$BOARD/../.." && pwd)"
@@ -14,6 +14,11 @@ OUT="$BOARD/target/scenarios"
 mkdir -p "$OUT"
 
 step() { printf '\n==> %s\n' "$*"; }
+source "$ROOT/scripts/setup.sh"
+
+step "setup: QEMU, binutils, the pinned toolchain's targets"
+need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
+(cd "$ROOT" && need_toolchain)
 
 step "host tool: pack_rule (bundles and scenario descriptors)"
 TOOL_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -23,7 +28,7 @@ PACK="$TOOL_TARGET/debug/examples/pack_rule"
 step "firmware (release: opt-level z, LTO)"
 (cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" cargo build -q --release)
 ELF="$BOARD/target/thumbv7em-none-eabihf/release/palisade-board-mps2-an386"
-if command -v arm-none-eabi-size >/dev/null; then arm-none-eabi-size "$ELF"; fi
+arm-none-eabi-size "$ELF"
 
 step "the thermostat guest (guests/examples/thermostat, wasm32, 1-byte pages)"
 (cd "$ROOT" && CARGO_TARGET_DIR="$BOARD/target/guests" cargo build -q --manifest-path guests/Cargo.toml \

@@ -96,7 +96,56 @@ fn nested_target_dir(out: &Path) -> PathBuf {
     }
 }
 
+/// The target every guest is built for.
+const GUEST_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Makes sure the active toolchain has the standard library for [`GUEST_TARGET`].
+///
+/// `rust-toolchain.toml` lists the target, but rustup adds listed targets only when it installs
+/// the toolchain itself: a machine that already had the pinned toolchain lacks them. So the build
+/// installs the target through rustup (one line on the terminal), and without rustup says exactly
+/// what to install.
+fn ensure_guest_target() -> Result {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("could not run rustc to find its sysroot: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(GUEST_TARGET).join("lib").is_dir() {
+        return Ok(());
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", GUEST_TARGET]);
+    if let Some(toolchain) = &toolchain {
+        add.args(["--toolchain", toolchain]);
+    }
+    let on = toolchain.as_deref().unwrap_or("the active toolchain");
+    println!(
+        "cargo:warning=installing the Rust target {GUEST_TARGET} for {on} (the guests are built \
+         for it): rustup target add {GUEST_TARGET}"
+    );
+    match add.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!(
+            "`rustup target add {GUEST_TARGET}` failed ({status}); run it yourself and look at \
+             its message (a network or permissions problem?), then build again"
+        )),
+        Err(_) => Err(format!(
+            "the guests are built for {GUEST_TARGET}, whose standard library is not installed in \
+             {}, and rustup is not on PATH to install it. Install Rust with rustup \
+             (https://rustup.rs: `curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh`) \
+             and build again; the pinned toolchain and targets in rust-toolchain.toml are then \
+             installed for you. Without rustup, install your distribution's Rust standard library \
+             for {GUEST_TARGET} (Debian: `apt-get install libstd-rust-dev-wasm32`).",
+            sysroot.display()
+        )),
+    }
+}
+
 fn build_rust_guests(guests: &Path, out: &Path) -> Result {
+    ensure_guest_target()?;
     let target_dir = nested_target_dir(out);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -105,7 +154,7 @@ fn build_rust_guests(guests: &Path, out: &Path) -> Result {
             "build",
             "--release",
             "--target",
-            "wasm32-unknown-unknown",
+            GUEST_TARGET,
             "--workspace",
             "--locked",
         ])
@@ -131,13 +180,12 @@ fn build_rust_guests(guests: &Path, out: &Path) -> Result {
         .map_err(|e| format!("could not run cargo for the guests: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the guests failed ({status}); run `cargo build --release --target \
-             wasm32-unknown-unknown` in {} to see why (is the wasm32-unknown-unknown target \
-             installed? rust-toolchain.toml lists it)",
+            "building the guests failed ({status}); the compiler's messages are above. To see \
+             them alone, run `cargo build --release --target {GUEST_TARGET}` in {}",
             guests.display()
         ));
     }
-    let built = target_dir.join("wasm32-unknown-unknown").join("release");
+    let built = target_dir.join(GUEST_TARGET).join("release");
     for (stem, name) in RUST_GUESTS {
         let from = built.join(format!("{stem}.wasm"));
         let bytes =

@@ -1,0 +1,46 @@
+# Shared setup for the project's scripts (sourced, not run): each script names what it needs and
+# these functions install what is missing, so every command works on a fresh machine.
+#
+#   source "$ROOT/scripts/setup.sh"
+#   need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
+#   need_toolchain
+
+# need_packages CHECK:PACKAGE... — installs, through apt in one go, every Debian PACKAGE whose CHECK
+# fails. CHECK is a command (missing from PATH), an absolute path (does not exist), or empty (dpkg
+# does not list PACKAGE as installed: for libraries).
+need_packages() {
+  local missing=() pair cmd pkg
+  for pair in "$@"; do
+    cmd=${pair%%:*} pkg=${pair#*:}
+    case $cmd in
+      /*) [ -e "$cmd" ] || missing+=("$pkg") ;;
+      "") dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg") ;;
+      *) command -v "$cmd" >/dev/null || missing+=("$pkg") ;;
+    esac
+  done
+  ((${#missing[@]})) || return 0
+  echo "installing system packages: ${missing[*]} (apt-get)"
+  if ! command -v apt-get >/dev/null; then
+    echo "error: apt-get is not available; install these packages with your package manager: ${missing[*]}" >&2
+    return 1
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "error: run as root or install sudo to install: ${missing[*]}" >&2; return 1; }
+    sudo=sudo
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# need_toolchain — the toolchain pinned in rust-toolchain.toml with its components and targets.
+# rustup adds the listed targets only when it installs the toolchain itself; `rustup toolchain
+# install` (no argument) also completes a toolchain that is already there.
+need_toolchain() {
+  if ! command -v rustup >/dev/null; then
+    echo "error: rustup is not on PATH. Install Rust with rustup (https://rustup.rs):" >&2
+    echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh" >&2
+    return 1
+  fi
+  rustup toolchain install >/dev/null
+}
