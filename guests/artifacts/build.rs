@@ -112,7 +112,12 @@ fn ensure_guest_target() -> Result {
         .output()
         .map_err(|e| format!("could not run rustc to find its sysroot: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(GUEST_TARGET).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(GUEST_TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
     let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
@@ -122,17 +127,8 @@ fn ensure_guest_target() -> Result {
         add.args(["--toolchain", toolchain]);
     }
     let on = toolchain.as_deref().unwrap_or("the active toolchain");
-    println!(
-        "cargo:warning=installing the Rust target {GUEST_TARGET} for {on} (the guests are built \
-         for it): rustup target add {GUEST_TARGET}"
-    );
-    match add.status() {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!(
-            "`rustup target add {GUEST_TARGET}` failed ({status}); run it yourself and look at \
-             its message (a network or permissions problem?), then build again"
-        )),
-        Err(_) => Err(format!(
+    let Ok(mut child) = add.spawn() else {
+        return Err(format!(
             "the guests are built for {GUEST_TARGET}, whose standard library is not installed in \
              {}, and rustup is not on PATH to install it. Install Rust with rustup \
              (https://rustup.rs: `curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh`) \
@@ -140,6 +136,17 @@ fn ensure_guest_target() -> Result {
              installed for you. Without rustup, install your distribution's Rust standard library \
              for {GUEST_TARGET} (Debian: `apt-get install libstd-rust-dev-wasm32`).",
             sysroot.display()
+        ));
+    };
+    println!(
+        "cargo:warning=installing the Rust target {GUEST_TARGET} for {on} (the guests are built \
+         for it): rustup target add {GUEST_TARGET}"
+    );
+    match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        outcome => Err(format!(
+            "`rustup target add {GUEST_TARGET}` failed ({outcome:?}); run it yourself and look at \
+             its message (a network or permissions problem?), then build again"
         )),
     }
 }
