@@ -42,6 +42,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+mod gate;
 pub mod http;
 pub mod kv;
 pub mod metrics;

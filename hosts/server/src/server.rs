@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::auth::{self, TokenHash};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::gate::GateKv;
 use crate::kv::SqliteKv;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
@@ -151,6 +152,7 @@ pub struct Server {
     config: Config,
     store: Store,
     kv: Arc<SqliteKv>,
+    gate_kv: Arc<GateKv>,
     registry: Registry,
     trust: TrustStore,
     gate: palisade::Tenant,
@@ -200,9 +202,10 @@ impl Server {
         let admin_hash = Self::admin_hash(&store)?;
         let kv = Arc::new(SqliteKv::open(&store.db_path())?);
         let clock = Arc::new(StdClock::new());
+        let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
             .log_sink(Arc::new(TracingLog))
-            .kv_store(kv.clone())
+            .kv_store(gate_kv.clone())
             .random(Arc::new(OsRandom))
             .max_module_bytes(config.max_upload_bytes)
             .build()
@@ -232,6 +235,7 @@ impl Server {
             config,
             store,
             kv,
+            gate_kv,
             registry,
             trust,
             gate,
@@ -308,6 +312,11 @@ impl Server {
         Ok(())
     }
 
+    /// Restores one plugin's acknowledged rollout state WITHOUT re-running the gate (it
+    /// passed when the operator promoted; a smoke test that depends on time or state must not
+    /// take a version down at a restart). Versions whose signer is no longer trusted are
+    /// dropped: an active one falls back to the most recent still-trusted previous version.
+    /// A state that changed is written back, so the admin API shows what serves.
     fn restore_plugin(
         &self,
         snap: &Snapshot,
@@ -321,25 +330,115 @@ impl Server {
                 .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
                 .ok_or_else(|| format!("version {hex} has no stored row"))
         };
+        let revoked = |hex: &str| -> Result<bool, String> {
+            let row = find(hex)?;
+            match self.untrusted(row) {
+                Some(why) => {
+                    tracing::error!(plugin, version = %row.version, digest = %row.digest, reason = %why, "version no longer trusted: it will not serve");
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        };
+        let mut live = state.clone();
+        let mut previous = Vec::new();
+        for hex in &state.previous {
+            if !revoked(hex)? {
+                previous.push(hex.clone());
+            }
+        }
+        live.previous = previous;
+        if let Some(hex) = &state.active {
+            if revoked(hex)? {
+                live.active = (!live.previous.is_empty()).then(|| live.previous.remove(0));
+                match &live.active {
+                    Some(to) => {
+                        tracing::error!(plugin, from = %hex, to = %to, "active version revoked: falling back to the most recent trusted previous version");
+                    }
+                    None => {
+                        tracing::error!(plugin, from = %hex, "active version revoked and no trusted previous version: the plugin no longer serves");
+                    }
+                }
+            }
+        }
+        if let Some((hex, _)) = &state.canary {
+            if revoked(hex)? || live.active.as_deref() == Some(hex.as_str()) {
+                // A canary equal to the active version (left by a rollback before that was
+                // fixed) is dropped: it would route nothing anywhere new.
+                live.canary = None;
+            }
+        }
         let mut compiled = 0;
         // Oldest first, so that the registry rebuilds the same rollback history.
-        let mut order: Vec<&str> = state.previous.iter().rev().map(String::as_str).collect();
-        order.extend(state.active.as_deref());
+        let mut order: Vec<&str> = live.previous.iter().rev().map(String::as_str).collect();
+        order.extend(live.active.as_deref());
         for hex in order {
             let row = find(hex)?;
             compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
             self.registry
-                .promote(plugin, row.digest, &self.gate)
+                .restore_active(plugin, row.digest)
                 .map_err(|e| e.to_string())?;
         }
-        if let Some((hex, bp)) = &state.canary {
+        if let Some((hex, bp)) = &live.canary {
             let row = find(hex)?;
             compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
             self.registry
-                .set_canary(plugin, row.digest, *bp, &self.gate)
+                .restore_canary(plugin, row.digest, *bp)
                 .map_err(|e| e.to_string())?;
         }
+        if live != *state {
+            self.persist_state(plugin).map_err(|e| e.message)?;
+        }
         Ok(compiled)
+    }
+
+    /// Why `row` may no longer serve or be promoted, if it may not: its signer was removed
+    /// from `trusted_keys`, or it is unsigned and `allow_unsigned` is off.
+    fn untrusted(&self, row: &VersionRow) -> Option<String> {
+        match &row.signer {
+            Some(signer) => {
+                let trusted = self
+                    .config
+                    .trusted_keys
+                    .iter()
+                    .filter_map(|k| parse_key(k).ok())
+                    .any(|k| hex(&k).eq_ignore_ascii_case(signer));
+                (!trusted).then(|| {
+                    format!(
+                        "{}@{} is signed by key {signer}, which is not in `trusted_keys`; upload a version signed by a trusted key",
+                        row.plugin, row.version
+                    )
+                })
+            }
+            None => (!self.config.allow_unsigned).then(|| {
+                format!(
+                    "{}@{} is unsigned and `allow_unsigned` is off; upload a signed bundle",
+                    row.plugin, row.version
+                )
+            }),
+        }
+    }
+
+    fn check_trusted(&self, row: &VersionRow) -> ApiResult<()> {
+        match self.untrusted(row) {
+            Some(why) => Err(ApiError::new(StatusCode::FORBIDDEN, "untrusted_key", why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` (a gated promotion) as a fresh smoke tenant holding every upload capability,
+    /// whose KV namespace is empty and discarded afterwards.
+    fn gated(&self, f: impl FnOnce(&palisade::Tenant) -> Result<(), Error>) -> ApiResult<()> {
+        let space = self.gate_kv.scratch_space();
+        let tenant = self
+            .registry
+            .with_runtime(|r| {
+                r.tenant(space.tenant_id())
+                    .grant_all(self.config.upload_capabilities.iter().map(String::as_str))
+                    .build()
+            })
+            .map_err(|e| ApiError::internal(format!("smoke tenant: {e}")))?;
+        f(&tenant).map_err(|e| rollout_error(&e))
     }
 
     /// The configuration.
@@ -547,17 +646,7 @@ impl Server {
         let mut meta = ModuleMeta::named(&row.plugin, &row.version);
         meta.provenance.clone_from(&row.meta.provenance);
         meta.capabilities.clone_from(&row.meta.capabilities);
-        meta.smoke = row
-            .meta
-            .smoke
-            .as_ref()
-            .and_then(|(entry, input, expected)| {
-                Some(Smoke {
-                    entry: entry.clone(),
-                    input: unhex(input)?,
-                    expected: unhex(expected)?,
-                })
-            });
+        meta.smoke = smoke_of(row);
         let registered = self
             .registry
             .register(&bytes, meta)
@@ -755,7 +844,24 @@ impl Server {
     ) -> ApiResult<VersionRow> {
         let snap = self.store.load().map_err(ApiError::internal)?;
         let row = match (version, digest) {
-            (Some(v), _) => snap
+            (Some(v), Some(d)) => {
+                let row = snap
+                    .versions
+                    .into_iter()
+                    .find(|r| r.plugin == plugin && r.version == v);
+                if let Some(r) = row.as_ref().filter(|r| !r.digest.to_string().eq_ignore_ascii_case(d)) {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "version_digest_mismatch",
+                        format!(
+                            "`{plugin}@{v}` has digest {}, not the digest {d} named with it; name one of them, or both of the same version",
+                            r.digest
+                        ),
+                    ));
+                }
+                row
+            }
+            (Some(v), None) => snap
                 .versions
                 .into_iter()
                 .find(|r| r.plugin == plugin && r.version == v),
@@ -807,10 +913,15 @@ impl Server {
         digest: Option<&str>,
     ) -> ApiResult<PluginState> {
         let row = self.find_version(plugin, version, digest)?;
+        self.check_trusted(&row)?;
         self.ensure_registered(&row)?;
-        self.registry
-            .promote(plugin, row.digest, &self.gate)
-            .map_err(|e| rollout_error(&e))?;
+        // The smoke test of THIS (plugin, version), not of whichever upload of the same bytes
+        // registered the module first.
+        let smoke = smoke_of(&row);
+        self.gated(|t| {
+            self.registry
+                .promote_with_smoke(plugin, row.digest, t, smoke.as_ref())
+        })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, "promoted");
         self.persist_state(plugin)
     }
@@ -834,6 +945,7 @@ impl Server {
             ));
         }
         let row = self.find_version(plugin, version, digest)?;
+        self.check_trusted(&row)?;
         self.ensure_registered(&row)?;
         #[expect(
             clippy::cast_possible_truncation,
@@ -841,9 +953,11 @@ impl Server {
             reason = "fraction is checked to be in 0..=1, so the product is in 0..=10000"
         )]
         let bp = (fraction * f64::from(palisade::registry::BASIS_POINTS)).round() as u16;
-        self.registry
-            .set_canary(plugin, row.digest, bp, &self.gate)
-            .map_err(|e| rollout_error(&e))?;
+        let smoke = smoke_of(&row);
+        self.gated(|t| {
+            self.registry
+                .set_canary_with_smoke(plugin, row.digest, bp, t, smoke.as_ref())
+        })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, basis_points = bp, "canary set");
         self.persist_state(plugin)
     }
@@ -1090,6 +1204,20 @@ fn missing_token() -> ApiError {
         "unauthorized",
         "send `Authorization: Bearer <token>`",
     )
+}
+
+/// The smoke test stored with a version.
+fn smoke_of(row: &VersionRow) -> Option<Smoke> {
+    row.meta
+        .smoke
+        .as_ref()
+        .and_then(|(entry, input, expected)| {
+            Some(Smoke {
+                entry: entry.clone(),
+                input: unhex(input)?,
+                expected: unhex(expected)?,
+            })
+        })
 }
 
 fn state_of(s: &PluginStatus) -> PluginState {
