@@ -47,6 +47,7 @@ pub mod http;
 pub mod kv;
 pub mod metrics;
 pub mod pool;
+pub mod rejection;
 mod server;
 pub mod store;
 pub mod tenant;

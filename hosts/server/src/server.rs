@@ -159,6 +159,7 @@ pub struct Server {
     clock: Arc<StdClock>,
     tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
     admin_hash: TokenHash,
+    metrics_hash: Option<TokenHash>,
     pool: WorkerPool,
     global: Arc<Semaphore>,
     metrics: ServerMetrics,
@@ -230,6 +231,7 @@ impl Server {
         let checkpoint_stop = Arc::new(AtomicBool::new(false));
         let checkpointer =
             crate::store::spawn_checkpointer(&store.db_path(), checkpoint_stop.clone())?;
+        let metrics_hash = config.metrics_token.as_deref().map(auth::hash_token);
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
             config,
@@ -242,6 +244,7 @@ impl Server {
             clock,
             tenants: RwLock::new(HashMap::new()),
             admin_hash,
+            metrics_hash,
             pool,
             metrics: ServerMetrics::default(),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -250,6 +253,11 @@ impl Server {
             checkpoint_stop,
             checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         };
+        if server.config.trusted_keys.is_empty() && !server.config.allow_unsigned {
+            tracing::warn!(
+                "no `trusted_keys` and `allow_unsigned = false`: every upload is refused. Run `palisade keygen`, put the hex of palisade.key.pub in `trusted_keys` (config file), restart, and upload bundles made with `palisade pack MODULE --key palisade.key`"
+            );
+        }
         let snapshot = server.store.load()?;
         server.restore(&snapshot)?;
         Ok(Arc::new(server))
@@ -550,6 +558,42 @@ impl Server {
         }
     }
 
+    /// Checks a token for `GET /metrics`: the admin token or the configured `metrics_token`.
+    ///
+    /// # Errors
+    ///
+    /// 401 `unauthorized` for a missing token, 403 `forbidden` for another one.
+    pub fn check_metrics(&self, token: Option<&str>) -> ApiResult<()> {
+        let token = token.ok_or_else(missing_token)?;
+        let admin = auth::verify(token, &self.admin_hash);
+        let metrics = self
+            .metrics_hash
+            .as_ref()
+            .is_some_and(|h| auth::verify(token, h));
+        if admin || metrics {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "metrics need the admin token or the configured `metrics_token`",
+            ))
+        }
+    }
+
+    /// Whether `digest` is released: some plugin's active, previous or canary version.
+    pub fn is_released(&self, digest: Digest) -> bool {
+        self.registry
+            .plugins()
+            .iter()
+            .filter_map(|p| self.registry.plugin(p))
+            .any(|s| {
+                s.active == digest
+                    || s.previous.contains(&digest)
+                    || s.canary.is_some_and(|c| c.digest == digest)
+            })
+    }
+
     // ---- tenants ----------------------------------------------------------------------
 
     /// Creates or updates a tenant. Returns a new token when the tenant is new or `rotate`.
@@ -687,7 +731,9 @@ impl Server {
             if !self.config.allow_unsigned {
                 return Err(ApiError::bad_request(
                     "signature_required",
-                    "this server accepts only signed bundles (docs/BUNDLE.md); pack the module with `palisade pack --sign` or set `allow_unsigned = true`",
+                    format!(
+                        "this server accepts only signed bundles (docs/BUNDLE.md): make one with `palisade pack MODULE.wasm --key palisade.key --name {plugin} --plugin-version VERSION` (the key from `palisade keygen`, the hex of its .pub in `trusted_keys`), or set `allow_unsigned = true`"
+                    ),
                 ));
             }
             version.filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -699,9 +745,15 @@ impl Server {
             (body, StoredMeta::default(), None)
         } else {
             let bundle = Bundle::new_checked(body).map_err(|e| bundle_error(&Error::from(e)))?;
-            bundle
-                .verify(&self.trust)
-                .map_err(|e| bundle_error(&Error::from(e)))?;
+            bundle.verify(&self.trust).map_err(|e| {
+                let mut err = bundle_error(&Error::from(e));
+                if err.code == "untrusted_key" && self.config.trusted_keys.is_empty() {
+                    err.message.push_str(
+                        "; this server trusts no key yet: put the hex of the signer's .pub file (from `palisade keygen`) in `trusted_keys` in the config file and restart",
+                    );
+                }
+                err
+            })?;
             let m = bundle.manifest();
             if m.name() != plugin {
                 return Err(ApiError::bad_request(
