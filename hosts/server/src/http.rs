@@ -613,4 +613,16 @@ mod tests {
         assert_eq!(choose_encoding("identity"), Encoding::Identity);
         assert_eq!(choose_encoding("*"), Encoding::Brotli);
     }
+
+    #[test]
+    fn if_none_match_compares_weakly_over_lists_and_star() {
+        let etag = "\"abc\"";
+        assert!(if_none_match("\"abc\"", etag));
+        assert!(if_none_match("W/\"abc\"", etag));
+        assert!(if_none_match("\"x\", W/\"abc\"", etag));
+        assert!(if_none_match("*", etag));
+        assert!(!if_none_match("\"abcd\"", etag));
+        assert!(!if_none_match("W/\"x\"", etag));
+        assert!(!if_none_match("", etag));
+    }
 }
