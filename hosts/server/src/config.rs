@@ -178,11 +178,9 @@ impl Config {
                 self.max_in_flight, self.workers
             ));
         }
-        if self
-            .metrics_token
-            .as_ref()
-            .is_some_and(|t| t.chars().count() < MIN_METRICS_TOKEN_CHARS || t.contains(char::is_whitespace))
-        {
+        if self.metrics_token.as_ref().is_some_and(|t| {
+            t.chars().count() < MIN_METRICS_TOKEN_CHARS || t.contains(char::is_whitespace)
+        }) {
             return Err(format!(
                 "`metrics_token` must be at least {MIN_METRICS_TOKEN_CHARS} characters without spaces (e.g. `openssl rand -hex 32`)"
             ));

@@ -54,7 +54,9 @@ pub fn router(server: Arc<Server>) -> Router {
         // Bodies are read with our own caps (JSON errors), never axum's default.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(crate::rejection::limit_headers))
-        .layer(axum::middleware::map_response(crate::rejection::json_errors))
+        .layer(axum::middleware::map_response(
+            crate::rejection::json_errors,
+        ))
         .with_state(server)
 }
 
@@ -525,12 +527,12 @@ async fn put_tenant(
             .find(|(id, _)| *id == tenant)
             .map(|(_, c)| c);
         let (config, rotate) = merge_tenant(current.as_ref(), body)?;
-        config.limits.validate(s.config()).map_err(|(field, message)| {
-            ApiError::bad_request(
-                "bad_limit",
-                format!("`limits.{field}`: {message}"),
-            )
-        })?;
+        config
+            .limits
+            .validate(s.config())
+            .map_err(|(field, message)| {
+                ApiError::bad_request("bad_limit", format!("`limits.{field}`: {message}"))
+            })?;
         let token = s.put_tenant(&tenant, config, rotate)?;
         let status = if token.is_some() {
             StatusCode::CREATED

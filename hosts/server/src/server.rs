@@ -356,25 +356,25 @@ impl Server {
             }
         }
         live.previous = previous;
-        if let Some(hex) = &state.active {
-            if revoked(hex)? {
-                live.active = (!live.previous.is_empty()).then(|| live.previous.remove(0));
-                match &live.active {
-                    Some(to) => {
-                        tracing::error!(plugin, from = %hex, to = %to, "active version revoked: falling back to the most recent trusted previous version");
-                    }
-                    None => {
-                        tracing::error!(plugin, from = %hex, "active version revoked and no trusted previous version: the plugin no longer serves");
-                    }
+        if let Some(hex) = &state.active
+            && revoked(hex)?
+        {
+            live.active = (!live.previous.is_empty()).then(|| live.previous.remove(0));
+            match &live.active {
+                Some(to) => {
+                    tracing::error!(plugin, from = %hex, to = %to, "active version revoked: falling back to the most recent trusted previous version");
+                }
+                None => {
+                    tracing::error!(plugin, from = %hex, "active version revoked and no trusted previous version: the plugin no longer serves");
                 }
             }
         }
-        if let Some((hex, _)) = &state.canary {
-            if revoked(hex)? || live.active.as_deref() == Some(hex.as_str()) {
-                // A canary equal to the active version (left by a rollback before that was
-                // fixed) is dropped: it would route nothing anywhere new.
-                live.canary = None;
-            }
+        // A canary equal to the active version (left by a rollback before that was fixed) is
+        // dropped: it would route nothing anywhere new.
+        if let Some((hex, _)) = &state.canary
+            && (revoked(hex)? || live.active.as_deref() == Some(hex.as_str()))
+        {
+            live.canary = None;
         }
         let mut compiled = 0;
         // Oldest first, so that the registry rebuilds the same rollback history.
@@ -901,7 +901,10 @@ impl Server {
                     .versions
                     .into_iter()
                     .find(|r| r.plugin == plugin && r.version == v);
-                if let Some(r) = row.as_ref().filter(|r| !r.digest.to_string().eq_ignore_ascii_case(d)) {
+                if let Some(r) = row
+                    .as_ref()
+                    .filter(|r| !r.digest.to_string().eq_ignore_ascii_case(d))
+                {
                     return Err(ApiError::new(
                         StatusCode::CONFLICT,
                         "version_digest_mismatch",

@@ -86,7 +86,10 @@ impl TenantLimits {
             if (lo..=hi).contains(&value) {
                 Ok(())
             } else {
-                Err((field, format!("{value} is outside the allowed range {lo}..={hi}")))
+                Err((
+                    field,
+                    format!("{value} is outside the allowed range {lo}..={hi}"),
+                ))
             }
         };
         let wide = |n: usize| u128::try_from(n).unwrap_or(u128::MAX);
@@ -97,7 +100,12 @@ impl TenantLimits {
             1,
             wide(MAX_MEMORY_BYTES),
         )?;
-        range("deadline_ms", self.deadline_ms.into(), 1, MAX_DEADLINE_MS.into())?;
+        range(
+            "deadline_ms",
+            self.deadline_ms.into(),
+            1,
+            MAX_DEADLINE_MS.into(),
+        )?;
         range(
             "input_bytes",
             wide(self.input_bytes),

@@ -36,7 +36,12 @@ fn metrics_need_the_admin_or_the_metrics_token() {
     // The metrics token is good for nothing else.
     let r = srv
         .client()
-        .request("GET", "/v1/admin/plugins", &[("authorization", &bearer)], b"")
+        .request(
+            "GET",
+            "/v1/admin/plugins",
+            &[("authorization", &bearer)],
+            b"",
+        )
         .unwrap();
     assert_error(&r, 403, "forbidden");
     assert!(srv.metrics().contains("palisade_workers 2"));
@@ -47,9 +52,8 @@ fn public_downloads_serve_released_versions_only() {
     let srv = Srv::start();
     let d1 = digest_of(&srv.upload("p", "1", &tagged("one")));
     let d2 = digest_of(&srv.upload("p", "2", &tagged("two")));
-    let promote = |v: &str| {
-        srv.admin_json("POST", "/v1/admin/plugins/p/promote", json!({"version": v}))
-    };
+    let promote =
+        |v: &str| srv.admin_json("POST", "/v1/admin/plugins/p/promote", json!({"version": v}));
     assert_eq!(promote("1").status, 200);
     let tenant = srv.tenant("acme", json!({}));
 
@@ -79,7 +83,11 @@ fn public_downloads_serve_released_versions_only() {
 fn if_none_match_uses_weak_comparison() {
     let srv = Srv::start();
     let d = digest_of(&srv.upload("p", "1", &tagged("one")));
-    let promoted = srv.admin_json("POST", "/v1/admin/plugins/p/promote", json!({"version": "1"}));
+    let promoted = srv.admin_json(
+        "POST",
+        "/v1/admin/plugins/p/promote",
+        json!({"version": "1"}),
+    );
     assert_eq!(promoted.status, 200);
     let path = format!("/v1/modules/{d}");
     for matching in [
@@ -103,13 +111,23 @@ fn every_error_is_json() {
     let mut c = srv.client();
     // The router's 405, with `Allow` kept.
     let r = c
-        .request("DELETE", "/v1/admin/plugins", &[("authorization", &admin)], b"")
+        .request(
+            "DELETE",
+            "/v1/admin/plugins",
+            &[("authorization", &admin)],
+            b"",
+        )
         .unwrap();
     assert_error(&r, 405, "method_not_allowed");
     assert!(r.header("allow").is_some_and(|a| a.contains("GET")));
     // An extractor rejection (a path segment that is not UTF-8).
     let r = c
-        .request("POST", "/v1/plugins/%FF/echo", &[("authorization", &admin)], b"")
+        .request(
+            "POST",
+            "/v1/plugins/%FF/echo",
+            &[("authorization", &admin)],
+            b"",
+        )
         .unwrap();
     assert_error(&r, 400, "bad_request");
     // A header section over the cap.
@@ -119,7 +137,13 @@ fn every_error_is_json() {
         .unwrap();
     assert_error(&r, 431, "headers_too_large");
     // The server still serves.
-    assert_eq!(srv.client().request("GET", "/healthz", &[], b"").unwrap().status, 200);
+    assert_eq!(
+        srv.client()
+            .request("GET", "/healthz", &[], b"")
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -140,7 +164,13 @@ fn a_truncated_body_is_a_400_not_a_413() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("\"truncated_body\""), "{answer}");
-    assert_eq!(srv.client().request("GET", "/healthz", &[], b"").unwrap().status, 200);
+    assert_eq!(
+        srv.client()
+            .request("GET", "/healthz", &[], b"")
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -167,7 +197,11 @@ fn tenant_put_keeps_what_it_does_not_name() {
     // A field it names replaces the old value; an unknown field is refused by name.
     let r = srv.admin_json("PUT", "/v1/admin/tenants/acme", json!({"plugins": []}));
     assert_eq!(r.status, 200);
-    assert_error(&srv.invoke(&token, "p", "echo", b""), 403, "plugin_not_granted");
+    assert_error(
+        &srv.invoke(&token, "p", "echo", b""),
+        403,
+        "plugin_not_granted",
+    );
     let r = srv.admin_json("PUT", "/v1/admin/tenants/acme", json!({"plugin": ["p"]}));
     assert_error(&r, 400, "bad_json");
     assert!(String::from_utf8_lossy(&r.body).contains("plugin"));
@@ -236,7 +270,9 @@ fn the_zero_setup_upload_errors_say_what_to_do() {
     assert_error(&r, 400, "signature_required");
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
-        message.contains("palisade pack") && message.contains("--key") && !message.contains("--sign"),
+        message.contains("palisade pack")
+            && message.contains("--key")
+            && !message.contains("--sign"),
         "{message}"
     );
     let r = srv.admin_req(
@@ -246,5 +282,8 @@ fn the_zero_setup_upload_errors_say_what_to_do() {
     );
     assert_error(&r, 403, "untrusted_key");
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("trusted_keys") && message.contains("palisade keygen"), "{message}");
+    assert!(
+        message.contains("trusted_keys") && message.contains("palisade keygen"),
+        "{message}"
+    );
 }

@@ -87,7 +87,11 @@ fn a_smoke_test_belongs_to_its_version_not_to_the_first_upload_of_its_bytes() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
     assert_eq!(plugin_state(&srv, "good")["active"]["version"], "1");
     assert_eq!(promote(&srv, "good", "1").status, 200);
-    assert_error(&srv.invoke(&token, "bad", "echo", b""), 404, "unknown_plugin");
+    assert_error(
+        &srv.invoke(&token, "bad", "echo", b""),
+        404,
+        "unknown_plugin",
+    );
 }
 
 #[test]
@@ -105,7 +109,12 @@ fn every_smoke_call_gets_a_fresh_kv_namespace() {
     // when p2's runs, and when p1 is promoted again.
     for plugin in ["p1", "p2", "p1"] {
         let r = promote(&srv, plugin, "1");
-        assert_eq!(r.status, 200, "{plugin}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "{plugin}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     let token = srv.tenant(
         "acme",
@@ -188,10 +197,7 @@ fn a_revoked_signer_no_longer_serves_or_promotes() {
     assert_eq!(srv.invoke(&token, "rule", "echo", b"").body, b"two");
 
     // OTHER is removed from `trusted_keys`.
-    srv.restart_with(&format!(
-        "trusted_keys = [\"{}\"]\n",
-        public_hex(&SECRET)
-    ));
+    srv.restart_with(&format!("trusted_keys = [\"{}\"]\n", public_hex(&SECRET)));
     // The active version it signed is deactivated: the plugin falls back to the most recent
     // previous version that is still trusted, and the admin API says so.
     let r = srv.invoke(&token, "rule", "echo", b"");
@@ -200,7 +206,11 @@ fn a_revoked_signer_no_longer_serves_or_promotes() {
     assert_eq!(state["active"]["version"], "1", "{state}");
     assert_eq!(state["previous"], json!([]), "{state}");
     // A plugin with no trusted version left stops serving.
-    assert_error(&srv.invoke(&token, "solo", "echo", b""), 404, "unknown_plugin");
+    assert_error(
+        &srv.invoke(&token, "solo", "echo", b""),
+        404,
+        "unknown_plugin",
+    );
     assert!(plugin_state(&srv, "solo")["active"].is_null());
     // Versions it signed can no longer be promoted or canaried.
     for version in ["2", "3"] {
