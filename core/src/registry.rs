@@ -95,7 +95,9 @@ pub struct ModuleMeta {
     pub provenance: String,
     /// The capabilities the manifest asked for (empty when registered without a bundle).
     pub capabilities: Vec<String>,
-    /// The smoke test run by every promotion of this module, if any.
+    /// The smoke test run by every promotion of this module, if any. Only the first
+    /// registration of a digest counts; a host that keeps smoke tests per version passes its
+    /// own to [`Registry::promote_with_smoke`].
     pub smoke: Option<Smoke>,
 }
 

@@ -25,8 +25,9 @@ use crate::pool::WorkerPool;
 use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
 use crate::tenant::{LiveTenant, TenantConfig};
 
-/// The id of the internal tenant that promotion gates (grant checks, smoke calls) run as. It
-/// holds every upload capability; API tenant ids cannot start with `_`, so none can collide.
+/// The id of the internal tenant that upload grant checks run as. It holds every upload
+/// capability; API tenant ids cannot start with `_`, so none can collide. Smoke calls run as a
+/// fresh `_smoke-N` tenant each, with a throwaway KV namespace (see `gate.rs`).
 pub const GATE_TENANT: &str = "_gate";
 
 /// Meta key of the admin token hash.
