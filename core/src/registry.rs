@@ -95,7 +95,9 @@ pub struct ModuleMeta {
     pub provenance: String,
     /// The capabilities the manifest asked for (empty when registered without a bundle).
     pub capabilities: Vec<String>,
-    /// The smoke test run by every promotion of this module, if any.
+    /// The smoke test run by every promotion of this module, if any. Only the first
+    /// registration of a digest counts; a host that keeps smoke tests per version passes its
+    /// own to [`Registry::promote_with_smoke`].
     pub smoke: Option<Smoke>,
 }
 
@@ -689,8 +691,15 @@ impl Registry {
     }
 
     /// The gate: grants cover the imports, and the smoke call (if any) returns its output.
-    fn gate(&self, digest: Digest, tenant: &Tenant) -> Result<(), Error> {
-        let (resolved, smoke) = {
+    /// `smoke` is the caller's smoke test, or `None` for the one of the module's first
+    /// registration.
+    fn gate(
+        &self,
+        digest: Digest,
+        tenant: &Tenant,
+        smoke: Option<Option<&Smoke>>,
+    ) -> Result<(), Error> {
+        let (resolved, registered_smoke) = {
             let state = self.state.lock();
             let e = state
                 .modules
@@ -706,6 +715,10 @@ impl Registry {
         };
         let runtime = &resolved.generation.runtime;
         runtime.check_grants(&resolved.module, tenant)?;
+        let smoke = match smoke {
+            Some(given) => given,
+            None => registered_smoke.as_ref(),
+        };
         if let Some(smoke) = smoke {
             let call = runtime.call(&resolved.module, tenant, &smoke.entry, &smoke.input);
             let reason = match call.result {
@@ -738,8 +751,47 @@ impl Registry {
     /// [`ErrorKind::UnknownModule`], [`ErrorKind::CapabilityDenied`] or
     /// [`ErrorKind::SmokeFailed`]; the plugin is unchanged then.
     pub fn promote(&self, plugin: &str, digest: Digest, tenant: &Tenant) -> Result<(), Error> {
-        self.gate(digest, tenant)
+        self.gate(digest, tenant, None)
             .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        self.commit_promote(plugin, digest)
+    }
+
+    /// [`Registry::promote`] with the smoke test given by the caller (`None`: no smoke call)
+    /// instead of the one from the module's first registration.
+    ///
+    /// One module (one digest) can be registered as several versions, of several plugins,
+    /// each with its own smoke test; the registry keeps the metadata of the first
+    /// registration only. A host that stores smoke tests per (plugin, version) passes the
+    /// version's own here, so another version's smoke test never gates this one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::promote`].
+    pub fn promote_with_smoke(
+        &self,
+        plugin: &str,
+        digest: Digest,
+        tenant: &Tenant,
+        smoke: Option<&Smoke>,
+    ) -> Result<(), Error> {
+        self.gate(digest, tenant, Some(smoke))
+            .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        self.commit_promote(plugin, digest)
+    }
+
+    /// Makes `digest` the active version of `plugin` WITHOUT the gate: for a host restoring
+    /// rollout state that passed the gate before and was acknowledged (a restart). Re-running
+    /// the gate there would let a smoke test that depends on time, randomness or state take a
+    /// version down that the operator was told is active. Otherwise as [`Registry::promote`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownModule`] if `digest` is not registered.
+    pub fn restore_active(&self, plugin: &str, digest: Digest) -> Result<(), Error> {
+        self.commit_promote(plugin, digest)
+    }
+
+    fn commit_promote(&self, plugin: &str, digest: Digest) -> Result<(), Error> {
         let key = self.key(digest);
         let mut state = self.state.lock();
         if !state.modules.contains_key(&key) {
@@ -795,6 +847,48 @@ impl Registry {
         basis_points: u16,
         tenant: &Tenant,
     ) -> Result<(), Error> {
+        self.canary_with(plugin, digest, basis_points, Some((tenant, None)))
+    }
+
+    /// [`Registry::set_canary`] with the caller's smoke test (`None`: no smoke call), as
+    /// [`Registry::promote_with_smoke`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::set_canary`].
+    pub fn set_canary_with_smoke(
+        &self,
+        plugin: &str,
+        digest: Digest,
+        basis_points: u16,
+        tenant: &Tenant,
+        smoke: Option<&Smoke>,
+    ) -> Result<(), Error> {
+        self.canary_with(plugin, digest, basis_points, Some((tenant, Some(smoke))))
+    }
+
+    /// [`Registry::set_canary`] WITHOUT the gate, for restoring acknowledged state (see
+    /// [`Registry::restore_active`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::set_canary`], except the gate's.
+    pub fn restore_canary(
+        &self,
+        plugin: &str,
+        digest: Digest,
+        basis_points: u16,
+    ) -> Result<(), Error> {
+        self.canary_with(plugin, digest, basis_points, None)
+    }
+
+    fn canary_with(
+        &self,
+        plugin: &str,
+        digest: Digest,
+        basis_points: u16,
+        gate: Option<(&Tenant, Option<Option<&Smoke>>)>,
+    ) -> Result<(), Error> {
         if basis_points > BASIS_POINTS {
             return Err(Error::config(alloc::format!(
                 "a canary share is at most {BASIS_POINTS} basis points, not {basis_points}"
@@ -815,8 +909,10 @@ impl Registry {
                 Some(_) => {}
             }
         }
-        self.gate(digest, tenant)
-            .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        if let Some((tenant, smoke)) = gate {
+            self.gate(digest, tenant, smoke)
+                .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
+        }
         let key = self.key(digest);
         let mut state = self.state.lock();
         if !state.modules.contains_key(&key) {
@@ -860,7 +956,8 @@ impl Registry {
 
     /// Makes `plugin`'s most recent previous version active again, in O(1), and returns its
     /// digest. The version rolled back from is dropped from the plugin (and evicted if no
-    /// other plugin uses it); the canary, if any, stays.
+    /// other plugin uses it); the canary, if any, stays, unless it is the version rolled back
+    /// to: a canary is never the active version, so that one is cleared.
     ///
     /// # Errors
     ///
@@ -878,11 +975,12 @@ impl Registry {
             .with_plugin(plugin)
         })?;
         let old = p.active.replace(previous);
-        if let Some(old) = old {
-            let k = self.key(old);
+        let canary = p.canary.take_if(|c| c.digest == previous);
+        for d in old.into_iter().chain(canary.map(|c| c.digest)) {
+            let k = self.key(d);
             state.release(k);
-            state.maybe_rotate(&self.config);
         }
+        state.maybe_rotate(&self.config);
         Ok(previous)
     }
 

@@ -159,3 +159,81 @@ fn invalid_module_reason_depends_on_feature_messages() {
     .expect("valid WAT");
     assert!(rt.compile(&good).is_ok());
 }
+
+/// A guest whose `echo` outputs `tag`.
+fn tagged(tag: &str) -> alloc::vec::Vec<u8> {
+    wat::parse_str(alloc::format!(
+        r#"(module
+             (import "palisade" "output" (func $output (param i32 i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 16) "{tag}")
+             (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+             (func (export "echo") (param i32 i32) (result i32)
+               (call $output (i32.const 16) (i32.const {len})) (i32.const 0))
+             (@custom "palisade.abi" "\01\00\00\00"))"#,
+        len = tag.len()
+    ))
+    .expect("valid WAT")
+}
+
+#[test]
+fn rollback_clears_a_canary_of_the_version_rolled_back_to() {
+    let registry = crate::Registry::new(runtime());
+    let tenant = registry
+        .with_runtime(|r| r.tenant("t").build())
+        .expect("tenant");
+    let meta = |v: &str| crate::ModuleMeta::named("p", v);
+    let one = registry.register(&tagged("one"), meta("1")).expect("v1");
+    let two = registry.register(&tagged("two"), meta("2")).expect("v2");
+    registry
+        .promote("p", one.digest, &tenant)
+        .expect("promote 1");
+    registry
+        .promote("p", two.digest, &tenant)
+        .expect("promote 2");
+    registry
+        .set_canary("p", one.digest, 5_000, &tenant)
+        .expect("canary 1");
+    assert_eq!(registry.rollback("p").expect("rollback"), one.digest);
+    let status = registry.plugin("p").expect("plugin");
+    assert_eq!((status.active, status.canary), (one.digest, None));
+    // The module stays registered (it is active) and serves every key.
+    for key in [&b"a"[..], b"b", b"c", b"d"] {
+        let call = registry.call("p", &tenant, "echo", b"", key);
+        assert_eq!(call.result.expect("call"), b"one");
+    }
+}
+
+#[test]
+fn the_caller_s_smoke_test_gates_and_restore_skips_the_gate() {
+    let registry = crate::Registry::new(runtime());
+    let tenant = registry
+        .with_runtime(|r| r.tenant("t").build())
+        .expect("tenant");
+    let bytes = tagged("ok");
+    // First registration: a smoke test that passes; the same bytes again later carry none.
+    let meta = crate::ModuleMeta::named("a", "1").with_smoke("echo", b"", b"ok");
+    let digest = registry.register(&bytes, meta).expect("register").digest;
+    let failing = crate::Smoke {
+        entry: "echo".into(),
+        input: alloc::vec::Vec::new(),
+        expected: b"not ok".to_vec(),
+    };
+    let err = registry
+        .promote_with_smoke("b", digest, &tenant, Some(&failing))
+        .expect_err("the caller's smoke test fails");
+    assert!(
+        matches!(err.kind(), ErrorKind::SmokeFailed { .. }),
+        "{err:?}"
+    );
+    assert!(
+        registry.plugin("b").is_none(),
+        "a failed gate changes nothing"
+    );
+    // Restoring acknowledged state does not run the gate.
+    registry.restore_active("b", digest).expect("restore");
+    assert_eq!(registry.plugin("b").map(|s| s.active), Some(digest));
+    registry
+        .promote_with_smoke("a", digest, &tenant, None)
+        .expect("no smoke test: the gate is the grants only");
+}

@@ -16,6 +16,7 @@
 //! public_downloads = true         # GET /v1/modules/{digest} needs no token
 //! upload_capabilities = ["log", "clock", "random", "kv.read", "kv.write"]
 //! trusted_keys = ["<64 hex digits of an ed25519 public key>"]
+//! metrics_token = "<a long random string>"  # bearer token for GET /metrics (besides the admin token)
 //! brotli_quality = 9
 //! log_format = "json"             # or "text"
 //! shutdown_grace_ms = 10000
@@ -46,6 +47,9 @@ pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Capabilities a plugin may import by default (every built-in one).
 pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] =
     ["log", "clock", "random", "kv.read", "kv.write"];
+
+/// Shortest accepted `metrics_token`: 32 characters.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
 
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -82,10 +86,16 @@ pub struct Config {
     pub max_input_bytes: usize,
     /// Accept bare `.wasm` uploads without a signed bundle (default `false`).
     pub allow_unsigned: bool,
-    /// Serve `GET /v1/modules/{digest}` without a token (default `true`: digests are
-    /// unguessable and boards pulling updates hold no token). Set `false` to require any
-    /// valid tenant or admin token.
+    /// Serve released versions (some plugin's active, previous or canary version) on
+    /// `GET /v1/modules/{digest}` without a token (default `true`: boards pulling updates hold
+    /// no token). Versions never promoted need a tenant or admin token either way: digests are
+    /// published (response headers, metrics) and are no secret. Set `false` to require a
+    /// valid tenant or admin token for every download.
     pub public_downloads: bool,
+    /// A bearer token that may read `GET /metrics` and nothing else (default: none, so only
+    /// the admin token reads metrics). At least [`MIN_METRICS_TOKEN_CHARS`] characters; give it
+    /// to Prometheus (`authorization: {credentials: ...}`).
+    pub metrics_token: Option<String>,
     /// Capabilities an uploaded plugin may import (default [`DEFAULT_UPLOAD_CAPABILITIES`]).
     /// An upload importing anything else is refused with `capability_denied`.
     pub upload_capabilities: Vec<String>,
@@ -117,6 +127,7 @@ impl Default for Config {
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
             allow_unsigned: false,
             public_downloads: true,
+            metrics_token: None,
             upload_capabilities: DEFAULT_UPLOAD_CAPABILITIES
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -165,6 +176,13 @@ impl Config {
             return Err(format!(
                 "`max_in_flight` ({}) must be at least `workers` ({})",
                 self.max_in_flight, self.workers
+            ));
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| {
+            t.chars().count() < MIN_METRICS_TOKEN_CHARS || t.contains(char::is_whitespace)
+        }) {
+            return Err(format!(
+                "`metrics_token` must be at least {MIN_METRICS_TOKEN_CHARS} characters without spaces (e.g. `openssl rand -hex 32`)"
             ));
         }
         if self.brotli_quality > 11 {

@@ -53,6 +53,10 @@ pub fn router(server: Arc<Server>) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see docs/SERVER.md") })
         // Bodies are read with our own caps (JSON errors), never axum's default.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(crate::rejection::limit_headers))
+        .layer(axum::middleware::map_response(
+            crate::rejection::json_errors,
+        ))
         .with_state(server)
 }
 
@@ -64,11 +68,24 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn read_body(body: Body, cap: usize, what: &str) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, cap).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the {what} is over this server's cap of {cap} bytes"),
+    axum::body::to_bytes(body, cap).await.map_err(|e| {
+        let inner = e.into_inner();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the {what} is over this server's cap of {cap} bytes"),
+                );
+            }
+            source = err.source();
+        }
+        // Not over the cap: the body ended early (the client closed the connection before
+        // sending the `Content-Length` it declared) or was malformed.
+        ApiError::bad_request(
+            "truncated_body",
+            format!("the {what} ended before its declared length or was malformed ({inner}); send it again"),
         )
     })
 }
@@ -98,15 +115,28 @@ async fn healthz(State(s): App) -> Response {
     }
 }
 
-async fn metrics(State(s): App) -> Response {
-    (
+async fn metrics(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_metrics(token(&headers))?;
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         s.render_metrics(),
     )
-        .into_response()
+        .into_response())
+}
+
+/// Whether an `If-None-Match` value matches `etag` (RFC 9110 §13.1.2: weak comparison, so
+/// `W/"x"` matches `"x"`; a list matches if any member does; `*` matches any current
+/// representation).
+pub fn if_none_match(value: &str, etag: &str) -> bool {
+    let opaque = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+    let etag = opaque(etag);
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || opaque(t) == etag)
 }
 
 /// Picks the best stored encoding the client accepts: br, then gzip, then identity.
@@ -148,14 +178,33 @@ async fn download(
     Path(digest): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if !s.config().public_downloads {
-        let t = token(&headers);
-        if s.check_admin(t).is_err() {
-            s.authenticate(t)?;
+    // With a token: any version (a tenant's or the admin's). Without one, if
+    // `public_downloads`: only released versions (some plugin's active, previous or canary),
+    // because digests are published (`x-palisade-digest`, the admin API) and are no secret.
+    let authorized = match token(&headers) {
+        Some(t) => {
+            if s.check_admin(Some(t)).is_err() {
+                s.authenticate(Some(t))?;
+            }
+            true
         }
-    }
+        None if s.config().public_downloads => false,
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "downloads need a token on this server: send `Authorization: Bearer <token>`",
+            ));
+        }
+    };
     let digest = Digest::from_hex(&digest)
         .ok_or_else(|| ApiError::bad_request("bad_digest", "a digest is 64 hex digits"))?;
+    if !authorized && !s.is_released(digest) {
+        // The same answer as for an unknown digest: no oracle for what is staged.
+        return Err(ApiError::not_found(format!(
+            "no released module with digest {digest}; a version never promoted downloads only with a token"
+        )));
+    }
     let etag = format!("\"{digest}\"");
     let known = {
         let s = s.clone();
@@ -175,9 +224,10 @@ async fn download(
         (header::VARY, "Accept-Encoding".to_owned()),
     ];
     let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| if_none_match(v, &etag));
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
@@ -460,15 +510,6 @@ async fn rollback(
     blocking(move || Ok(axum::Json(s.rollback(&plugin)?).into_response())).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutTenant {
-    #[serde(flatten)]
-    config: TenantConfig,
-    #[serde(default)]
-    rotate_token: bool,
-}
-
 async fn put_tenant(
     State(s): App,
     Path(tenant): Path<String>,
@@ -476,10 +517,23 @@ async fn put_tenant(
     request: Request,
 ) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
-    let body: PutTenant = json_body(&read_body(request.into_body(), 64 << 10, "request").await?)?;
+    let body: serde_json::Value =
+        json_body(&read_body(request.into_body(), 64 << 10, "request").await?)?;
     let _guard = s.admin_lock().await;
     blocking(move || {
-        let token = s.put_tenant(&tenant, body.config, body.rotate_token)?;
+        let current = s
+            .tenants()
+            .into_iter()
+            .find(|(id, _)| *id == tenant)
+            .map(|(_, c)| c);
+        let (config, rotate) = merge_tenant(current.as_ref(), body)?;
+        config
+            .limits
+            .validate(s.config())
+            .map_err(|(field, message)| {
+                ApiError::bad_request("bad_limit", format!("`limits.{field}`: {message}"))
+            })?;
+        let token = s.put_tenant(&tenant, config, rotate)?;
         let status = if token.is_some() {
             StatusCode::CREATED
         } else {
@@ -492,6 +546,50 @@ async fn put_tenant(
             .into_response())
     })
     .await
+}
+
+/// The config a `PUT /v1/admin/tenants/{id}` body makes: fields it names replace the current
+/// ones, fields it leaves out (top-level and inside `limits`) keep their current values, or
+/// the defaults for a new tenant. Returns the config and `rotate_token`.
+fn merge_tenant(
+    current: Option<&TenantConfig>,
+    body: serde_json::Value,
+) -> ApiResult<(TenantConfig, bool)> {
+    let serde_json::Value::Object(mut body) = body else {
+        return Err(ApiError::bad_request(
+            "bad_json",
+            "the body is a JSON object: {\"grants\": [...], \"plugins\": [...], \"limits\": {...}}",
+        ));
+    };
+    let rotate = match body.remove("rotate_token") {
+        None => false,
+        Some(serde_json::Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "bad_json",
+                "`rotate_token` is true or false",
+            ));
+        }
+    };
+    let mut merged = serde_json::to_value(current.cloned().unwrap_or_default())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    for (key, value) in body {
+        match (merged.get_mut(&key), value) {
+            (Some(serde_json::Value::Object(old)), serde_json::Value::Object(new))
+                if key == "limits" =>
+            {
+                old.extend(new);
+            }
+            (_, value) => {
+                if let serde_json::Value::Object(m) = &mut merged {
+                    m.insert(key, value);
+                }
+            }
+        }
+    }
+    let config = serde_json::from_value(merged)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("the JSON body is invalid: {e}")))?;
+    Ok((config, rotate))
 }
 
 async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
@@ -516,5 +614,17 @@ mod tests {
         assert_eq!(choose_encoding(""), Encoding::Identity);
         assert_eq!(choose_encoding("identity"), Encoding::Identity);
         assert_eq!(choose_encoding("*"), Encoding::Brotli);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_over_lists_and_star() {
+        let etag = "\"abc\"";
+        assert!(if_none_match("\"abc\"", etag));
+        assert!(if_none_match("W/\"abc\"", etag));
+        assert!(if_none_match("\"x\", W/\"abc\"", etag));
+        assert!(if_none_match("*", etag));
+        assert!(!if_none_match("\"abcd\"", etag));
+        assert!(!if_none_match("W/\"x\"", etag));
+        assert!(!if_none_match("", etag));
     }
 }

@@ -18,14 +18,16 @@ use tokio::sync::Semaphore;
 use crate::auth::{self, TokenHash};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::gate::GateKv;
 use crate::kv::SqliteKv;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
 use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
 use crate::tenant::{LiveTenant, TenantConfig};
 
-/// The id of the internal tenant that promotion gates (grant checks, smoke calls) run as. It
-/// holds every upload capability; API tenant ids cannot start with `_`, so none can collide.
+/// The id of the internal tenant that upload grant checks run as. It holds every upload
+/// capability; API tenant ids cannot start with `_`, so none can collide. Smoke calls run as a
+/// fresh `_smoke-N` tenant each, with a throwaway KV namespace (see `gate.rs`).
 pub const GATE_TENANT: &str = "_gate";
 
 /// Meta key of the admin token hash.
@@ -151,12 +153,14 @@ pub struct Server {
     config: Config,
     store: Store,
     kv: Arc<SqliteKv>,
+    gate_kv: Arc<GateKv>,
     registry: Registry,
     trust: TrustStore,
     gate: palisade::Tenant,
     clock: Arc<StdClock>,
     tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
     admin_hash: TokenHash,
+    metrics_hash: Option<TokenHash>,
     pool: WorkerPool,
     global: Arc<Semaphore>,
     metrics: ServerMetrics,
@@ -200,9 +204,10 @@ impl Server {
         let admin_hash = Self::admin_hash(&store)?;
         let kv = Arc::new(SqliteKv::open(&store.db_path())?);
         let clock = Arc::new(StdClock::new());
+        let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
             .log_sink(Arc::new(TracingLog))
-            .kv_store(kv.clone())
+            .kv_store(gate_kv.clone())
             .random(Arc::new(OsRandom))
             .max_module_bytes(config.max_upload_bytes)
             .build()
@@ -227,17 +232,20 @@ impl Server {
         let checkpoint_stop = Arc::new(AtomicBool::new(false));
         let checkpointer =
             crate::store::spawn_checkpointer(&store.db_path(), checkpoint_stop.clone())?;
+        let metrics_hash = config.metrics_token.as_deref().map(auth::hash_token);
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
             config,
             store,
             kv,
+            gate_kv,
             registry,
             trust,
             gate,
             clock,
             tenants: RwLock::new(HashMap::new()),
             admin_hash,
+            metrics_hash,
             pool,
             metrics: ServerMetrics::default(),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -246,6 +254,11 @@ impl Server {
             checkpoint_stop,
             checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         };
+        if server.config.trusted_keys.is_empty() && !server.config.allow_unsigned {
+            tracing::warn!(
+                "no `trusted_keys` and `allow_unsigned = false`: every upload is refused. Run `palisade keygen`, put the hex of palisade.key.pub in `trusted_keys` (config file), restart, and upload bundles made with `palisade pack MODULE --key palisade.key`"
+            );
+        }
         let snapshot = server.store.load()?;
         server.restore(&snapshot)?;
         Ok(Arc::new(server))
@@ -308,6 +321,11 @@ impl Server {
         Ok(())
     }
 
+    /// Restores one plugin's acknowledged rollout state WITHOUT re-running the gate (it
+    /// passed when the operator promoted; a smoke test that depends on time or state must not
+    /// take a version down at a restart). Versions whose signer is no longer trusted are
+    /// dropped: an active one falls back to the most recent still-trusted previous version.
+    /// A state that changed is written back, so the admin API shows what serves.
     fn restore_plugin(
         &self,
         snap: &Snapshot,
@@ -321,25 +339,115 @@ impl Server {
                 .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
                 .ok_or_else(|| format!("version {hex} has no stored row"))
         };
+        let revoked = |hex: &str| -> Result<bool, String> {
+            let row = find(hex)?;
+            match self.untrusted(row) {
+                Some(why) => {
+                    tracing::error!(plugin, version = %row.version, digest = %row.digest, reason = %why, "version no longer trusted: it will not serve");
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        };
+        let mut live = state.clone();
+        let mut previous = Vec::new();
+        for hex in &state.previous {
+            if !revoked(hex)? {
+                previous.push(hex.clone());
+            }
+        }
+        live.previous = previous;
+        if let Some(hex) = &state.active
+            && revoked(hex)?
+        {
+            live.active = (!live.previous.is_empty()).then(|| live.previous.remove(0));
+            match &live.active {
+                Some(to) => {
+                    tracing::error!(plugin, from = %hex, to = %to, "active version revoked: falling back to the most recent trusted previous version");
+                }
+                None => {
+                    tracing::error!(plugin, from = %hex, "active version revoked and no trusted previous version: the plugin no longer serves");
+                }
+            }
+        }
+        // A canary equal to the active version (left by a rollback before that was fixed) is
+        // dropped: it would route nothing anywhere new.
+        if let Some((hex, _)) = &state.canary
+            && (revoked(hex)? || live.active.as_deref() == Some(hex.as_str()))
+        {
+            live.canary = None;
+        }
         let mut compiled = 0;
         // Oldest first, so that the registry rebuilds the same rollback history.
-        let mut order: Vec<&str> = state.previous.iter().rev().map(String::as_str).collect();
-        order.extend(state.active.as_deref());
+        let mut order: Vec<&str> = live.previous.iter().rev().map(String::as_str).collect();
+        order.extend(live.active.as_deref());
         for hex in order {
             let row = find(hex)?;
             compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
             self.registry
-                .promote(plugin, row.digest, &self.gate)
+                .restore_active(plugin, row.digest)
                 .map_err(|e| e.to_string())?;
         }
-        if let Some((hex, bp)) = &state.canary {
+        if let Some((hex, bp)) = &live.canary {
             let row = find(hex)?;
             compiled += usize::from(self.ensure_registered(row).map_err(|e| e.message)?);
             self.registry
-                .set_canary(plugin, row.digest, *bp, &self.gate)
+                .restore_canary(plugin, row.digest, *bp)
                 .map_err(|e| e.to_string())?;
         }
+        if live != *state {
+            self.persist_state(plugin).map_err(|e| e.message)?;
+        }
         Ok(compiled)
+    }
+
+    /// Why `row` may no longer serve or be promoted, if it may not: its signer was removed
+    /// from `trusted_keys`, or it is unsigned and `allow_unsigned` is off.
+    fn untrusted(&self, row: &VersionRow) -> Option<String> {
+        match &row.signer {
+            Some(signer) => {
+                let trusted = self
+                    .config
+                    .trusted_keys
+                    .iter()
+                    .filter_map(|k| parse_key(k).ok())
+                    .any(|k| hex(&k).eq_ignore_ascii_case(signer));
+                (!trusted).then(|| {
+                    format!(
+                        "{}@{} is signed by key {signer}, which is not in `trusted_keys`; upload a version signed by a trusted key",
+                        row.plugin, row.version
+                    )
+                })
+            }
+            None => (!self.config.allow_unsigned).then(|| {
+                format!(
+                    "{}@{} is unsigned and `allow_unsigned` is off; upload a signed bundle",
+                    row.plugin, row.version
+                )
+            }),
+        }
+    }
+
+    fn check_trusted(&self, row: &VersionRow) -> ApiResult<()> {
+        match self.untrusted(row) {
+            Some(why) => Err(ApiError::new(StatusCode::FORBIDDEN, "untrusted_key", why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` (a gated promotion) as a fresh smoke tenant holding every upload capability,
+    /// whose KV namespace is empty and discarded afterwards.
+    fn gated(&self, f: impl FnOnce(&palisade::Tenant) -> Result<(), Error>) -> ApiResult<()> {
+        let space = self.gate_kv.scratch_space();
+        let tenant = self
+            .registry
+            .with_runtime(|r| {
+                r.tenant(space.tenant_id())
+                    .grant_all(self.config.upload_capabilities.iter().map(String::as_str))
+                    .build()
+            })
+            .map_err(|e| ApiError::internal(format!("smoke tenant: {e}")))?;
+        f(&tenant).map_err(|e| rollout_error(&e))
     }
 
     /// The configuration.
@@ -451,6 +559,42 @@ impl Server {
         }
     }
 
+    /// Checks a token for `GET /metrics`: the admin token or the configured `metrics_token`.
+    ///
+    /// # Errors
+    ///
+    /// 401 `unauthorized` for a missing token, 403 `forbidden` for another one.
+    pub fn check_metrics(&self, token: Option<&str>) -> ApiResult<()> {
+        let token = token.ok_or_else(missing_token)?;
+        let admin = auth::verify(token, &self.admin_hash);
+        let metrics = self
+            .metrics_hash
+            .as_ref()
+            .is_some_and(|h| auth::verify(token, h));
+        if admin || metrics {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "metrics need the admin token or the configured `metrics_token`",
+            ))
+        }
+    }
+
+    /// Whether `digest` is released: some plugin's active, previous or canary version.
+    pub fn is_released(&self, digest: Digest) -> bool {
+        self.registry
+            .plugins()
+            .iter()
+            .filter_map(|p| self.registry.plugin(p))
+            .any(|s| {
+                s.active == digest
+                    || s.previous.contains(&digest)
+                    || s.canary.is_some_and(|c| c.digest == digest)
+            })
+    }
+
     // ---- tenants ----------------------------------------------------------------------
 
     /// Creates or updates a tenant. Returns a new token when the tenant is new or `rotate`.
@@ -547,17 +691,7 @@ impl Server {
         let mut meta = ModuleMeta::named(&row.plugin, &row.version);
         meta.provenance.clone_from(&row.meta.provenance);
         meta.capabilities.clone_from(&row.meta.capabilities);
-        meta.smoke = row
-            .meta
-            .smoke
-            .as_ref()
-            .and_then(|(entry, input, expected)| {
-                Some(Smoke {
-                    entry: entry.clone(),
-                    input: unhex(input)?,
-                    expected: unhex(expected)?,
-                })
-            });
+        meta.smoke = smoke_of(row);
         let registered = self
             .registry
             .register(&bytes, meta)
@@ -598,7 +732,9 @@ impl Server {
             if !self.config.allow_unsigned {
                 return Err(ApiError::bad_request(
                     "signature_required",
-                    "this server accepts only signed bundles (docs/BUNDLE.md); pack the module with `palisade pack --sign` or set `allow_unsigned = true`",
+                    format!(
+                        "this server accepts only signed bundles (docs/BUNDLE.md): make one with `palisade pack MODULE.wasm --key palisade.key --name {plugin} --plugin-version VERSION` (the key from `palisade keygen`, the hex of its .pub in `trusted_keys`), or set `allow_unsigned = true`"
+                    ),
                 ));
             }
             version.filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -610,9 +746,15 @@ impl Server {
             (body, StoredMeta::default(), None)
         } else {
             let bundle = Bundle::new_checked(body).map_err(|e| bundle_error(&Error::from(e)))?;
-            bundle
-                .verify(&self.trust)
-                .map_err(|e| bundle_error(&Error::from(e)))?;
+            bundle.verify(&self.trust).map_err(|e| {
+                let mut err = bundle_error(&Error::from(e));
+                if err.code == "untrusted_key" && self.config.trusted_keys.is_empty() {
+                    err.message.push_str(
+                        "; this server trusts no key yet: put the hex of the signer's .pub file (from `palisade keygen`) in `trusted_keys` in the config file and restart",
+                    );
+                }
+                err
+            })?;
             let m = bundle.manifest();
             if m.name() != plugin {
                 return Err(ApiError::bad_request(
@@ -755,7 +897,27 @@ impl Server {
     ) -> ApiResult<VersionRow> {
         let snap = self.store.load().map_err(ApiError::internal)?;
         let row = match (version, digest) {
-            (Some(v), _) => snap
+            (Some(v), Some(d)) => {
+                let row = snap
+                    .versions
+                    .into_iter()
+                    .find(|r| r.plugin == plugin && r.version == v);
+                if let Some(r) = row
+                    .as_ref()
+                    .filter(|r| !r.digest.to_string().eq_ignore_ascii_case(d))
+                {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "version_digest_mismatch",
+                        format!(
+                            "`{plugin}@{v}` has digest {}, not the digest {d} named with it; name one of them, or both of the same version",
+                            r.digest
+                        ),
+                    ));
+                }
+                row
+            }
+            (Some(v), None) => snap
                 .versions
                 .into_iter()
                 .find(|r| r.plugin == plugin && r.version == v),
@@ -807,10 +969,15 @@ impl Server {
         digest: Option<&str>,
     ) -> ApiResult<PluginState> {
         let row = self.find_version(plugin, version, digest)?;
+        self.check_trusted(&row)?;
         self.ensure_registered(&row)?;
-        self.registry
-            .promote(plugin, row.digest, &self.gate)
-            .map_err(|e| rollout_error(&e))?;
+        // The smoke test of THIS (plugin, version), not of whichever upload of the same bytes
+        // registered the module first.
+        let smoke = smoke_of(&row);
+        self.gated(|t| {
+            self.registry
+                .promote_with_smoke(plugin, row.digest, t, smoke.as_ref())
+        })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, "promoted");
         self.persist_state(plugin)
     }
@@ -834,6 +1001,7 @@ impl Server {
             ));
         }
         let row = self.find_version(plugin, version, digest)?;
+        self.check_trusted(&row)?;
         self.ensure_registered(&row)?;
         #[expect(
             clippy::cast_possible_truncation,
@@ -841,9 +1009,11 @@ impl Server {
             reason = "fraction is checked to be in 0..=1, so the product is in 0..=10000"
         )]
         let bp = (fraction * f64::from(palisade::registry::BASIS_POINTS)).round() as u16;
-        self.registry
-            .set_canary(plugin, row.digest, bp, &self.gate)
-            .map_err(|e| rollout_error(&e))?;
+        let smoke = smoke_of(&row);
+        self.gated(|t| {
+            self.registry
+                .set_canary_with_smoke(plugin, row.digest, bp, t, smoke.as_ref())
+        })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, basis_points = bp, "canary set");
         self.persist_state(plugin)
     }
@@ -1090,6 +1260,20 @@ fn missing_token() -> ApiError {
         "unauthorized",
         "send `Authorization: Bearer <token>`",
     )
+}
+
+/// The smoke test stored with a version.
+fn smoke_of(row: &VersionRow) -> Option<Smoke> {
+    row.meta
+        .smoke
+        .as_ref()
+        .and_then(|(entry, input, expected)| {
+            Some(Smoke {
+                entry: entry.clone(),
+                input: unhex(input)?,
+                expected: unhex(expected)?,
+            })
+        })
 }
 
 fn state_of(s: &PluginStatus) -> PluginState {

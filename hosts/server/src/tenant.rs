@@ -65,7 +65,63 @@ impl Default for TenantLimits {
     }
 }
 
+/// Largest `deadline_ms`: 10 minutes. A call holds a worker until its deadline.
+pub const MAX_DEADLINE_MS: u64 = 600_000;
+/// Largest `memory_bytes`: 4 GiB, all a 32-bit memory can address.
+pub const MAX_MEMORY_BYTES: usize = 1 << 32;
+/// Largest `max_concurrency`: 65 536.
+pub const MAX_CONCURRENCY: u32 = 1 << 16;
+
 impl TenantLimits {
+    /// Checks every limit against its range: `fuel` ≥ 1, `memory_bytes` 1..=[`MAX_MEMORY_BYTES`],
+    /// `deadline_ms` 1..=[`MAX_DEADLINE_MS`], `input_bytes` 0..=the server's `max_input_bytes`,
+    /// `burst` ≥ 1, `max_concurrency` 1..=[`MAX_CONCURRENCY`]. Byte caps of 0 (`output_bytes`,
+    /// `log_bytes`, `kv_*`) are allowed and mean "none"; `calls_per_second` 0 means unlimited.
+    ///
+    /// # Errors
+    ///
+    /// The first field out of range and a message naming its allowed range.
+    pub fn validate(&self, server: &crate::Config) -> Result<(), (&'static str, String)> {
+        let range = |field: &'static str, value: u128, lo: u128, hi: u128| {
+            if (lo..=hi).contains(&value) {
+                Ok(())
+            } else {
+                Err((
+                    field,
+                    format!("{value} is outside the allowed range {lo}..={hi}"),
+                ))
+            }
+        };
+        let wide = |n: usize| u128::try_from(n).unwrap_or(u128::MAX);
+        range("fuel", self.fuel.into(), 1, u64::MAX.into())?;
+        range(
+            "memory_bytes",
+            wide(self.memory_bytes),
+            1,
+            wide(MAX_MEMORY_BYTES),
+        )?;
+        range(
+            "deadline_ms",
+            self.deadline_ms.into(),
+            1,
+            MAX_DEADLINE_MS.into(),
+        )?;
+        range(
+            "input_bytes",
+            wide(self.input_bytes),
+            0,
+            wide(server.max_input_bytes),
+        )?;
+        range("burst", self.burst.into(), 1, u32::MAX.into())?;
+        range(
+            "max_concurrency",
+            self.max_concurrency.into(),
+            1,
+            MAX_CONCURRENCY.into(),
+        )?;
+        Ok(())
+    }
+
     /// The core limits of one call. The call rate is enforced by the server before a call is
     /// queued, so the core's own bucket is switched off (`calls_per_second = 0`).
     pub fn call_limits(&self) -> Limits {

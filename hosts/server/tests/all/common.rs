@@ -40,6 +40,30 @@ pub fn echo() -> Vec<u8> {
     wat::parse_str(ECHO).unwrap()
 }
 
+/// A bundle of `module` signed with `secret`, with a smoke test and capabilities.
+pub fn bundle_with(
+    secret: &[u8; 32],
+    name: &str,
+    version: &str,
+    module: &[u8],
+    smoke: Option<(&str, &[u8], &[u8])>,
+    capabilities: &[&str],
+) -> Vec<u8> {
+    let mut b = palisade::BundleBuilder::new(name, version, module);
+    if let Some((entry, input, expected)) = smoke {
+        b = b.smoke(entry, input, expected);
+    }
+    for c in capabilities {
+        b = b.capability(c);
+    }
+    b.sign(secret).unwrap()
+}
+
+/// The hex public key of a signing secret.
+pub fn public_hex(secret: &[u8; 32]) -> String {
+    hex(&palisade::bundle::public_key(secret))
+}
+
 /// A signed bundle of `module`.
 pub fn bundle(name: &str, version: &str, module: &[u8]) -> Vec<u8> {
     palisade::BundleBuilder::new(name, version, module)
@@ -161,15 +185,28 @@ impl Srv {
     pub fn wait_in_flight(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let want = format!("palisade_in_flight {n}");
-        let mut c = self.client();
         while std::time::Instant::now() < deadline {
-            let m = c.request("GET", "/metrics", &[], b"").unwrap();
-            if String::from_utf8_lossy(&m.body).lines().any(|l| l == want) {
+            if self.metrics().lines().any(|l| l == want) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         panic!("never saw {n} calls in flight");
+    }
+
+    /// `GET /metrics` with the admin token.
+    pub fn metrics(&self) -> String {
+        let r = self.admin_req("GET", "/metrics", b"");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        String::from_utf8(r.body).unwrap()
+    }
+
+    /// Stops the process (SIGTERM), rewrites the config with `extra`, and starts it again on
+    /// the same data directory.
+    pub fn restart_with(&mut self, extra: &str) {
+        assert!(self.terminate().success());
+        std::fs::write(&self.config, config_text(extra)).unwrap();
+        self.spawn();
     }
 
     pub fn client(&self) -> Client {

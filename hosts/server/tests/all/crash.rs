@@ -104,10 +104,17 @@ fn sigkill_during_uploads_loses_nothing_acknowledged() {
             );
         }
         // Consistent: every listed version (acknowledged or not) has complete bytes.
+        // (With the admin token: versions never promoted are not public downloads.)
         let mut c = srv.client();
+        let admin = format!("Bearer {}", srv.admin);
         for (version, digest) in &versions {
             let r = c
-                .request("GET", &format!("/v1/modules/{digest}"), &[], b"")
+                .request(
+                    "GET",
+                    &format!("/v1/modules/{digest}"),
+                    &[("authorization", &admin)],
+                    b"",
+                )
                 .unwrap();
             assert_eq!(r.status, 200, "round {round}: {version} not downloadable");
             assert_eq!(palisade::Digest::of(&r.body).to_string(), *digest);

@@ -11,6 +11,13 @@ fn downloads_are_identical_under_every_encoding_and_immutable() {
     let r = srv.upload("big", "1", &module);
     assert_eq!(r.status, 201);
     let digest = r.json()["digest"].as_str().unwrap().to_owned();
+    // Public downloads serve released versions only.
+    let promoted = srv.admin_json(
+        "POST",
+        "/v1/admin/plugins/big/promote",
+        serde_json::json!({"version": "1"}),
+    );
+    assert_eq!(promoted.status, 200);
     let path = format!("/v1/modules/{digest}");
     let mut c = srv.client();
 

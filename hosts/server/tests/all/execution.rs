@@ -69,7 +69,7 @@ fn tenant_limits_bound_every_call_and_the_server_keeps_serving() {
         (health.status, health.json()["status"].as_str()),
         (200, Some("ok"))
     );
-    let m = String::from_utf8(c.request("GET", "/metrics", &[], b"").unwrap().body).unwrap();
+    let m = srv.metrics();
     for needle in [
         "palisade_deadline_trips_total{plugin=\"h\",tenant=\"t\"",
         "palisade_memory_cap_hits_total{plugin=\"h\",tenant=\"t\"",
@@ -127,13 +127,7 @@ fn over_quota_requests_get_429_with_retry_after() {
     let other = srv.tenant("other", json!({"plugins": ["h"]}));
     assert_eq!(srv.invoke(&other, "h", "echo", b"x").status, 200);
     assert_error(&long.join().unwrap(), 422, "deadline_exceeded");
-    let m = String::from_utf8(
-        srv.client()
-            .request("GET", "/metrics", &[], b"")
-            .unwrap()
-            .body,
-    )
-    .unwrap();
+    let m = srv.metrics();
     assert!(
         m.contains("palisade_refused_total{tenant=\"busy\",reason=\"tenant_busy\"} 1"),
         "{m}"

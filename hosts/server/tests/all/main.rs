@@ -12,5 +12,7 @@ mod auth;
 mod crash;
 mod download;
 mod execution;
+mod operator;
 mod rollout;
+mod state;
 mod upload;

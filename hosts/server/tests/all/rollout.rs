@@ -116,13 +116,7 @@ fn upload_promote_canary_rollback() {
     );
 
     // Metrics carry plugin, tenant and digest.
-    let m = String::from_utf8(
-        srv.client()
-            .request("GET", "/metrics", &[], b"")
-            .unwrap()
-            .body,
-    )
-    .unwrap();
+    let m = srv.metrics();
     assert!(
         m.contains(&format!("palisade_calls_total{{plugin=\"greet\",tenant=\"acme\",digest=\"{d1}\",outcome=\"ok\"}}")),
         "{m}"

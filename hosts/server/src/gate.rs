@@ -1,0 +1,103 @@
+//! The promotion gate's KV: every smoke call runs as a tenant of its own whose namespace is
+//! fresh, in memory, and discarded when the promotion ends.
+//!
+//! Smoke calls once shared one persistent namespace: one plugin's smoke calls could fill it
+//! and fail another's promotion, and a smoke test that reads what an earlier one wrote could
+//! pass once and fail the next time. Tenants' namespaces live in SQLite ([`SqliteKv`]);
+//! namespaces of tenants whose id starts with [`SMOKE_TENANT_PREFIX`] never reach it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use palisade::{KvError, KvStore, MemoryKv};
+
+use crate::kv::SqliteKv;
+
+/// Id prefix of the throwaway tenants smoke calls run as. API tenant ids cannot start with
+/// `_`, so no tenant can reach these namespaces.
+pub const SMOKE_TENANT_PREFIX: &str = "_smoke-";
+
+/// The runtime's KV: tenants' namespaces in SQLite, smoke tenants' in memory.
+pub struct GateKv {
+    tenants: Arc<SqliteKv>,
+    scratch: Mutex<HashMap<String, MemoryKv>>,
+    next: AtomicU64,
+}
+
+impl GateKv {
+    /// Routes every tenant but smoke tenants to `tenants`.
+    pub fn new(tenants: Arc<SqliteKv>) -> Self {
+        Self {
+            tenants,
+            scratch: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn scratch(&self) -> MutexGuard<'_, HashMap<String, MemoryKv>> {
+        self.scratch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh, empty namespace for one promotion; it is discarded when the guard drops.
+    pub fn scratch_space(&self) -> ScratchSpace<'_> {
+        let id = format!(
+            "{SMOKE_TENANT_PREFIX}{}",
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
+        self.scratch().insert(id.clone(), MemoryKv::new());
+        ScratchSpace { kv: self, id }
+    }
+}
+
+/// A smoke tenant's namespace, alive while this lives.
+pub struct ScratchSpace<'a> {
+    kv: &'a GateKv,
+    id: String,
+}
+
+impl ScratchSpace<'_> {
+    /// The id of the tenant the smoke call runs as.
+    pub fn tenant_id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for ScratchSpace<'_> {
+    fn drop(&mut self) {
+        self.kv.scratch().remove(&self.id);
+    }
+}
+
+impl KvStore for GateKv {
+    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            // A namespace already discarded (or never made) reads as empty.
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(Ok(false), |kv| kv.get(tenant, key, read));
+        }
+        self.tenants.get(tenant, key, read)
+    }
+
+    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(Err(KvError::Backend), |kv| kv.set(tenant, key, value));
+        }
+        self.tenants.set(tenant, key, value)
+    }
+
+    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(Ok(false), |kv| kv.delete(tenant, key));
+        }
+        self.tenants.delete(tenant, key)
+    }
+}
