@@ -12,5 +12,6 @@ mod auth;
 mod crash;
 mod download;
 mod execution;
+mod logs;
 mod rollout;
 mod upload;
