@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use palisade::{
-    Clock, CompiledModule, Digest, ErrorKind, Instant, Limits, LogRecord, LogSink, MemoryKv, Runtime,
-    Tenant,
+    Clock, CompiledModule, Digest, ErrorKind, Instant, Limits, LogRecord, LogSink, MemoryKv,
+    Runtime, Tenant,
 };
 use palisade_guest_artifacts::SHA256;
 

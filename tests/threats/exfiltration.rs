@@ -48,7 +48,12 @@ fn forged_log_lines_are_escaped_and_tagged_by_the_host_not_the_guest() {
     let t = tenant(&host, "mallory", &["log"]);
     let m = compile(&host, hostile::LOG_FORGE);
     let out = host.runtime.call(&m, &t, "run", b"");
-    assert_eq!(out.result.as_deref().ok(), Some(&b""[..]), "{:?}", out.result);
+    assert_eq!(
+        out.result.as_deref().ok(),
+        Some(&b""[..]),
+        "{:?}",
+        out.result
+    );
     let lines = host.log.lines();
     let short = m.digest().short();
     let rendered: Vec<&str> = lines.iter().map(|l| l.rendered.as_str()).collect();
@@ -65,13 +70,18 @@ fn forged_log_lines_are_escaped_and_tagged_by_the_host_not_the_guest() {
     }
     // Its guest error message, in the error's text (what a host logs), is escaped too.
     let failed = host.runtime.call(&m, &t, "fail", b"");
-    let err = failed.result.expect_err("`fail` ends the call with a guest error");
+    let err = failed
+        .result
+        .expect_err("`fail` ends the call with a guest error");
     assert!(
         matches!(err.kind(), ErrorKind::GuestError { code: 7, .. }),
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains(r"ok\n[admin 00000000] error: forged line"), "{text}");
+    assert!(
+        text.contains(r"ok\n[admin 00000000] error: forged line"),
+        "{text}"
+    );
     assert!(!text.contains('\n'), "{text}");
     assert_serves_good_guest(&host, &t);
 }

@@ -11,7 +11,10 @@ fn esc(bytes: &[u8]) -> String {
 
 #[test]
 fn plain_text_and_unicode_are_written_as_they_are() {
-    assert_eq!(esc(b"temperature 21.5 C, mode=heat"), "temperature 21.5 C, mode=heat");
+    assert_eq!(
+        esc(b"temperature 21.5 C, mode=heat"),
+        "temperature 21.5 C, mode=heat"
+    );
     assert_eq!(esc("grüße 🌡 日本".as_bytes()), "grüße 🌡 日本");
     assert_eq!(esc(b""), "");
 }
@@ -35,7 +38,10 @@ fn backslash_is_doubled_so_an_escape_cannot_be_forged() {
 #[test]
 fn other_c0_controls_escape_and_del_are_hex_escaped() {
     assert_eq!(esc(b"\x1b[2J\x1b[31mred"), r"\x1b[2J\x1b[31mred");
-    assert_eq!(esc(b"\0\x07\x08\x0b\x0c\x1f\x7f"), r"\x00\x07\x08\x0b\x0c\x1f\x7f");
+    assert_eq!(
+        esc(b"\0\x07\x08\x0b\x0c\x1f\x7f"),
+        r"\x00\x07\x08\x0b\x0c\x1f\x7f"
+    );
 }
 
 #[test]
@@ -43,7 +49,10 @@ fn c1_controls_and_line_separators_are_unicode_escaped() {
     // U+009B is the one-character CSI: an ANSI sequence without ESC.
     assert_eq!(esc("\u{9b}2J".as_bytes()), r"\u{9b}2J");
     assert_eq!(esc("\u{80}\u{85}\u{9f}".as_bytes()), r"\u{80}\u{85}\u{9f}");
-    assert_eq!(esc("a\u{2028}b\u{2029}c".as_bytes()), r"a\u{2028}b\u{2029}c");
+    assert_eq!(
+        esc("a\u{2028}b\u{2029}c".as_bytes()),
+        r"a\u{2028}b\u{2029}c"
+    );
     // U+00A0 (no-break space) is printable and stays.
     assert_eq!(esc("\u{a0}".as_bytes()), "\u{a0}");
 }
@@ -67,7 +76,10 @@ fn bidi_overrides_and_isolates_are_unicode_escaped() {
         assert_eq!(esc(s.as_bytes()), alloc::format!("x{want}y"));
     }
     // Neighbours are ordinary characters.
-    assert_eq!(esc("\u{2027}\u{202f}\u{2065}\u{206a}".as_bytes()), "\u{2027}\u{202f}\u{2065}\u{206a}");
+    assert_eq!(
+        esc("\u{2027}\u{202f}\u{2065}\u{206a}".as_bytes()),
+        "\u{2027}\u{202f}\u{2065}\u{206a}"
+    );
 }
 
 #[test]
@@ -81,7 +93,8 @@ fn no_output_contains_a_control_character() {
     let all: alloc::vec::Vec<u8> = (0..=255u8).collect();
     let out = esc(&all);
     assert!(
-        !out.chars().any(|c| c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c)),
+        !out.chars()
+            .any(|c| c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c)),
         "{out:?}"
     );
     assert!(!out.contains('\n'));
@@ -95,7 +108,10 @@ fn a_long_message_is_cut_at_the_bound_with_a_visible_marker() {
     want.push_str("…[500 bytes cut]");
     assert_eq!(out, want);
     // Exactly at the bound nothing is cut.
-    assert_eq!(esc(&long[..MAX_LOG_LINE_BYTES]), "a".repeat(MAX_LOG_LINE_BYTES));
+    assert_eq!(
+        esc(&long[..MAX_LOG_LINE_BYTES]),
+        "a".repeat(MAX_LOG_LINE_BYTES)
+    );
 }
 
 #[test]
@@ -111,7 +127,11 @@ fn the_cut_never_splits_a_character() {
 fn output_never_exceeds_the_documented_bound() {
     let worst = vec![0x1bu8; MAX_LOG_LINE_BYTES * 3];
     let out = esc(&worst);
-    assert!(out.len() <= Escaped::max_output_len(MAX_LOG_LINE_BYTES), "{}", out.len());
+    assert!(
+        out.len() <= Escaped::max_output_len(MAX_LOG_LINE_BYTES),
+        "{}",
+        out.len()
+    );
     assert!(out.ends_with("…[2048 bytes cut]"), "{out}");
     assert!(MAX_MARKER_BYTES >= "…[18446744073709551615 bytes cut]".len());
 }
@@ -143,6 +163,9 @@ fn a_guest_error_message_is_escaped_in_the_error_text() {
         message: String::from("bad\n[admin 00000000] error: forged\x1b[2J"),
     });
     let text = e.to_string();
-    assert!(text.contains(r"bad\n[admin 00000000] error: forged\x1b[2J"), "{text}");
+    assert!(
+        text.contains(r"bad\n[admin 00000000] error: forged\x1b[2J"),
+        "{text}"
+    );
     assert!(!text.contains('\n') && !text.contains('\x1b'), "{text}");
 }

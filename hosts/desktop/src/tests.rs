@@ -271,9 +271,15 @@ fn a_forged_guest_line_is_one_escaped_line_in_the_text_format() {
     let text = forge_into(subscriber, &captured);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].contains(FORGED) && lines[0].contains("acme"), "{text}");
+    assert!(
+        lines[0].contains(FORGED) && lines[0].contains("acme"),
+        "{text}"
+    );
     assert!(lines[1].contains(ANSI), "{text}");
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
 }
 
 #[test]

@@ -57,10 +57,10 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
+pub use log::TracingLog;
 pub use server::{
     GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
 };
-pub use log::TracingLog;
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,
 /// in-flight calls finish (up to `shutdown_grace_ms`), and the workers stop.

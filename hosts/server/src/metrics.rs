@@ -71,7 +71,11 @@ impl ServerMetrics {
     /// Records `n` guest log lines of `tenant` dropped by its log rate limit (nothing for 0).
     pub fn record_log_dropped(&self, tenant: &str, n: u64) {
         if n > 0 {
-            *self.lock().log_dropped.entry(tenant.to_owned()).or_default() += n;
+            *self
+                .lock()
+                .log_dropped
+                .entry(tenant.to_owned())
+                .or_default() += n;
         }
     }
 

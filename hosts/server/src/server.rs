@@ -10,7 +10,8 @@ use std::time::Instant as StdInstant;
 use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, ModuleMeta, PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, ModuleMeta, PluginStatus, RandomError,
+    RandomSource, Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 

@@ -744,13 +744,20 @@ fn inspect_escapes_manifest_text_from_the_bundle() {
     .build_unsigned()
     .expect("bundle");
     let bundle = write(dir.path(), "forge.bundle", &raw);
-    let out = palisade().arg("inspect").arg(&bundle).output().expect("run");
+    let out = palisade()
+        .arg("inspect")
+        .arg(&bundle)
+        .output()
+        .expect("run");
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
         stdout.contains(r"echo\n[admin 00000000] error: forged\x1b[2J 1.0.0"),
         "{stdout}"
     );
     assert!(stdout.contains(r"ci\x1b]0;pwned\x07"), "{stdout}");
-    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout}"
+    );
     assert!(!stdout.lines().any(|l| l.starts_with("[admin")), "{stdout}");
 }

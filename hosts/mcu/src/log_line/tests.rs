@@ -19,13 +19,20 @@ fn line(message: &[u8]) -> LogLine {
 #[test]
 fn a_forged_line_and_ansi_escapes_become_one_escaped_line() {
     let l = line(b"ok\n[admin 00000000] error: forged line\x1b[2J");
-    assert_eq!(l.as_str(), r"ok\n[admin 00000000] error: forged line\x1b[2J");
+    assert_eq!(
+        l.as_str(),
+        r"ok\n[admin 00000000] error: forged line\x1b[2J"
+    );
 }
 
 #[test]
 fn the_worst_case_fits_and_is_cut_with_a_marker() {
     let worst = [0x1bu8; 4 * LOG_LINE_BYTES];
     let l = line(&worst);
-    let want = format!("{}…[{} bytes cut]", r"\x1b".repeat(LOG_LINE_BYTES), 3 * LOG_LINE_BYTES);
+    let want = format!(
+        "{}…[{} bytes cut]",
+        r"\x1b".repeat(LOG_LINE_BYTES),
+        3 * LOG_LINE_BYTES
+    );
     assert_eq!(l.as_str(), want);
 }

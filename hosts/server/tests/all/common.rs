@@ -128,7 +128,14 @@ impl Srv {
             .arg(&self.config)
             .arg("--listen")
             .arg("127.0.0.1:0")
-            .env("RUST_LOG", if self.log_file.is_some() { "info" } else { "warn" })
+            .env(
+                "RUST_LOG",
+                if self.log_file.is_some() {
+                    "info"
+                } else {
+                    "warn"
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(match &self.log_file {
                 Some(path) => Stdio::from(

@@ -72,7 +72,10 @@ fn forged_log_lines_are_one_escaped_line_in_the_json_log() {
         assert_eq!(line["plugin"], "forge");
         assert_eq!(line["digest"], digest.as_str());
     }
-    assert!(!log.contains('\u{1b}') && !log.contains('\u{202e}'), "{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains('\u{202e}'),
+        "{log}"
+    );
     // The server still serves the tenant.
     assert_eq!(srv.invoke(&token, "forge", "run", b"").status, 200);
 }
@@ -88,13 +91,19 @@ fn forged_log_lines_are_one_escaped_line_in_the_text_log() {
     let forged: Vec<&str> = log.lines().filter(|l| l.contains("forged line")).collect();
     assert_eq!(forged.len(), 1, "{log}");
     assert!(forged[0].contains(FORGED), "{log}");
-    assert!(forged[0].contains("acme") && forged[0].contains(&digest), "{log}");
+    assert!(
+        forged[0].contains("acme") && forged[0].contains(&digest),
+        "{log}"
+    );
     assert!(!log.lines().any(|l| l.starts_with("[admin")), "{log}");
     let ansi: Vec<&str> = log.lines().filter(|l| l.contains("cleared")).collect();
     assert_eq!(ansi.len(), 1, "{log}");
     assert!(ansi[0].contains(ANSI), "{log}");
     // The guest's escape sequences never reach the log raw (the host's own colours may).
-    assert!(!log.contains("\u{1b}[2J") && !log.contains('\u{202e}'), "{log}");
+    assert!(
+        !log.contains("\u{1b}[2J") && !log.contains('\u{202e}'),
+        "{log}"
+    );
 }
 
 #[test]

@@ -54,7 +54,10 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
             ),
         ));
         if !m.provenance().is_empty() {
-            bundle_lines.push(("provenance", palisade::Escaped::str(m.provenance()).to_string()));
+            bundle_lines.push((
+                "provenance",
+                palisade::Escaped::str(m.provenance()).to_string(),
+            ));
         }
         let caps: Vec<&str> = m.capabilities().collect();
         bundle_lines.push((
