@@ -109,7 +109,7 @@ fn a_long_message_is_cut_at_the_bound_with_a_visible_marker() {
     assert_eq!(out, want);
     // Exactly at the bound nothing is cut.
     assert_eq!(
-        esc(&long[..MAX_LOG_LINE_BYTES]),
+        esc(&vec![b'a'; MAX_LOG_LINE_BYTES]),
         "a".repeat(MAX_LOG_LINE_BYTES)
     );
 }
