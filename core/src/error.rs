@@ -593,7 +593,11 @@ impl fmt::Display for ErrorKind {
                 write!(f, "the guest hit its memory cap of {cap_bytes} bytes")
             }
             Self::GuestError { code, message } => {
-                write!(f, "the guest returned error {code}: {message}")
+                write!(
+                    f,
+                    "the guest returned error {code}: {}",
+                    crate::escape::Escaped::str(message)
+                )
             }
             Self::CapabilityDenied { import, capability } => write!(
                 f,

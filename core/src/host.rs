@@ -12,6 +12,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::digest::Digest;
+use crate::escape::Escaped;
 
 /// A point on a host's monotonic clock, in nanoseconds since an origin the host chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -116,26 +117,33 @@ pub struct LogRecord<'a> {
     pub message: &'a [u8],
 }
 
+/// `[tenant digest] level: message`, the message escaped and cut by [`Escaped`]: always one
+/// line, whatever the guest wrote.
 impl fmt::Display for LogRecord<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[{} {}] {}: ",
+            "[{} {}] {}: {}",
             self.tenant,
             self.digest.short(),
-            self.level.as_str()
-        )?;
-        for chunk in self.message.utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            if !chunk.invalid().is_empty() {
-                f.write_str("\u{FFFD}")?;
-            }
-        }
-        Ok(())
+            self.level.as_str(),
+            self.message_escaped()
+        )
+    }
+}
+
+impl<'a> LogRecord<'a> {
+    /// The message as one line of safe text (see [`Escaped`]): what every text sink writes.
+    pub fn message_escaped(&self) -> Escaped<'a> {
+        Escaped::new(self.message)
     }
 }
 
 /// Where guest log lines go (defmt on boards, `tracing` on std hosts).
+///
+/// The message is the guest's raw bytes: a sink that writes text must write it through
+/// [`LogRecord::message_escaped`] (or the record's `Display`), never verbatim, so that a guest
+/// cannot forge host log lines or send escape sequences to a terminal.
 pub trait LogSink: Send + Sync {
     /// Receives one line. Must not panic.
     fn log(&self, record: &LogRecord<'_>);

@@ -71,6 +71,7 @@ pub mod bundle;
 pub mod capability;
 mod digest;
 mod error;
+mod escape;
 mod host;
 mod invoke;
 mod limits;
@@ -82,6 +83,7 @@ pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, 
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
 pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
+pub use escape::{Escaped, MAX_LOG_LINE_BYTES};
 pub use host::{
     Clock, DiscardLog, Instant, KvError, KvStore, LogLevel, LogRecord, LogSink, ManualClock,
     MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,

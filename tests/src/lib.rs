@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use palisade::{
-    Clock, CompiledModule, ErrorKind, Instant, Limits, LogRecord, LogSink, MemoryKv, Runtime,
-    Tenant,
+    Clock, CompiledModule, Digest, ErrorKind, Instant, Limits, LogRecord, LogSink, MemoryKv,
+    Runtime, Tenant,
 };
 use palisade_guest_artifacts::SHA256;
 
@@ -46,8 +46,13 @@ impl Clock for StepClock {
 pub struct Line {
     /// The tenant the host tagged it with.
     pub tenant: String,
-    /// The message bytes.
+    /// The module digest the host tagged it with.
+    pub digest: Digest,
+    /// The message bytes, raw, as the guest wrote them.
     pub message: Vec<u8>,
+    /// The line as a text sink writes it: the record's `Display` (tags from the host, the
+    /// message escaped and cut by `palisade::Escaped`).
+    pub rendered: String,
 }
 
 /// A log sink that keeps every line.
@@ -82,7 +87,9 @@ impl LogSink for RecordingLog {
             .unwrap_or_else(PoisonError::into_inner)
             .push(Line {
                 tenant: record.tenant.to_owned(),
+                digest: *record.digest,
                 message: record.message.to_vec(),
+                rendered: record.to_string(),
             });
     }
 }

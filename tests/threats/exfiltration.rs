@@ -39,17 +39,50 @@ fn foreign_imports_are_refused_at_registration() {
 }
 
 #[test]
-fn log_lines_are_tagged_by_the_host_not_the_guest() {
-    // A guest cannot write a line that appears to come from another tenant: the host tags each
-    // line with the calling tenant.
+fn forged_log_lines_are_escaped_and_tagged_by_the_host_not_the_guest() {
+    // `log_forge` logs "ok\n[admin 00000000] error: forged line" (a newline, then a line shaped
+    // like the host's for another tenant) and a line with ANSI escapes and a bidi override.
+    // The host tags each line with the calling tenant and digest, and a text sink writes each
+    // as exactly one line with the control characters visible as escapes.
     let host = host();
-    let t = tenant(&host, "mallory", &["log", "kv.read", "kv.write"]);
-    let m = compile(&host, palisade_guest_artifacts::THERMOSTAT);
-    let out = host.runtime.call(&m, &t, "decide", &1_000i32.to_le_bytes());
-    assert!(out.result.is_ok());
+    let t = tenant(&host, "mallory", &["log"]);
+    let m = compile(&host, hostile::LOG_FORGE);
+    let out = host.runtime.call(&m, &t, "run", b"");
+    assert_eq!(
+        out.result.as_deref().ok(),
+        Some(&b""[..]),
+        "{:?}",
+        out.result
+    );
     let lines = host.log.lines();
-    assert!(!lines.is_empty());
-    assert!(lines.iter().all(|l| l.tenant == "mallory"), "{lines:?}");
+    let short = m.digest().short();
+    let rendered: Vec<&str> = lines.iter().map(|l| l.rendered.as_str()).collect();
+    assert_eq!(
+        rendered,
+        [
+            format!(r"[mallory {short}] info: ok\n[admin 00000000] error: forged line"),
+            format!(r"[mallory {short}] info: \x1b[2J\x1b[31mcleared\u{{202e}}txt.exe"),
+        ],
+    );
+    for line in &lines {
+        assert_eq!((line.tenant.as_str(), line.digest), ("mallory", m.digest()));
+        assert_eq!(line.rendered.lines().count(), 1, "{line:?}");
+    }
+    // Its guest error message, in the error's text (what a host logs), is escaped too.
+    let failed = host.runtime.call(&m, &t, "fail", b"");
+    let err = failed
+        .result
+        .expect_err("`fail` ends the call with a guest error");
+    assert!(
+        matches!(err.kind(), ErrorKind::GuestError { code: 7, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(r"ok\n[admin 00000000] error: forged line"),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "{text}");
     assert_serves_good_guest(&host, &t);
 }
 

@@ -116,6 +116,10 @@ pub mod hostile {
         OUTPUT_OUT_OF_BOUNDS, OUTPUT_OUT_OF_BOUNDS_PATH = "output_out_of_bounds", "beyond_memory", "OutputOutOfBounds (entry over_cap: OutputTooLarge)";
         /// Logs forever. → `OutOfFuel`, with lines over the log budget dropped.
         LOG_FLOOD, LOG_FLOOD_PATH = "log_flood", "run", "OutOfFuel; lines past the log budget dropped";
+        /// Logs a line with a newline and a forged host line, one with ANSI escapes and a bidi
+        /// override (`run`), and fails with the forged line as its message (`fail`). → every
+        /// sink writes each as exactly one line, escaped, tagged by the host.
+        LOG_FORGE, LOG_FORGE_PATH = "log_forge", "run", "escaped: one line per guest line, tenant and digest from the host";
         /// Writes kv values until refused. → `GuestError { code: -3 (QUOTA) }`.
         KV_FLOOD, KV_FLOOD_PATH = "kv_flood", "run", "GuestError code -3 (QUOTA): the kv write budget refused it";
         /// 20,000 functions. → `InvalidModule` at compile time (wasmi's strict limits).

@@ -6,13 +6,17 @@ use palisade::{LogLevel, LogRecord, LogSink};
 /// tagged with the tenant and the module's short digest.
 ///
 /// Install any `tracing` subscriber to see them (the `palisade` CLI installs one writing to
-/// stderr). Invalid UTF-8 in a line is replaced, never rejected.
+/// stderr). The message is the guest's text through [`palisade::Escaped`]: invalid UTF-8
+/// replaced, control characters, ANSI escapes and bidi overrides escaped, cut at
+/// [`palisade::MAX_LOG_LINE_BYTES`]. So a guest line is always exactly one line of the text
+/// format, and with a JSON formatter the `message` string holds the same escaped text (not
+/// only JSON-escaped), so a viewer that decodes the JSON and prints it is safe too.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TracingLog;
 
 impl LogSink for TracingLog {
     fn log(&self, record: &LogRecord<'_>) {
-        let message = String::from_utf8_lossy(record.message);
+        let message = record.message_escaped();
         let digest = record.digest.short().to_string();
         let tenant = record.tenant;
         match record.level {

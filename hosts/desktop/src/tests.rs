@@ -236,3 +236,76 @@ fn guest_log_lines_reach_tracing_tagged_with_tenant_and_digest() {
         "{text}"
     );
 }
+
+/// Runs the hostile `log_forge` guest (`run`: a forged host line after a newline, then ANSI
+/// escapes and a bidi override) under `subscriber` and returns what it wrote.
+fn forge_into(subscriber: impl tracing::Subscriber + Send + Sync, captured: &Captured) -> String {
+    let runtime = palisade::Runtime::builder(Arc::new(StdClock::new()))
+        .log_sink(Arc::new(TracingLog))
+        .build()
+        .expect("runtime");
+    let module = runtime
+        .compile(palisade_guest_artifacts::hostile::LOG_FORGE)
+        .expect("compile");
+    let tenant = runtime.tenant("acme").grant("log").build().expect("tenant");
+    tracing::subscriber::with_default(subscriber, || {
+        runtime
+            .call(&module, &tenant, "run", b"")
+            .result
+            .expect("call");
+    });
+    String::from_utf8(captured.0.lock().map(|v| v.clone()).unwrap_or_default()).expect("utf-8")
+}
+
+const FORGED: &str = r"ok\n[admin 00000000] error: forged line";
+const ANSI: &str = r"\x1b[2J\x1b[31mcleared\u{202e}txt.exe";
+
+#[test]
+fn a_forged_guest_line_is_one_escaped_line_in_the_text_format() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let text = forge_into(subscriber, &captured);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let forged = lines.first().expect("the forged line");
+    let ansi = lines.get(1).expect("the ANSI line");
+    assert!(forged.contains(FORGED) && forged.contains("acme"), "{text}");
+    assert!(ansi.contains(ANSI), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_forged_guest_line_is_one_escaped_line_in_the_json_format() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .json()
+        .flatten_event(true)
+        .finish();
+    let text = forge_into(subscriber, &captured);
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON object per line");
+            assert_eq!(
+                v.get("tenant").and_then(|t| t.as_str()),
+                Some("acme"),
+                "{l}"
+            );
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .expect("message")
+                .to_owned()
+        })
+        .collect();
+    // The decoded message is the escaped text too, so a viewer printing it stays safe.
+    assert_eq!(messages, [FORGED, ANSI], "{text}");
+}

@@ -10,7 +10,8 @@
 //! | [`Sensors`] | capability `sensor`: `sensor_read` over the board's [`Sensor`] |
 //! | [`TimerClock`] | a [`palisade::Clock`] over the board's [`MonotonicTimer`] (call deadlines) |
 //! | [`BundleSlot`] | a rule bundle in a flash region: verified (digest, ed25519 signature) before it is compiled; [`load_first_good`] falls back slot by slot |
-//! | `DefmtLog` | (feature `defmt`) a [`palisade::LogSink`] that sends guest lines to defmt |
+//! | `DefmtLog` | (feature `defmt`) a [`palisade::LogSink`] that sends guest lines to defmt, escaped |
+//! | [`LogLine`] | a guest message escaped into a fixed stack buffer (what `DefmtLog` prints) |
 //!
 //! Configuration lives in fixed-capacity `heapless` tables; pins are boxed once when a board
 //! configures them; no host function allocates.
@@ -68,6 +69,7 @@ mod clock;
 pub mod gpio;
 #[cfg(feature = "defmt")]
 mod log;
+mod log_line;
 pub mod sensor;
 
 pub use bundle::{BundleSlot, FlashBundle, LoadError, load_first_good};
@@ -75,6 +77,7 @@ pub use clock::{MonotonicTimer, TimerClock, Widen32, ticks_to_nanos};
 pub use gpio::{Gpio, GpioError, PinSet};
 #[cfg(feature = "defmt")]
 pub use log::DefmtLog;
+pub use log_line::{LOG_LINE_BYTES, LOG_LINE_CAPACITY, LogLine};
 pub use sensor::{Sensor, SensorError, Sensors};
 
 #[cfg(test)]

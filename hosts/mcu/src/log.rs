@@ -2,9 +2,15 @@
 
 use palisade::{LogLevel, LogRecord, LogSink};
 
+use crate::LogLine;
+
 /// A [`LogSink`] that sends guest log lines to defmt, at the guest's level, tagged with the
-/// tenant and the module's short digest. The message is printed as a byte string (no
-/// formatting on the board: defmt encodes, the host decodes).
+/// tenant and the module's short digest.
+///
+/// defmt prints a `{=str}` verbatim on the host, so the message is escaped on the board first,
+/// into a [`LogLine`] on the stack ([`LOG_LINE_CAPACITY`](crate::LOG_LINE_CAPACITY) bytes, no
+/// allocation): newlines, ANSI escapes and bidi overrides are written as visible escapes and
+/// the message is cut at [`LOG_LINE_BYTES`](crate::LOG_LINE_BYTES). A guest line is one line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DefmtLog;
 
@@ -12,22 +18,23 @@ impl LogSink for DefmtLog {
     fn log(&self, record: &LogRecord<'_>) {
         let tenant = record.tenant;
         let digest = record.digest.short().0;
-        let message = record.message;
+        let line = LogLine::new(record);
+        let message = line.as_str();
         match record.level {
             LogLevel::Error => {
-                defmt::error!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+                defmt::error!("[{=str} {=[u8;4]:x}] {=str}", tenant, digest, message)
             }
             LogLevel::Warn => {
-                defmt::warn!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+                defmt::warn!("[{=str} {=[u8;4]:x}] {=str}", tenant, digest, message)
             }
             LogLevel::Info => {
-                defmt::info!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+                defmt::info!("[{=str} {=[u8;4]:x}] {=str}", tenant, digest, message)
             }
             LogLevel::Debug => {
-                defmt::debug!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+                defmt::debug!("[{=str} {=[u8;4]:x}] {=str}", tenant, digest, message)
             }
             LogLevel::Trace => {
-                defmt::trace!("[{=str} {=[u8;4]:x}] {=[u8]:a}", tenant, digest, message)
+                defmt::trace!("[{=str} {=[u8;4]:x}] {=str}", tenant, digest, message)
             }
         }
     }

@@ -28,6 +28,7 @@
 //! | [`client`] | a minimal blocking HTTP client for tools and tests |
 //! | [`store`] | SQLite + content-addressed module files, atomic writes |
 //! | [`kv`] | the tenants' KV store in SQLite |
+//! | [`log`] | guest log lines: escaped, per-tenant minimum level and rate limit |
 //! | [`pool`] | the worker pool guests run on |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
@@ -45,6 +46,7 @@ pub mod error;
 mod gate;
 pub mod http;
 pub mod kv;
+pub mod log;
 pub mod metrics;
 pub mod pool;
 pub mod rejection;
@@ -57,8 +59,9 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
+pub use log::TracingLog;
 pub use server::{
-    GATE_TENANT, Invocation, OsRandom, Server, StdClock, TracingLog, Uploaded, YIELD_EVERY, open_at,
+    GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
 };
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,

@@ -18,6 +18,8 @@ struct Inner {
     compiles: BTreeMap<(String, Digest), u64>,
     /// upload result code -> count.
     uploads: BTreeMap<&'static str, u64>,
+    /// tenant -> guest log lines dropped by the tenant's log rate limit.
+    log_dropped: BTreeMap<String, u64>,
 }
 
 /// All server metrics, behind one lock held only for a counter update or a render.
@@ -64,6 +66,17 @@ impl ServerMetrics {
             .refused
             .entry((tenant.to_owned(), reason))
             .or_default() += 1;
+    }
+
+    /// Records `n` guest log lines of `tenant` dropped by its log rate limit (nothing for 0).
+    pub fn record_log_dropped(&self, tenant: &str, n: u64) {
+        if n > 0 {
+            *self
+                .lock()
+                .log_dropped
+                .entry(tenant.to_owned())
+                .or_default() += n;
+        }
     }
 
     /// Records a registration: `hit` if the compiled module was already cached.
@@ -184,6 +197,14 @@ impl ServerMetrics {
                     esc(plugin)
                 );
             }
+        }
+        out.push_str("# HELP palisade_guest_log_dropped_total Guest log lines dropped by the tenant's log rate limit.\n# TYPE palisade_guest_log_dropped_total counter\n");
+        for (tenant, n) in &inner.log_dropped {
+            let _ = writeln!(
+                out,
+                "palisade_guest_log_dropped_total{{tenant=\"{}\"}} {n}",
+                esc(tenant)
+            );
         }
         out.push_str("# HELP palisade_uploads_total Uploads by result code.\n# TYPE palisade_uploads_total counter\n");
         for (code, n) in &inner.uploads {

@@ -10,8 +10,8 @@ use std::time::Instant as StdInstant;
 use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, LogLevel, LogRecord, LogSink, ModuleMeta,
-    PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, ModuleMeta, PluginStatus, RandomError,
+    RandomSource, Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 
@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::GateKv;
 use crate::kv::SqliteKv;
+use crate::log::TracingLog;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
 use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
@@ -87,39 +88,6 @@ pub struct OsRandom;
 impl RandomSource for OsRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|_| RandomError)
-    }
-}
-
-thread_local! {
-    /// The plugin the current worker thread is running, for tagging guest log lines.
-    static CURRENT_PLUGIN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Guest log lines to `tracing` (target `guest`), tagged with tenant, plugin and digest.
-#[derive(Debug, Clone, Copy)]
-pub struct TracingLog;
-
-impl LogSink for TracingLog {
-    fn log(&self, r: &LogRecord<'_>) {
-        let message = String::from_utf8_lossy(r.message);
-        let digest = r.digest.short();
-        CURRENT_PLUGIN.with_borrow(|plugin| match r.level {
-            LogLevel::Error => {
-                tracing::error!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
-            }
-            LogLevel::Warn => {
-                tracing::warn!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
-            }
-            LogLevel::Info => {
-                tracing::info!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
-            }
-            LogLevel::Debug => {
-                tracing::debug!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
-            }
-            LogLevel::Trace => {
-                tracing::trace!(target: "guest", tenant = r.tenant, plugin = %plugin, digest = %digest, %message);
-            }
-        });
     }
 }
 
@@ -1195,12 +1163,15 @@ impl Server {
             .pool
             .run(move || {
                 let _slots = (tenant_slot, global_slot);
-                CURRENT_PLUGIN.with_borrow_mut(|p| p.clone_from(&plugin_owned));
                 LAST_YIELD.set(Some(StdInstant::now()));
                 let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                let call = server
-                    .registry
-                    .call(&plugin_owned, &tenant.core, &entry, &input, key);
+                let (call, log_dropped) =
+                    crate::log::with_call(&plugin_owned, tenant.log_gate.clone(), || {
+                        server
+                            .registry
+                            .call(&plugin_owned, &tenant.core, &entry, &input, key)
+                    });
+                server.metrics.record_log_dropped(&tenant.id, log_dropped);
                 server
                     .metrics
                     .record_call(&plugin_owned, &tenant.id, &call.report);

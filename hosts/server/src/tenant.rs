@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::auth::TokenHash;
+use crate::log::{DEFAULT_LOG_BURST, DEFAULT_LOG_LINES_PER_SECOND, GuestLogLevel, LogGate};
 
 /// Default calls one tenant may have admitted at once.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 1;
@@ -43,6 +44,15 @@ pub struct TenantLimits {
     pub burst: u32,
     /// Calls admitted at once (default [`DEFAULT_MAX_CONCURRENCY`]).
     pub max_concurrency: u32,
+    /// Guest log lines per second that reach the server log, over all of the tenant's calls;
+    /// `0` for unlimited (default [`DEFAULT_LOG_LINES_PER_SECOND`]). Lines over it are dropped
+    /// and counted in `palisade_guest_log_dropped_total`.
+    pub log_lines_per_second: u32,
+    /// Guest log lines that may reach the server log at once (default [`DEFAULT_LOG_BURST`];
+    /// `0` acts as 1).
+    pub log_burst: u32,
+    /// The lowest level of guest line that reaches the server log (default `info`).
+    pub log_level: GuestLogLevel,
 }
 
 impl Default for TenantLimits {
@@ -61,6 +71,9 @@ impl Default for TenantLimits {
             calls_per_second: l.calls_per_second,
             burst: l.burst,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            log_lines_per_second: DEFAULT_LOG_LINES_PER_SECOND,
+            log_burst: DEFAULT_LOG_BURST,
+            log_level: GuestLogLevel::Info,
         }
     }
 }
@@ -165,6 +178,8 @@ pub struct LiveTenant {
     pub bucket: Mutex<TokenBucket>,
     /// Concurrency cap.
     pub slots: Arc<Semaphore>,
+    /// Guest log policy: minimum level and line bucket, shared by the tenant's calls.
+    pub log_gate: Arc<LogGate>,
 }
 
 impl LiveTenant {
@@ -187,6 +202,11 @@ impl LiveTenant {
         let slots = Arc::new(Semaphore::new(
             usize::try_from(config.limits.max_concurrency.max(1)).unwrap_or(1),
         ));
+        let log_gate = Arc::new(LogGate::new(
+            config.limits.log_level,
+            config.limits.log_lines_per_second,
+            config.limits.log_burst,
+        ));
         Ok(Self {
             id: id.to_owned(),
             token_hash,
@@ -194,6 +214,7 @@ impl LiveTenant {
             core,
             bucket: Mutex::new(TokenBucket::new()),
             slots,
+            log_gate,
         })
     }
 

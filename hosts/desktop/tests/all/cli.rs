@@ -729,3 +729,35 @@ fn demo_runs_examples_and_hostile_guests_and_every_limit_holds() {
     }
     assert!(!out.contains("UNEXPECTED"), "{out}");
 }
+
+#[test]
+fn inspect_escapes_manifest_text_from_the_bundle() {
+    // The manifest is the bundle author's text: a newline and ANSI escapes in it must not forge
+    // lines or drive the operator's terminal.
+    let dir = tmp();
+    let raw = palisade::BundleBuilder::new(
+        "echo\n[admin 00000000] error: forged\u{1b}[2J",
+        "1.0.0",
+        &fixtures::wasm(ECHO),
+    )
+    .provenance("ci\u{1b}]0;pwned\u{7}")
+    .build_unsigned()
+    .expect("bundle");
+    let bundle = write(dir.path(), "forge.bundle", &raw);
+    let out = palisade()
+        .arg("inspect")
+        .arg(&bundle)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        stdout.contains(r"echo\n[admin 00000000] error: forged\x1b[2J 1.0.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r"ci\x1b]0;pwned\x07"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout}"
+    );
+    assert!(!stdout.lines().any(|l| l.starts_with("[admin")), "{stdout}");
+}

@@ -84,6 +84,8 @@ pub struct Srv {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub admin: String,
+    /// Where the server's stderr (its log, at `RUST_LOG=info`) goes; `None`: discarded.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Config used by every test; keys in `extra` replace the defaults here.
@@ -113,6 +115,15 @@ impl Srv {
     }
 
     pub fn start_with(extra: &str) -> Self {
+        Self::start_inner(extra, false)
+    }
+
+    /// Like [`Srv::start_with`], with the server log (`RUST_LOG=info`) kept in [`Srv::log_file`].
+    pub fn start_logging(extra: &str) -> Self {
+        Self::start_inner(extra, true)
+    }
+
+    fn start_inner(extra: &str, keep_log: bool) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("palisade-server-test-{}-{n}", std::process::id()));
@@ -126,6 +137,7 @@ impl Srv {
             child: None,
             addr: "127.0.0.1:1".parse().unwrap(),
             admin: String::new(),
+            log_file: keep_log.then(|| dir.join("server.log")),
         };
         srv.spawn();
         srv
@@ -140,9 +152,25 @@ impl Srv {
             .arg(&self.config)
             .arg("--listen")
             .arg("127.0.0.1:0")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                if self.log_file.is_some() {
+                    "info"
+                } else {
+                    "warn"
+                },
+            )
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match &self.log_file {
+                Some(path) => Stdio::from(
+                    std::fs::File::options()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .unwrap(),
+                ),
+                None => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -272,6 +300,15 @@ impl Srv {
             .collect();
         v.sort();
         v
+    }
+
+    /// The server log so far (empty if not started with [`Srv::start_logging`]).
+    pub fn log(&self) -> String {
+        self.log_file
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> &Path {

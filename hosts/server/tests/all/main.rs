@@ -12,6 +12,7 @@ mod auth;
 mod crash;
 mod download;
 mod execution;
+mod logs;
 mod operator;
 mod rollout;
 mod state;

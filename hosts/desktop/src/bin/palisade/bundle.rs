@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use palisade::Escaped;
 use palisade::bundle::{self, BUNDLE_MAGIC};
 use palisade::{Bundle, BundleBuilder, ErrorKind, Registry, Runtime, TrustStore};
 use serde::Deserialize;
@@ -179,14 +180,19 @@ pub fn open(
         .register_bundle(bytes, trust)
         .map_err(|e| bundle_error(path, e))?;
     let m = b.manifest();
+    // Manifest text is the bundle author's, not ours: escaped before it reaches the terminal.
     let summary = match b.signer() {
         Some(k) => format!(
             "bundle {} {} signed by {} (trusted)",
-            m.name(),
-            m.version(),
+            Escaped::str(m.name()),
+            Escaped::str(m.version()),
             hex(k)
         ),
-        None => format!("bundle {} {} (unsigned)", m.name(), m.version()),
+        None => format!(
+            "bundle {} {} (unsigned)",
+            Escaped::str(m.name()),
+            Escaped::str(m.version())
+        ),
     };
     Ok(Opened {
         module: b.module().to_vec(),

@@ -18,6 +18,33 @@ pub struct DemoArgs {
     pub only: Option<String>,
 }
 
+/// The guest lines of the current case, as the log renders them ([`palisade::LogRecord`]'s
+/// `Display`, which escapes), so a row can check what reached the log.
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Forwards to [`palisade_desktop::TracingLog`] and keeps the rendered line in [`LOGGED`].
+struct DemoLog;
+
+impl palisade::LogSink for DemoLog {
+    fn log(&self, record: &palisade::LogRecord<'_>) {
+        palisade::LogSink::log(&palisade_desktop::TracingLog, record);
+        if let Ok(mut lines) = LOGGED.lock() {
+            lines.push(record.to_string());
+        }
+    }
+}
+
+/// Whether the current case logged `n` lines and none of them holds a raw newline, carriage
+/// return, escape or bidi override (so none can forge another line or drive the terminal).
+fn logged_lines_are_escaped(n: usize) -> bool {
+    LOGGED.lock().is_ok_and(|lines| {
+        lines.len() == n
+            && !lines
+                .iter()
+                .any(|l| l.contains(['\n', '\r', '\u{1b}', '\u{202e}']))
+    })
+}
+
 /// What a row expects.
 #[derive(Clone, Copy)]
 enum Expect {
@@ -203,7 +230,7 @@ fn cases() -> Vec<Case> {
             expect_text: "ok: 4 CRCs",
         },
     ];
-    let hostile_cases: [HostileRow; 22] = [
+    let hostile_cases: [HostileRow; 23] = [
         (
             "infinite_loop",
             "run",
@@ -257,6 +284,18 @@ fn cases() -> Vec<Case> {
             l,
             Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
             "out of fuel",
+        ),
+        (
+            "log_forge",
+            "run",
+            vec![],
+            "forge a host log line",
+            &["log"],
+            l,
+            // The sink escapes it (`palisade::Escaped`): the newline and ANSI codes it logs
+            // show as `\n` and `\x1b`, one line each, tagged by the host.
+            Expect::Ok(|o| o.is_empty() && logged_lines_are_escaped(2)),
+            "escaped: one line",
         ),
         (
             "deep_recursion",
@@ -451,6 +490,9 @@ fn cases() -> Vec<Case> {
 }
 
 fn run_case(runtime: &Runtime, case: &Case) -> Row {
+    if let Ok(mut lines) = LOGGED.lock() {
+        lines.clear();
+    }
     let start = Instant::now();
     let artifact = artifacts::by_name(case.artifact);
     let guest = if artifact.is_some_and(|a| a.entry == case.entry) {
@@ -466,6 +508,10 @@ fn run_case(runtime: &Runtime, case: &Case) -> Row {
         };
         let stopped_by = match (&result, case.entry) {
             (Ok(out), "remember") => format!("fresh instance per call: {}", preview(out)),
+            (Ok(_), _) if case.artifact == "log_forge" => {
+                let n = LOGGED.lock().map_or(0, |l| l.len());
+                format!("log escaping: {n} guest lines, {n} log lines")
+            }
             (Ok(out), "steal") if out.is_empty() => {
                 String::from("per-tenant KV: the victim's key is not visible")
             }
@@ -585,7 +631,7 @@ fn print_rows(out: &mut impl Write, title: &str, rows: &[Row]) {
 pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
     let started = Instant::now();
     let runtime = palisade::Runtime::builder(Arc::new(palisade_desktop::StdClock::new()))
-        .log_sink(Arc::new(palisade_desktop::TracingLog))
+        .log_sink(Arc::new(DemoLog))
         .random(Arc::new(palisade_desktop::OsRandom))
         .kv_store(Arc::new(MemoryKv::new()))
         .build()?;

@@ -44,9 +44,20 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
             CliError::new(Exit::of(&e), format!("{}: {e}", path.display()))
         })?;
         let m = b.manifest();
-        bundle_lines.push(("plugin", format!("{} {}", m.name(), m.version())));
+        // Manifest text is the bundle author's: escaped before it reaches the terminal.
+        bundle_lines.push((
+            "plugin",
+            format!(
+                "{} {}",
+                palisade::Escaped::str(m.name()),
+                palisade::Escaped::str(m.version())
+            ),
+        ));
         if !m.provenance().is_empty() {
-            bundle_lines.push(("provenance", m.provenance().to_owned()));
+            bundle_lines.push((
+                "provenance",
+                palisade::Escaped::str(m.provenance()).to_string(),
+            ));
         }
         let caps: Vec<&str> = m.capabilities().collect();
         bundle_lines.push((
