@@ -48,6 +48,7 @@ pub fn router(server: Arc<Server>) -> Router {
             put(set_canary).delete(clear_canary),
         )
         .route("/v1/admin/plugins/{plugin}/rollback", post(rollback))
+        .route("/v1/admin/token/rotate", post(rotate_admin_token))
         .route("/v1/admin/tenants", get(list_tenants))
         .route("/v1/admin/tenants/{tenant}", put(put_tenant))
         .fallback(|| async { ApiError::not_found("no such route; see docs/SERVER.md") })
@@ -259,8 +260,27 @@ async fn invoke(
     Ok(response)
 }
 
-fn kv_tenant(s: &Server, headers: &HeaderMap) -> ApiResult<String> {
-    Ok(s.authenticate(token(headers))?.id.clone())
+/// Authenticates a `/v1/kv` request: the tenant needs `grant` (`kv.read` or `kv.write`), the
+/// same capability a guest needs for the same access, and every request takes a token from
+/// the tenant's rate bucket.
+fn kv_tenant(
+    s: &Server,
+    headers: &HeaderMap,
+    grant: &str,
+) -> ApiResult<Arc<crate::tenant::LiveTenant>> {
+    let tenant = s.authenticate(token(headers))?;
+    if !tenant.config.grants.iter().any(|g| g == grant) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "capability_denied",
+            format!(
+                "tenant `{}` lacks the `{grant}` grant this KV request needs; ask the operator to grant it",
+                tenant.id
+            ),
+        ));
+    }
+    s.check_rate(&tenant)?;
+    Ok(tenant)
 }
 
 fn kv_failed(e: palisade::KvError) -> ApiError {
@@ -280,7 +300,7 @@ fn kv_failed(e: palisade::KvError) -> ApiError {
 }
 
 async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let tenant = kv_tenant(&s, &headers)?;
+    let tenant = kv_tenant(&s, &headers, "kv.read")?.id.clone();
     blocking(move || {
         let mut out = None;
         let found = palisade::KvStore::get(s.kv(), &tenant, key.as_bytes(), &mut |v| {
@@ -303,7 +323,7 @@ async fn kv_put(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    let tenant = s.authenticate(token(&headers))?;
+    let tenant = kv_tenant(&s, &headers, "kv.write")?;
     let cap = tenant.config.limits.kv_value_bytes;
     let value = read_body(request.into_body(), cap, "value").await?;
     let id = tenant.id.clone();
@@ -319,7 +339,7 @@ async fn kv_delete(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let tenant = kv_tenant(&s, &headers)?;
+    let tenant = kv_tenant(&s, &headers, "kv.write")?.id.clone();
     blocking(move || {
         if palisade::KvStore::delete(s.kv(), &tenant, key.as_bytes()).map_err(kv_failed)? {
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -490,6 +510,16 @@ async fn put_tenant(
             axum::Json(serde_json::json!({"tenant": tenant, "token": token})),
         )
             .into_response())
+    })
+    .await
+}
+
+async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let _guard = s.admin_lock().await;
+    blocking(move || {
+        let token = s.rotate_admin_token()?;
+        Ok(axum::Json(serde_json::json!({"token": token})).into_response())
     })
     .await
 }

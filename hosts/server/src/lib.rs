@@ -27,6 +27,7 @@
 //! | [`auth`] | hashed tokens, constant-time checks |
 //! | [`client`] | a minimal blocking HTTP client for tools and tests |
 //! | [`store`] | SQLite + content-addressed module files, atomic writes |
+//! | [`datadir`] | the data directory's lock and file modes |
 //! | [`kv`] | the tenants' KV store in SQLite |
 //! | [`pool`] | the worker pool guests run on |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
@@ -41,6 +42,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod http;
 pub mod kv;

@@ -156,7 +156,7 @@ pub struct Server {
     gate: palisade::Tenant,
     clock: Arc<StdClock>,
     tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
-    admin_hash: TokenHash,
+    admin_hash: RwLock<TokenHash>,
     pool: WorkerPool,
     global: Arc<Semaphore>,
     metrics: ServerMetrics,
@@ -237,7 +237,7 @@ impl Server {
             gate,
             clock,
             tenants: RwLock::new(HashMap::new()),
-            admin_hash,
+            admin_hash: RwLock::new(admin_hash),
             pool,
             metrics: ServerMetrics::default(),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -259,13 +259,11 @@ impl Server {
         }
         let token = auth::new_admin_token()?;
         let path = store.dir().join("admin-token");
-        crate::store::write_atomic(&path, format!("{token}\n").as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-        }
+        crate::store::write_atomic_mode(
+            &path,
+            format!("{token}\n").as_bytes(),
+            crate::datadir::PRIVATE_FILE_MODE,
+        )?;
         let hash = auth::hash_token(&token);
         store.set_meta(ADMIN_HASH_KEY, &hash)?;
         tracing::info!(path = %path.display(), "created the admin token");
@@ -410,7 +408,11 @@ impl Server {
     /// 401 `unauthorized` for a missing token, 403 `forbidden` for a wrong one.
     pub fn check_admin(&self, token: Option<&str>) -> ApiResult<()> {
         let token = token.ok_or_else(missing_token)?;
-        if auth::verify(token, &self.admin_hash) {
+        let hash = *self
+            .admin_hash
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if auth::verify(token, &hash) {
             Ok(())
         } else {
             Err(ApiError::new(
@@ -419,6 +421,37 @@ impl Server {
                 "this token is not the admin token",
             ))
         }
+    }
+
+    /// Replaces the admin token: stores the new one's hash, rewrites `DIR/admin-token`
+    /// (mode `0600`) and returns the new token, shown only this once. The old token stops
+    /// working at once.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the token cannot be stored (the old token then stays valid).
+    pub fn rotate_admin_token(&self) -> ApiResult<String> {
+        let token = auth::new_admin_token().map_err(ApiError::internal)?;
+        let hash = auth::hash_token(&token);
+        let path = self.store.dir().join("admin-token");
+        // Database first: if the file write then fails, the new token was still returned to
+        // the caller, who is the one who asked for it.
+        self.store
+            .set_meta(ADMIN_HASH_KEY, &hash)
+            .map_err(ApiError::internal)?;
+        *self
+            .admin_hash
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = hash;
+        if let Err(e) = crate::store::write_atomic_mode(
+            &path,
+            format!("{token}\n").as_bytes(),
+            crate::datadir::PRIVATE_FILE_MODE,
+        ) {
+            tracing::error!(path = %path.display(), error = %e, "could not rewrite the admin token file");
+        }
+        tracing::info!(path = %path.display(), "rotated the admin token");
+        Ok(token)
     }
 
     /// Finds the tenant a token belongs to.
@@ -449,6 +482,35 @@ impl Server {
             Some(t) if ok => Ok(t),
             _ => Err(bad()),
         }
+    }
+
+    /// Takes one token from the tenant's rate bucket (`calls_per_second`, `burst`): plugin
+    /// calls and `/v1/kv` requests share it.
+    ///
+    /// # Errors
+    ///
+    /// 429 `rate_limited` with `Retry-After` when the bucket is empty.
+    pub fn check_rate(&self, tenant: &LiveTenant) -> ApiResult<()> {
+        let limits = &tenant.config.limits;
+        let now = self.clock.now();
+        let acquired = tenant
+            .bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_acquire(now, limits.calls_per_second, limits.burst);
+        if let Err(after) = acquired {
+            self.metrics.record_refused(&tenant.id, "rate_limited");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "tenant `{}` is over its rate of {} calls/s",
+                    tenant.id, limits.calls_per_second
+                ),
+            )
+            .retry_after(after));
+        }
+        Ok(())
     }
 
     // ---- tenants ----------------------------------------------------------------------
@@ -973,24 +1035,7 @@ impl Server {
                 ),
             ));
         }
-        let now = self.clock.now();
-        let acquired = tenant
-            .bucket
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .try_acquire(now, limits.calls_per_second, limits.burst);
-        if let Err(after) = acquired {
-            self.metrics.record_refused(&tenant.id, "rate_limited");
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "tenant `{}` is over its rate of {} calls/s",
-                    tenant.id, limits.calls_per_second
-                ),
-            )
-            .retry_after(after));
-        }
+        self.check_rate(&tenant)?;
         let Ok(tenant_slot) = tenant.slots.clone().try_acquire_owned() else {
             self.metrics.record_refused(&tenant.id, "tenant_busy");
             return Err(ApiError::new(

@@ -12,5 +12,7 @@ mod auth;
 mod crash;
 mod download;
 mod execution;
+mod files;
+mod kv_routes;
 mod rollout;
 mod upload;
