@@ -62,9 +62,7 @@ pub fn lock(dir: &Path) -> Result<File, StoreError> {
             dir.display(),
             path.display()
         )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(format!("cannot lock {}: {e}", path.display()))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
 

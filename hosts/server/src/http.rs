@@ -65,13 +65,28 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn read_body(body: Body, cap: usize, what: &str) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, cap).await.map_err(|_| {
+    axum::body::to_bytes(body, cap).await.map_err(|e| {
+        if crate::listen::is_body_timeout(&e) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the {what} did not arrive within this server's body read timeout"),
+            );
+        }
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the {what} is over this server's cap of {cap} bytes"),
         )
     })
+}
+
+/// The request's `Content-Length`, if it has a valid one.
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
@@ -234,13 +249,35 @@ async fn invoke(
     request: Request,
 ) -> ApiResult<Response> {
     let tenant = s.authenticate(token(&headers))?;
-    // The tenant's own (lower) cap is checked by `Server::invoke`, with its own code.
-    let cap = s.config().max_input_bytes;
-    let input = read_body(request.into_body(), cap, "input").await?;
+    // Admission (grant, declared length, rate, concurrency slots) comes before the body is
+    // read: a refused or queued call costs no buffer, and a stalled body holds one of the
+    // tenant's own slots, not the server's memory.
+    let server_cap = s.config().max_input_bytes;
+    let declared = content_length(&headers);
+    if let Some(n) = declared.filter(|n| *n > server_cap) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the input is {n} bytes, over this server's cap of {server_cap} bytes"),
+        ));
+    }
+    let admitted = s.admit(tenant, &plugin, declared).await?;
+    let cap = admitted.input_cap(server_cap);
+    let input = read_body(request.into_body(), cap, "input")
+        .await
+        .map_err(|e| {
+            if e.code == "payload_too_large" && cap < server_cap {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "input_too_large",
+                    format!("the input is over this tenant's cap of {cap} bytes"),
+                )
+            } else {
+                e
+            }
+        })?;
     let key = headers.get(KEY_HEADER).map(|v| v.as_bytes().to_vec());
-    let done = s
-        .invoke(tenant, &plugin, &entry, input.to_vec(), key)
-        .await?;
+    let done = s.run(admitted, &entry, input.to_vec(), key).await?;
     let r = done.report;
     let mut response = match done.result {
         Ok(output) => (StatusCode::OK, output).into_response(),

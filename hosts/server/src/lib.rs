@@ -32,6 +32,7 @@
 //! | [`pool`] | the worker pool guests run on |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
+//! | [`listen`] | the accept loop: connection cap, read timeouts, drain |
 //!
 //! ## Limitations with malicious guests
 //!
@@ -46,6 +47,7 @@ pub mod datadir;
 pub mod error;
 pub mod http;
 pub mod kv;
+pub mod listen;
 pub mod metrics;
 pub mod pool;
 mod server;
@@ -58,52 +60,23 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use server::{
-    GATE_TENANT, Invocation, OsRandom, Server, StdClock, TracingLog, Uploaded, YIELD_EVERY, open_at,
+    Admitted, GATE_TENANT, Invocation, OsRandom, Server, StdClock, TracingLog, Uploaded,
+    YIELD_EVERY, open_at,
 };
 
-/// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,
-/// in-flight calls finish (up to `shutdown_grace_ms`), and the workers stop.
+/// Serves `server` on `listener` until `shutdown` completes, then drains: new requests get
+/// `503 shutting_down`, requests being handled finish (up to `shutdown_grace_ms`), and the
+/// workers stop. Connections are capped and read with timeouts; see [`listen`].
 ///
 /// # Errors
 ///
-/// If accepting connections fails.
+/// None today: a failed `accept` is logged and retried.
 pub async fn serve(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = http::router(server.clone());
-    let drain = server.clone();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        tracing::info!(
-            in_flight = drain.in_flight(),
-            "shutting down: draining in-flight calls"
-        );
-        drain.begin_drain();
-        let _ = stop_tx.send(true);
-    };
-    let served = std::future::IntoFuture::into_future(
-        axum::serve(listener, app).with_graceful_shutdown(signal),
-    );
-    let grace = server.config().shutdown_grace();
-    let mut stopped = stop_rx.clone();
-    let result = tokio::select! {
-        r = served => r,
-        () = async move {
-            // Only once shutdown began does the grace period start.
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("grace period over; closing with calls still in flight");
-            Ok(())
-        }
-    };
-    let workers = server.clone();
-    let _ = tokio::task::spawn_blocking(move || workers.shutdown_workers()).await;
-    tracing::info!("stopped");
-    result
+    listen::serve(server, listener, shutdown).await
 }
 
 /// Installs the `tracing` subscriber: JSON or text lines on stderr, filtered by `RUST_LOG`

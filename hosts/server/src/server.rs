@@ -991,12 +991,12 @@ impl Server {
 
     // ---- invocation -------------------------------------------------------------------
 
-    /// Admits and runs one call on the worker pool.
+    /// Admits and runs one call on the worker pool ([`Server::admit`], then
+    /// [`Server::run`]).
     ///
     /// # Errors
     ///
-    /// 403 `plugin_not_granted`, 413 `input_too_large`, 429 (`rate_limited`, `tenant_busy`,
-    /// `server_busy`) with `Retry-After`, 503 `shutting_down`.
+    /// As [`Server::admit`] and [`Server::run`].
     pub async fn invoke(
         self: &Arc<Self>,
         tenant: Arc<LiveTenant>,
@@ -1005,6 +1005,26 @@ impl Server {
         input: Vec<u8>,
         key: Option<Vec<u8>>,
     ) -> ApiResult<Invocation> {
+        let admitted = self.admit(tenant, plugin, Some(input.len())).await?;
+        self.run(admitted, entry, input, key).await
+    }
+
+    /// Admits a call before its input is read: drain, plugin grant, the declared input
+    /// length against the tenant's cap, the rate bucket, the tenant's concurrency slot and a
+    /// global slot (waited for up to `queue_timeout_ms`). A refused call costs the server no
+    /// buffering; an admitted one holds its slots until [`Server::run`] finishes (or the
+    /// [`Admitted`] is dropped).
+    ///
+    /// # Errors
+    ///
+    /// 403 `plugin_not_granted`, 413 `input_too_large`, 429 (`rate_limited`, `tenant_busy`,
+    /// `server_busy`) with `Retry-After`, 503 `shutting_down`.
+    pub async fn admit(
+        &self,
+        tenant: Arc<LiveTenant>,
+        plugin: &str,
+        input_len: Option<usize>,
+    ) -> ApiResult<Admitted> {
         if self.is_draining() {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1024,16 +1044,8 @@ impl Server {
             ));
         }
         let limits = &tenant.config.limits;
-        if input.len() > limits.input_bytes {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "input_too_large",
-                format!(
-                    "the input is {} bytes, over this tenant's cap of {}",
-                    input.len(),
-                    limits.input_bytes
-                ),
-            ));
+        if let Some(len) = input_len {
+            check_input_len(&tenant, len)?;
         }
         self.check_rate(&tenant)?;
         let Ok(tenant_slot) = tenant.slots.clone().try_acquire_owned() else {
@@ -1062,9 +1074,35 @@ impl Server {
             )
             .retry_after(std::time::Duration::from_secs(1)));
         };
+        Ok(Admitted {
+            tenant,
+            plugin: plugin.to_owned(),
+            slots: (tenant_slot, global_slot),
+        })
+    }
+
+    /// Runs an admitted call on the worker pool.
+    ///
+    /// # Errors
+    ///
+    /// 413 `input_too_large` if `input` is over the tenant's cap (a body sent without a
+    /// length); 503 `shutting_down` if the pool has stopped.
+    pub async fn run(
+        self: &Arc<Self>,
+        admitted: Admitted,
+        entry: &str,
+        input: Vec<u8>,
+        key: Option<Vec<u8>>,
+    ) -> ApiResult<Invocation> {
+        check_input_len(&admitted.tenant, input.len())?;
+        let Admitted {
+            tenant,
+            plugin,
+            slots: (tenant_slot, global_slot),
+        } = admitted;
         let _counted = InFlight::new(&self.in_flight);
         let server = self.clone();
-        let plugin_owned = plugin.to_owned();
+        let plugin_owned = plugin;
         let entry = entry.to_owned();
         let ran = self
             .pool
@@ -1111,6 +1149,36 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.checkpoint_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// A call that passed admission: it holds its tenant and global slots until run or dropped.
+pub struct Admitted {
+    tenant: Arc<LiveTenant>,
+    plugin: String,
+    slots: (
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+}
+
+impl Admitted {
+    /// The tenant's own input cap, at most the server's `max_input_bytes`: what the body
+    /// may be read up to.
+    pub fn input_cap(&self, server_cap: usize) -> usize {
+        self.tenant.config.limits.input_bytes.min(server_cap)
+    }
+}
+
+fn check_input_len(tenant: &LiveTenant, len: usize) -> ApiResult<()> {
+    let cap = tenant.config.limits.input_bytes;
+    if len > cap {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "input_too_large",
+            format!("the input is {len} bytes, over this tenant's cap of {cap}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Counts a call in flight until dropped (also when the client goes away mid-call).

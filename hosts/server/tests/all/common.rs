@@ -157,6 +157,16 @@ impl Srv {
         c.wait().unwrap()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits for the process to exit (after a signal sent elsewhere).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
     /// Waits (up to 10 s) until `n` calls are in flight, per `/metrics`.
     pub fn wait_in_flight(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -60,7 +60,12 @@ fn the_data_directory_database_and_admin_token_are_private() {
     assert_eq!(r.status, 204);
     let dir = srv.data_dir();
     assert_eq!(mode(dir), 0o700, "data directory");
-    for f in ["palisade.db", "palisade.db-wal", "palisade.db-shm", "admin-token"] {
+    for f in [
+        "palisade.db",
+        "palisade.db-wal",
+        "palisade.db-shm",
+        "admin-token",
+    ] {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
 }
@@ -91,7 +96,11 @@ fn rotating_the_admin_token_invalidates_the_old_one() {
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), new);
     assert_eq!(mode(&file), 0o600);
 
-    assert_error(&srv.admin_req("GET", "/v1/admin/plugins", b""), 403, "forbidden");
+    assert_error(
+        &srv.admin_req("GET", "/v1/admin/plugins", b""),
+        403,
+        "forbidden",
+    );
     srv.admin = new.clone();
     assert_eq!(srv.admin_req("GET", "/v1/admin/plugins", b"").status, 200);
 
@@ -101,5 +110,9 @@ fn rotating_the_admin_token_invalidates_the_old_one() {
     assert_eq!(srv.admin, new);
     assert_eq!(srv.admin_req("GET", "/v1/admin/plugins", b"").status, 200);
     srv.admin = old;
-    assert_error(&srv.admin_req("GET", "/v1/admin/plugins", b""), 403, "forbidden");
+    assert_error(
+        &srv.admin_req("GET", "/v1/admin/plugins", b""),
+        403,
+        "forbidden",
+    );
 }

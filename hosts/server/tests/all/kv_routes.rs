@@ -7,7 +7,12 @@ use crate::common::*;
 fn kv(srv: &Srv, token: &str, method: &str, key: &str, body: &[u8]) -> Response {
     let auth = format!("Bearer {token}");
     srv.client()
-        .request(method, &format!("/v1/kv/{key}"), &[("authorization", &auth)], body)
+        .request(
+            method,
+            &format!("/v1/kv/{key}"),
+            &[("authorization", &auth)],
+            body,
+        )
         .unwrap()
 }
 
@@ -22,13 +27,23 @@ fn kv_routes_need_the_kv_grants() {
         for t in [&none, &reader] {
             let r = kv(&srv, t, method, "k", body);
             assert_error(&r, 403, "capability_denied");
-            assert!(r.json()["error"]["message"].as_str().unwrap().contains("kv.write"));
+            assert!(
+                r.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("kv.write")
+            );
         }
     }
     for t in [&none, &writer] {
         let r = kv(&srv, t, "GET", "k", b"");
         assert_error(&r, 403, "capability_denied");
-        assert!(r.json()["error"]["message"].as_str().unwrap().contains("kv.read"));
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("kv.read")
+        );
     }
     // Granted requests work (each tenant in its own namespace).
     assert_eq!(kv(&srv, &writer, "PUT", "k", b"v").status, 204);

@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod connections;
 mod crash;
 mod download;
 mod execution;
