@@ -72,6 +72,7 @@ pub mod capability;
 mod digest;
 mod error;
 mod host;
+mod interrupt;
 mod invoke;
 mod limits;
 mod metrics;
@@ -86,6 +87,7 @@ pub use host::{
     Clock, DiscardLog, Instant, KvError, KvStore, LogLevel, LogRecord, LogSink, ManualClock,
     MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,
 };
+pub use interrupt::Interrupt;
 pub use invoke::{
     Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
 };

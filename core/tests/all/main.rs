@@ -9,6 +9,7 @@
 mod contract;
 mod execution;
 mod fuel;
+mod interrupt;
 mod kv;
 mod limits;
 mod memory;
