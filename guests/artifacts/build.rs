@@ -112,12 +112,7 @@ fn ensure_guest_target() -> Result {
         .output()
         .map_err(|e| format!("could not run rustc to find its sysroot: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot
-        .join("lib/rustlib")
-        .join(GUEST_TARGET)
-        .join("lib")
-        .is_dir()
-    {
+    if sysroot.join("lib/rustlib").join(GUEST_TARGET).join("lib").is_dir() {
         return Ok(());
     }
     let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();

@@ -102,15 +102,24 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
 }
 
+/// `200 {"status": "ok" | "busy", "workers", "busy_workers"}`, or `503 draining`. `busy`
+/// (every worker running a call) stays `200`: the replica is alive and admits calls into its
+/// queue, and taking busy replicas out of a load balancer would only move the load.
 async fn healthz(State(s): App) -> Response {
+    let workers = s.config().workers;
+    let busy = s.in_flight();
     if s.is_draining() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "draining"})),
+            axum::Json(
+                serde_json::json!({"status": "draining", "workers": workers, "busy_workers": busy}),
+            ),
         )
             .into_response()
     } else {
-        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+        let status = if busy >= workers { "busy" } else { "ok" };
+        axum::Json(serde_json::json!({"status": status, "workers": workers, "busy_workers": busy}))
+            .into_response()
     }
 }
 
@@ -227,6 +236,16 @@ fn call_error(e: &palisade::Error) -> ApiError {
         Outcome::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Outcome::CapabilityDenied => (StatusCode::FORBIDDEN, "capability_denied"),
         Outcome::HostError => (StatusCode::INTERNAL_SERVER_ERROR, "host_error"),
+        // Only a shutdown's interrupt is ever answered (a client that went away reads no
+        // answer): the call may succeed elsewhere.
+        Outcome::Interrupted => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "interrupted",
+                e.to_string(),
+            )
+            .retry_after(std::time::Duration::from_secs(1));
+        }
         Outcome::Rejected => match e.kind() {
             ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
             ErrorKind::NoSuchEntry { .. } => (StatusCode::NOT_FOUND, "no_such_entry"),

@@ -271,7 +271,9 @@ pub async fn serve(
         }
     }
     drop(listener);
-    // Requests still running (grace over) get a moment to send their answers.
+    // Calls still running (grace over) stop at their next fuel slice; their clients get
+    // their answers (`503 interrupted`) while the remaining connections are given a moment.
+    server.interrupt_all();
     let answered = tokio::time::Instant::now() + INTERRUPT_GRACE;
     while busy.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < answered {
         tokio::time::sleep(DRAIN_POLL).await;

@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant as StdInstant;
 
 use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, LogLevel, LogRecord, LogSink, ModuleMeta,
-    PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, LogLevel, LogRecord, LogSink,
+    ModuleMeta, PluginStatus, RandomError, RandomSource, Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 
@@ -163,6 +163,9 @@ pub struct Server {
     admin_lock: Arc<tokio::sync::Mutex<()>>,
     draining: AtomicBool,
     in_flight: AtomicUsize,
+    /// The interrupt of every call handed to the pool and not yet finished, by call number.
+    running: std::sync::Mutex<HashMap<u64, Interrupt>>,
+    next_call: AtomicU64,
     checkpoint_stop: Arc<AtomicBool>,
     checkpointer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -243,6 +246,8 @@ impl Server {
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            running: std::sync::Mutex::new(HashMap::new()),
+            next_call: AtomicU64::new(0),
             checkpoint_stop,
             checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         };
@@ -365,7 +370,8 @@ impl Server {
         &self.registry
     }
 
-    /// Calls admitted and not yet answered.
+    /// Calls running on a worker: counted from when a worker starts a call until it finishes
+    /// it, so a call whose client has gone away is counted until it has stopped.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -378,6 +384,16 @@ impl Server {
     /// Starts draining: new calls get 503, health reports `draining`.
     pub fn begin_drain(&self) {
         self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Interrupts every call that is running or queued: each stops at its next fuel slice
+    /// (a queued one before any guest code runs) with the outcome `interrupted`. Used when the
+    /// shutdown grace time is over.
+    pub fn interrupt_all(&self) {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for interrupt in running.values() {
+            interrupt.interrupt();
+        }
     }
 
     /// Stops the worker pool after in-flight calls finished, then the WAL checkpointer.
@@ -1100,7 +1116,12 @@ impl Server {
             plugin,
             slots: (tenant_slot, global_slot),
         } = admitted;
-        let _counted = InFlight::new(&self.in_flight);
+        let interrupt = Interrupt::new();
+        let registered = Running::register(self, interrupt.clone());
+        // The request future is dropped when the client goes away (hyper drops the handler
+        // of a closed connection): the call then stops at its next fuel slice instead of
+        // holding a worker until its deadline, or for good with an unbounded deadline.
+        let _client_gone = InterruptOnDrop(interrupt.clone());
         let server = self.clone();
         let plugin_owned = plugin;
         let entry = entry.to_owned();
@@ -1108,12 +1129,19 @@ impl Server {
             .pool
             .run(move || {
                 let _slots = (tenant_slot, global_slot);
+                let _registered = registered;
+                let _counted = InFlight::new(&server.in_flight);
                 CURRENT_PLUGIN.with_borrow_mut(|p| p.clone_from(&plugin_owned));
                 LAST_YIELD.set(Some(StdInstant::now()));
                 let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                let call = server
-                    .registry
-                    .call(&plugin_owned, &tenant.core, &entry, &input, key);
+                let call = server.registry.call_interruptible(
+                    &plugin_owned,
+                    &tenant.core,
+                    &entry,
+                    &input,
+                    key,
+                    &interrupt,
+                );
                 server
                     .metrics
                     .record_call(&plugin_owned, &tenant.id, &call.report);
@@ -1181,7 +1209,49 @@ fn check_input_len(tenant: &LiveTenant, len: usize) -> ApiResult<()> {
     Ok(())
 }
 
-/// Counts a call in flight until dropped (also when the client goes away mid-call).
+/// Raises a call's interrupt when dropped: held by the request future, so a client that goes
+/// away stops its call. Raising it after the call finished does nothing.
+struct InterruptOnDrop(Interrupt);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        self.0.interrupt();
+    }
+}
+
+/// A call's entry in [`Server::running`], removed when dropped (the call finished, or its
+/// job was dropped unrun).
+struct Running {
+    server: Arc<Server>,
+    id: u64,
+}
+
+impl Running {
+    fn register(server: &Arc<Server>, interrupt: Interrupt) -> Self {
+        let id = server.next_call.fetch_add(1, Ordering::Relaxed);
+        server
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, interrupt);
+        Self {
+            server: server.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// Counts a call running on a worker until dropped.
 struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {

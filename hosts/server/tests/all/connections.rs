@@ -127,7 +127,9 @@ fn past_the_connection_cap_new_connections_are_refused_and_served_again_later() 
     // Give the accept loop time to take both.
     std::thread::sleep(Duration::from_millis(200));
     let mut over = raw(srv.addr);
-    let refused = read_to_close(&mut over).expect("the connection over the cap is closed");
+    let Some(refused) = read_to_close(&mut over) else {
+        panic!("the connection over the cap was not closed");
+    };
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(refused.contains("too_many_connections"), "{refused}");
     // The connections already open are still served.
@@ -138,10 +140,12 @@ fn past_the_connection_cap_new_connections_are_refused_and_served_again_later() 
     // Once they are gone, the server serves new connections again.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Ok(r) = srv.client().request("GET", "/healthz", &[], b"") {
-            if r.status == 200 {
-                break;
-            }
+        if srv
+            .client()
+            .request("GET", "/healthz", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+        {
+            break;
         }
         assert!(Instant::now() < deadline, "never served again");
         std::thread::sleep(Duration::from_millis(20));

@@ -14,6 +14,7 @@ mod crash;
 mod download;
 mod execution;
 mod files;
+mod interrupt;
 mod kv_routes;
 mod rollout;
 mod upload;
