@@ -36,8 +36,9 @@
 //!
 //! ## Limitations with malicious guests
 //!
-//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice); a tenant
-//! holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
+//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice), and no
+//! longer than its client stays connected (the call is interrupted at its next fuel slice
+//! when the request is dropped); a tenant holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
 //! slow others only if its `max_concurrency` approaches `workers`: keep it below.
 
 pub mod auth;

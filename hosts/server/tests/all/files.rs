@@ -1,5 +1,6 @@
 //! The data directory: one server per directory, private file modes, admin-token rotation.
 
+use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 
@@ -18,7 +19,7 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn a_second_server_on_the_same_data_directory_is_refused() {
     let srv = Srv::start();
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade-server"))
+    let mut second = Command::new(env!("CARGO_BIN_EXE_palisade-server"))
         .arg("--data")
         .arg(srv.data_dir())
         .arg("--config")
@@ -28,19 +29,26 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
         .env("RUST_LOG", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .unwrap();
-    assert!(!out.status.success(), "the second server must not start");
+    // A server that started prints `listening on`; one that was refused exits (EOF).
+    let mut line = String::new();
+    BufReader::new(second.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.contains("listening") {
+        second.kill().unwrap();
+        second.wait().unwrap();
+        panic!("a second server started on the same data directory: {line}");
+    }
+    let out = second.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the second server must fail");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lock = srv.data_dir().join("LOCK");
     assert!(
         stderr.contains("in use by another palisade-server")
             && stderr.contains(&lock.display().to_string()),
         "the error names the directory and the lock: {stderr}"
-    );
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("listening"),
-        "it never listened"
     );
     // The first server is untouched and still serves.
     let r = srv.client().request("GET", "/healthz", &[], b"").unwrap();
