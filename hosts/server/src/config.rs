@@ -251,6 +251,9 @@ mod tests {
         assert_eq!(c.max_in_flight, c.workers * DEFAULT_IN_FLIGHT_PER_WORKER);
         assert!(!c.allow_unsigned && c.public_downloads);
         assert_eq!(c.upload_capabilities, DEFAULT_UPLOAD_CAPABILITIES);
+        assert_eq!(c.header_read_timeout_ms, DEFAULT_HEADER_READ_TIMEOUT_MS);
+        assert_eq!(c.body_read_timeout_ms, DEFAULT_BODY_READ_TIMEOUT_MS);
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         Ok(())
     }
 
@@ -260,6 +263,14 @@ mod tests {
         assert!(e.contains("wrokers"), "{e}");
         let e = Config::from_toml("workers = 0").err().unwrap_or_default();
         assert!(e.contains("workers"), "{e}");
+        let e = Config::from_toml("max_connections = 0")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("max_connections"), "{e}");
+        let e = Config::from_toml("body_read_timeout_ms = 0")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("body_read_timeout_ms"), "{e}");
         let e = Config::from_toml("listen = \"nowhere\"")
             .err()
             .unwrap_or_default();
