@@ -122,10 +122,14 @@ fn a_stalled_body_is_cut_after_the_body_timeout() {
 #[test]
 fn past_the_connection_cap_new_connections_are_refused_and_served_again_later() {
     let srv = Srv::start_with("max_connections = 2\nheader_read_timeout_ms = 60000\n");
+    // Two connections, each answered once (so the server has surely taken both), then idle.
     let mut a = raw(srv.addr);
-    let b = raw(srv.addr);
-    // Give the accept loop time to take both.
-    std::thread::sleep(Duration::from_millis(200));
+    let mut b = raw(srv.addr);
+    for s in [&mut a, &mut b] {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(s).0, 200);
+    }
     let mut over = raw(srv.addr);
     let Some(refused) = read_to_close(&mut over) else {
         panic!("the connection over the cap was not closed");
@@ -184,7 +188,21 @@ fn a_tenant_at_its_cap_gets_429_before_its_body_is_read() {
     let mut stalled = raw(srv.addr);
     stalled.write_all(head(100).as_bytes()).unwrap();
     stalled.write_all(b"partial").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Once complete calls are refused, the stalled one has been admitted and holds the slot.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = srv.invoke(&t, "echo", "echo", b"probe");
+        if r.status == 429 {
+            assert_error(&r, 429, "tenant_busy");
+            break;
+        }
+        assert_eq!(r.status, 200);
+        assert!(
+            Instant::now() < deadline,
+            "the stalled call was never admitted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // ...so the next call is refused from its head alone: no body is ever sent.
     let mut next = raw(srv.addr);
     next.write_all(head(10).as_bytes()).unwrap();
@@ -225,7 +243,7 @@ fn during_the_drain_new_requests_get_503_shutting_down() {
     assert_eq!(r.status, 200);
     let t = srv.tenant(
         "t",
-        json!({"plugins": ["h"], "limits": {"deadline_ms": 1500, "fuel": 1000000000000u64, "max_concurrency": 2}}),
+        json!({"plugins": ["h"], "limits": {"deadline_ms": 3000, "fuel": 1000000000000u64, "max_concurrency": 2}}),
     );
     let (addr, tok) = (srv.addr, t.clone());
     let inflight = std::thread::spawn(move || {
