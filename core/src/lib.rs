@@ -78,6 +78,7 @@ mod limits;
 mod metrics;
 pub mod raw;
 pub mod registry;
+pub mod start;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
