@@ -196,6 +196,7 @@ fn start_function_that_traps_fails_the_call_as_a_trap() {
 
 #[test]
 fn module_exporting_the_reserved_start_name_is_refused() {
+    assert!(START_EXPORT.starts_with(palisade::abi::RESERVED_PREFIX));
     let h = crate::host();
     let reserved = ErrorKind::ContractViolation(ContractViolation::ReservedExport {
         name: START_EXPORT.into(),
