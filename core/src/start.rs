@@ -233,9 +233,15 @@ fn invalid(e: &wasmi::Error) -> Error {
 /// As [`hoist`]; [`ErrorKind::InvalidModule`] with wasmi's reason for bytes it refuses.
 pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), Error> {
     match hoist(bytes) {
-        Ok(Some(rewritten)) => Module::new(engine, &rewritten)
-            .map(|m| (m, true))
-            .map_err(|e| invalid(&e)),
+        Ok(Some(rewritten)) => {
+            // Validate the module as written: the rewrite would hide a start function of the
+            // wrong type, and its export would count as a declaration for `ref.func`. Only
+            // modules with a start function pay for this second validation.
+            Module::validate(engine, bytes).map_err(|e| invalid(&e))?;
+            Module::new(engine, &rewritten)
+                .map(|m| (m, true))
+                .map_err(|e| invalid(&e))
+        }
         Ok(None) => Module::new(engine, bytes)
             .map(|m| (m, false))
             .map_err(|e| invalid(&e)),

@@ -225,6 +225,28 @@ fn module_exporting_the_reserved_start_name_is_refused() {
 }
 
 #[test]
+fn start_function_of_the_wrong_type_is_still_invalid() {
+    let h = crate::host();
+    // A start function must take and return nothing; exporting it must not hide that.
+    let wasm = guest(
+        r#"(func $start (param i32))
+           (start $start)
+           (func (export "run") (param i32 i32) (result i32) (i32.const 0))"#,
+    );
+    assert!(matches!(
+        h.runtime.compile(&wasm).unwrap_err().kind(),
+        ErrorKind::InvalidModule { .. }
+    ));
+    // `ref.func` of a function that only the start section names is undeclared, as written.
+    let undeclared =
+        wat::parse_str(r#"(module (func $f) (start $f) (func (drop (ref.func $f))))"#).unwrap();
+    assert!(matches!(
+        h.runtime.compile_raw(&undeclared).unwrap_err().kind(),
+        ErrorKind::InvalidModule { .. }
+    ));
+}
+
+#[test]
 fn a_module_with_a_start_function_keeps_the_digest_of_its_own_bytes() {
     let h = crate::host();
     let wasm = guest(&counting_start(3));
