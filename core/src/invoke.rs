@@ -16,10 +16,11 @@ use wasmi_core::LimiterError;
 use crate::abi::{self, ALLOC_EXPORT, ContractInfo, IMPORT_NAMESPACE, MEMORY_EXPORT};
 use crate::capability::{self, BUILTIN_NAMES, CORE, CapSet, HostTrap, MAX_CAPABILITIES};
 use crate::digest::Digest;
-use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, Outcome, wasm_reason};
+use crate::error::{ContractViolation, Error, ErrorKind, Outcome, wasm_reason};
 use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
 use crate::interrupt::Interrupt;
 use crate::limits::{Limits, StackLimits, TokenBucket};
+use crate::start::{self, START_EXPORT};
 
 type Installer =
     Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
@@ -563,13 +564,10 @@ impl Runtime {
             }
             .into());
         }
+        // The digest names the module the author shipped, not its rewrite (crate::start).
         let digest = digest.unwrap_or_else(|| Digest::of(bytes));
-        let module = Module::new(&self.engine, bytes).map_err(|e| {
-            Error::new(ErrorKind::InvalidModule {
-                reason: wasm_reason(&e, INVALID_MODULE),
-            })
-        })?;
-        let info = abi::check(&module, &self.shared.table)?;
+        let (module, has_start) = start::compile(&self.engine, bytes)?;
+        let info = abi::check(&module, &self.shared.table, has_start)?;
         Ok(CompiledModule(Arc::new(ModuleInner {
             name: name.map(Box::from),
             module,
@@ -745,9 +743,14 @@ impl Runtime {
         );
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data();
-        report.fuel_used = limits
-            .fuel
-            .saturating_sub(fuel_left.saturating_add(state.fuel_reserve));
+        report.fuel_used = match &result {
+            // What is left is less than the next instruction costs: the budget is spent. (The
+            // remainder depends on nothing the guest or the slice size can change.)
+            Err(e) if matches!(e.kind(), ErrorKind::OutOfFuel { .. }) => limits.fuel,
+            _ => limits
+                .fuel
+                .saturating_sub(fuel_left.saturating_add(state.fuel_reserve)),
+        };
         report.memory_high_water = state.meter.high_water;
         report.memory_cap_hits = state.meter.cap_hits;
         report.log_bytes = state.log_bytes;
@@ -767,16 +770,14 @@ impl Runtime {
         if store.data().is_interrupted() {
             return Err(ErrorKind::Interrupted.into());
         }
-        // The start function (if any) runs with the whole budget: it cannot be resumed.
-        store.data_mut().fuel_reserve = 0;
-        set_fuel(store, limits.fuel)?;
+        // The first slice; `refuel` hands out the rest between deadline and interrupt checks.
+        let slice = limits.fuel.min(limits.fuel_slice);
+        store.data_mut().fuel_reserve = limits.fuel - slice;
+        set_fuel(store, slice)?;
+        // Runs no guest code: compiled modules have no start section (crate::start).
         let instance = linker
             .instantiate_and_start(&mut *store, &module.0.module)
             .map_err(|e| map_error(store, &e))?;
-        let left = store.get_fuel().unwrap_or(0);
-        let slice = left.min(limits.fuel_slice);
-        store.data_mut().fuel_reserve = left - slice;
-        set_fuel(store, slice)?;
 
         let missing = |name: &'static str| {
             Error::from(ContractViolation::MissingExport {
@@ -788,6 +789,14 @@ impl Runtime {
             .get_memory(&*store, MEMORY_EXPORT)
             .ok_or_else(|| missing(MEMORY_EXPORT))?;
         store.data_mut().memory = Some(memory);
+
+        if module.0.info.has_start {
+            // The start function, hoisted into an export: a call like any other, in slices.
+            let start: TypedFunc<(), ()> = instance
+                .get_typed_func(&*store, START_EXPORT)
+                .map_err(|_| missing(START_EXPORT))?;
+            drive(store, &start, ())?;
+        }
 
         let (in_ptr, in_len) = if input.is_empty() {
             (0u32, 0u32)

@@ -13,6 +13,7 @@ mod interrupt;
 mod kv;
 mod limits;
 mod memory;
+mod start;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -203,7 +203,7 @@ fn cases() -> Vec<Case> {
             expect_text: "ok: 4 CRCs",
         },
     ];
-    let hostile_cases: [HostileRow; 22] = [
+    let hostile_cases: [HostileRow; 23] = [
         (
             "infinite_loop",
             "run",
@@ -237,6 +237,20 @@ fn cases() -> Vec<Case> {
             l,
             Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
             "out of fuel",
+        ),
+        (
+            "start_loop",
+            "run",
+            vec![],
+            "loop forever in its start function, unlimited fuel",
+            &[],
+            Limits {
+                fuel: u64::MAX / 2,
+                deadline: Duration::from_millis(50),
+                ..l
+            },
+            Expect::Err(|k| matches!(k, ErrorKind::DeadlineExceeded { .. })),
+            "deadline",
         ),
         (
             "host_call_loop",
