@@ -122,3 +122,59 @@ fn shutdown_with_a_looping_call_ends_within_the_grace_time() {
     assert_error(&r, 503, "interrupted");
     assert_eq!(r.header("x-palisade-outcome"), Some("interrupted"));
 }
+
+#[test]
+fn a_looping_start_function_ends_at_the_deadline_and_the_workers_stay_free() {
+    let srv = Srv::start();
+    let start_loop = wat::parse_str(
+        r#"(module
+  (memory (export "memory") 1)
+  (func $start (loop $l (br $l)))
+  (start $start)
+  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "run") (param i32 i32) (result i32) (i32.const 0))
+  (@custom "palisade.abi" "\01\00\00\00"))"#,
+    )
+    .unwrap();
+    assert_eq!(srv.upload("s", "1", &start_loop).status, 201);
+    let r = srv.admin_json(
+        "POST",
+        "/v1/admin/plugins/s/promote",
+        json!({"version": "1"}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(srv.upload("echo", "1", &echo()).status, 201);
+    let r = srv.admin_json(
+        "POST",
+        "/v1/admin/plugins/echo/promote",
+        json!({"version": "1"}),
+    );
+    assert_eq!(r.status, 200);
+    let t = srv.tenant(
+        "t",
+        json!({"plugins": ["s", "echo"], "limits": {"deadline_ms": 50, "fuel": 18000000000000000000u64, "max_concurrency": 2}}),
+    );
+    // Two calls at once, one per worker, as in the report: both end at their deadline.
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, tok) = (srv.addr, t.clone());
+            std::thread::spawn(move || {
+                let auth = format!("Bearer {tok}");
+                Client::new(addr)
+                    .request(
+                        "POST",
+                        "/v1/plugins/s/run",
+                        &[("authorization", &auth)],
+                        b"",
+                    )
+                    .unwrap()
+            })
+        })
+        .collect();
+    for c in calls {
+        assert_error(&c.join().unwrap(), 422, "deadline_exceeded");
+    }
+    srv.wait_in_flight(0);
+    let r = srv.invoke(&t, "echo", "echo", b"free");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"free"[..]));
+}
