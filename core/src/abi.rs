@@ -9,6 +9,7 @@ use wasmi::{ExternType, FuncType, Module, ValType};
 use crate::capability::{CORE, CapSet};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
 use crate::invoke::CapabilityTable;
+use crate::start::START_EXPORT;
 
 /// The import module namespace every host function lives in.
 pub const IMPORT_NAMESPACE: &str = "palisade";
@@ -36,6 +37,10 @@ pub struct ContractInfo {
     pub imports: Vec<(Box<str>, u8)>,
     /// The entry points, in export order.
     pub entries: Vec<Box<str>>,
+    /// Whether the module has a start function. It runs at the beginning of every call, before
+    /// `palisade_alloc` and the entry point, under the call's fuel, deadline and interrupt
+    /// (Palisade exports it as [`START_EXPORT`](crate::start::START_EXPORT) to run it so).
+    pub has_start: bool,
 }
 
 impl ContractInfo {
@@ -122,8 +127,14 @@ pub fn abi_version(module: &Module) -> Result<u32, ContractViolation> {
 }
 
 /// Checks a compiled module against the contract: version, exports, and that every import is a
-/// `palisade` function this host provides with the right signature.
-pub(crate) fn check(module: &Module, table: &CapabilityTable) -> Result<ContractInfo, Error> {
+/// `palisade` function this host provides with the right signature. `has_start`: the module's
+/// start function was hoisted into the export [`START_EXPORT`], which is the host's, not the
+/// guest's (without a start function, that export is a reserved name like any other).
+pub(crate) fn check(
+    module: &Module,
+    table: &CapabilityTable,
+    has_start: bool,
+) -> Result<ContractInfo, Error> {
     let abi_version = abi_version(module)?;
 
     let mut has_memory = false;
@@ -147,6 +158,9 @@ pub(crate) fn check(module: &Module, table: &CapabilityTable) -> Result<Contract
         let ExternType::Func(f) = ty else {
             continue; // globals and tables (e.g. `__heap_base`) are harmless
         };
+        if has_start && name == START_EXPORT {
+            continue;
+        }
         if name == ALLOC_EXPORT {
             if !is_func(f, &[ValType::I32], &[ValType::I32]) {
                 return Err(ContractViolation::WrongExportType {
@@ -225,6 +239,7 @@ pub(crate) fn check(module: &Module, table: &CapabilityTable) -> Result<Contract
         required,
         imports,
         entries,
+        has_start,
     })
 }
 

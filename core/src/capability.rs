@@ -103,6 +103,7 @@ pub const MAX_RANDOM_BYTES: usize = 4096;
 pub(crate) enum HostTrap {
     OutOfFuel,
     Deadline,
+    Interrupted,
     MemoryOutOfBounds { ptr: u32, len: u32 },
     OutputTooLarge { len: usize },
     GuestFail { code: i32, message: String },
@@ -115,6 +116,7 @@ impl fmt::Debug for HostTrap {
         match self {
             Self::OutOfFuel => f.write_str("OutOfFuel"),
             Self::Deadline => f.write_str("Deadline"),
+            Self::Interrupted => f.write_str("Interrupted"),
             Self::MemoryOutOfBounds { ptr, len } => {
                 write!(f, "MemoryOutOfBounds {{ ptr: {ptr}, len: {len} }}")
             }
@@ -143,6 +145,7 @@ impl HostTrap {
             Self::Deadline => ErrorKind::DeadlineExceeded {
                 deadline: state.limits.deadline,
             },
+            Self::Interrupted => ErrorKind::Interrupted,
             Self::MemoryOutOfBounds { ptr, len } => ErrorKind::GuestMemoryOutOfBounds { ptr, len },
             Self::OutputTooLarge { len } => ErrorKind::OutputTooLarge {
                 len,
@@ -157,16 +160,19 @@ fn trap(t: HostTrap) -> wasmi::Error {
     wasmi::Error::host(t)
 }
 
-/// Charges `fuel` for a host function's work and checks the call's deadline.
+/// Charges `fuel` for a host function's work and checks the call's deadline and interrupt.
 ///
 /// Call it first in every host function an embedder registers, with a price proportional to
 /// the work done (bytes copied, keys read).
 ///
 /// # Errors
 ///
-/// A trap that ends the call as out of fuel or deadline exceeded.
+/// A trap that ends the call as out of fuel, deadline exceeded or interrupted.
 pub fn charge(caller: &mut Caller<'_, CallState>, fuel: u64) -> Result<(), wasmi::Error> {
     let state = caller.data();
+    if state.is_interrupted() {
+        return Err(trap(HostTrap::Interrupted));
+    }
     if state.clock_now() >= state.deadline_at {
         return Err(trap(HostTrap::Deadline));
     }

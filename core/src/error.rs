@@ -39,6 +39,9 @@ pub enum ErrorKind {
         /// The deadline the call had.
         deadline: Duration,
     },
+    /// The host stopped the call through its [`Interrupt`](crate::Interrupt) (a client that
+    /// went away, a shutdown).
+    Interrupted,
     /// The guest's memory would have grown past its cap (at instantiation: its initial memory
     /// is larger than the cap).
     MemoryCap {
@@ -367,11 +370,13 @@ pub enum Outcome {
     BadOutput,
     /// The host failed (configuration or backend).
     HostError,
+    /// The host stopped the call through its [`Interrupt`](crate::Interrupt).
+    Interrupted,
 }
 
 impl Outcome {
     /// How many outcome classes there are (the length of [`Outcome::ALL`]).
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every outcome class, in a stable order (the index of each is [`Outcome::index`]).
     pub const ALL: [Outcome; Self::COUNT] = [
@@ -386,6 +391,7 @@ impl Outcome {
         Self::Rejected,
         Self::BadOutput,
         Self::HostError,
+        Self::Interrupted,
     ];
 
     /// The position of this class in [`Outcome::ALL`].
@@ -407,6 +413,7 @@ impl Outcome {
             Self::Rejected => "rejected",
             Self::BadOutput => "bad_output",
             Self::HostError => "host_error",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -447,6 +454,7 @@ impl Error {
             ErrorKind::Trap(_) | ErrorKind::GuestMemoryOutOfBounds { .. } => Outcome::Trap,
             ErrorKind::OutOfFuel { .. } => Outcome::OutOfFuel,
             ErrorKind::DeadlineExceeded { .. } => Outcome::DeadlineExceeded,
+            ErrorKind::Interrupted => Outcome::Interrupted,
             ErrorKind::MemoryCap { .. } => Outcome::MemoryCap,
             ErrorKind::GuestError { .. } => Outcome::GuestError,
             ErrorKind::CapabilityDenied { .. } => Outcome::CapabilityDenied,
@@ -513,6 +521,9 @@ impl Error {
             }
             ErrorKind::DeadlineExceeded { .. } => {
                 "the guest took too long; raise the `deadline` limit if the work is legitimate"
+            }
+            ErrorKind::Interrupted => {
+                "the host stopped the call (its client went away or the host is shutting down); retry if the result is still wanted"
             }
             ErrorKind::MemoryCap { .. } => {
                 "the guest needs more memory than its cap; raise the `memory_bytes` limit if that is legitimate"
@@ -589,6 +600,7 @@ impl fmt::Display for ErrorKind {
                 "the guest exceeded its deadline of {} µs",
                 deadline.as_micros()
             ),
+            Self::Interrupted => f.write_str("the call was interrupted by the host"),
             Self::MemoryCap { cap_bytes } => {
                 write!(f, "the guest hit its memory cap of {cap_bytes} bytes")
             }

@@ -16,9 +16,11 @@ use wasmi_core::LimiterError;
 use crate::abi::{self, ALLOC_EXPORT, ContractInfo, IMPORT_NAMESPACE, MEMORY_EXPORT};
 use crate::capability::{self, BUILTIN_NAMES, CORE, CapSet, HostTrap, MAX_CAPABILITIES};
 use crate::digest::Digest;
-use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, Outcome, wasm_reason};
+use crate::error::{ContractViolation, Error, ErrorKind, Outcome, wasm_reason};
 use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
+use crate::interrupt::Interrupt;
 use crate::limits::{Limits, StackLimits, TokenBucket};
+use crate::start::{self, START_EXPORT};
 
 type Installer =
     Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
@@ -75,6 +77,7 @@ pub struct CallState {
     pub(crate) digest: Digest,
     pub(crate) limits: Limits,
     pub(crate) deadline_at: Instant,
+    pub(crate) interrupt: Option<Interrupt>,
     pub(crate) fuel_reserve: u64,
     pub(crate) meter: MemoryMeter,
     pub(crate) memory: Option<Memory>,
@@ -103,6 +106,14 @@ impl CallState {
     /// The host clock's current time.
     pub fn clock_now(&self) -> Instant {
         self.shared.clock.now()
+    }
+
+    /// Whether the host has interrupted this call ([`Runtime::call_interruptible`]); a host
+    /// function that waits for something should stop waiting when it is.
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(Interrupt::is_interrupted)
     }
 }
 
@@ -553,13 +564,10 @@ impl Runtime {
             }
             .into());
         }
+        // The digest names the module the author shipped, not its rewrite (crate::start).
         let digest = digest.unwrap_or_else(|| Digest::of(bytes));
-        let module = Module::new(&self.engine, bytes).map_err(|e| {
-            Error::new(ErrorKind::InvalidModule {
-                reason: wasm_reason(&e, INVALID_MODULE),
-            })
-        })?;
-        let info = abi::check(&module, &self.shared.table)?;
+        let (module, has_start) = start::compile(&self.engine, bytes)?;
+        let info = abi::check(&module, &self.shared.table, has_start)?;
         Ok(CompiledModule(Arc::new(ModuleInner {
             name: name.map(Box::from),
             module,
@@ -590,6 +598,27 @@ impl Runtime {
         self.call_with(module, tenant, entry, input, <[u8]>::to_vec)
     }
 
+    /// [`Runtime::call`] that the host can stop from another thread: once `interrupt` is
+    /// raised, the call ends with [`ErrorKind::Interrupted`] at its next fuel-slice boundary
+    /// (or before any guest code runs, if it was raised before). See [`Interrupt`].
+    pub fn call_interruptible(
+        &self,
+        module: &CompiledModule,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        interrupt: &Interrupt,
+    ) -> Call<Vec<u8>> {
+        self.call_inner(
+            module,
+            tenant,
+            entry,
+            input,
+            Some(interrupt),
+            <[u8]>::to_vec,
+        )
+    }
+
     /// Calls `entry` of `module` for `tenant` with `input`, handing the output to `read` in
     /// place (before the instance is dropped), so no copy is made unless `read` makes one.
     pub fn call_with<R>(
@@ -598,6 +627,19 @@ impl Runtime {
         tenant: &Tenant,
         entry: &str,
         input: &[u8],
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Call<R> {
+        self.call_inner(module, tenant, entry, input, None, read)
+    }
+
+    /// [`Runtime::call_with`], optionally interruptible.
+    pub(crate) fn call_inner<R>(
+        &self,
+        module: &CompiledModule,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        interrupt: Option<&Interrupt>,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
         let start = self.shared.clock.now();
@@ -613,7 +655,15 @@ impl Runtime {
         };
         let result = self
             .admit(module, tenant, entry, input, start)
-            .and_then(|()| self.run(module, tenant, entry, input, start, &mut report, read));
+            .and_then(|()| {
+                let call = CallSpec {
+                    entry,
+                    input,
+                    start,
+                    interrupt,
+                };
+                self.run(module, tenant, &call, &mut report, read)
+            });
         report.wall_time = self.shared.clock.now().saturating_since(start);
         let result = result.map_err(|e| {
             let e = e.with_tenant(tenant.id());
@@ -665,35 +715,42 @@ impl Runtime {
             .map_err(|retry_after| ErrorKind::RateLimited { retry_after }.into())
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one private step of `call_with`, which owns all of these"
-    )]
     fn run<R>(
         &self,
         module: &CompiledModule,
         tenant: &Tenant,
-        entry: &str,
-        input: &[u8],
-        start: Instant,
+        call: &CallSpec<'_>,
         report: &mut CallReport,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, Error> {
         let limits = *tenant.limits();
-        let state = CallState::new(
+        let mut state = CallState::new(
             self.shared.clone(),
             tenant.clone(),
             module.digest(),
-            start.saturating_add(limits.deadline),
+            call.start.saturating_add(limits.deadline),
         );
+        state.interrupt = call.interrupt.cloned();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.meter);
-        let result = Self::run_in(&self.linker, &mut store, module, entry, input, read);
+        let result = Self::run_in(
+            &self.linker,
+            &mut store,
+            module,
+            call.entry,
+            call.input,
+            read,
+        );
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data();
-        report.fuel_used = limits
-            .fuel
-            .saturating_sub(fuel_left.saturating_add(state.fuel_reserve));
+        report.fuel_used = match &result {
+            // What is left is less than the next instruction costs: the budget is spent. (The
+            // remainder depends on nothing the guest or the slice size can change.)
+            Err(e) if matches!(e.kind(), ErrorKind::OutOfFuel { .. }) => limits.fuel,
+            _ => limits
+                .fuel
+                .saturating_sub(fuel_left.saturating_add(state.fuel_reserve)),
+        };
         report.memory_high_water = state.meter.high_water;
         report.memory_cap_hits = state.meter.cap_hits;
         report.log_bytes = state.log_bytes;
@@ -710,15 +767,17 @@ impl Runtime {
         read: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, Error> {
         let limits = store.data().limits;
-        // The start function (if any) runs with the whole budget: it cannot be resumed.
-        set_fuel(store, limits.fuel)?;
+        if store.data().is_interrupted() {
+            return Err(ErrorKind::Interrupted.into());
+        }
+        // The first slice; `refuel` hands out the rest between deadline and interrupt checks.
+        let slice = limits.fuel.min(limits.fuel_slice);
+        store.data_mut().fuel_reserve = limits.fuel - slice;
+        set_fuel(store, slice)?;
+        // Runs no guest code: compiled modules have no start section (crate::start).
         let instance = linker
             .instantiate_and_start(&mut *store, &module.0.module)
             .map_err(|e| map_error(store, &e))?;
-        let left = store.get_fuel().unwrap_or(0);
-        let slice = left.min(limits.fuel_slice);
-        store.data_mut().fuel_reserve = left - slice;
-        set_fuel(store, slice)?;
 
         let missing = |name: &'static str| {
             Error::from(ContractViolation::MissingExport {
@@ -730,6 +789,14 @@ impl Runtime {
             .get_memory(&*store, MEMORY_EXPORT)
             .ok_or_else(|| missing(MEMORY_EXPORT))?;
         store.data_mut().memory = Some(memory);
+
+        if module.0.info.has_start {
+            // The start function, hoisted into an export: a call like any other, in slices.
+            let start: TypedFunc<(), ()> = instance
+                .get_typed_func(&*store, START_EXPORT)
+                .map_err(|_| missing(START_EXPORT))?;
+            drive(store, &start, ())?;
+        }
 
         let (in_ptr, in_len) = if input.is_empty() {
             (0u32, 0u32)
@@ -815,10 +882,13 @@ fn drive<P: WasmParams, R: WasmResults>(
     }
 }
 
-/// Hands the guest its next fuel slice, or ends the call on its deadline or budget.
+/// Hands the guest its next fuel slice, or ends the call on its interrupt, deadline or budget.
 fn refuel(store: &mut Store<CallState>, required: u64) -> Result<(), Error> {
     let state = store.data();
     let limits = state.limits;
+    if state.is_interrupted() {
+        return Err(ErrorKind::Interrupted.into());
+    }
     if state.clock_now() >= state.deadline_at {
         return Err(ErrorKind::DeadlineExceeded {
             deadline: limits.deadline,
@@ -862,6 +932,7 @@ fn map_error(store: &Store<CallState>, e: &wasmi::Error) -> Error {
         let owned = match trap {
             HostTrap::OutOfFuel => HostTrap::OutOfFuel,
             HostTrap::Deadline => HostTrap::Deadline,
+            HostTrap::Interrupted => HostTrap::Interrupted,
             HostTrap::MemoryOutOfBounds { ptr, len } => HostTrap::MemoryOutOfBounds {
                 ptr: *ptr,
                 len: *len,
@@ -897,7 +968,10 @@ impl CallState {
             shared,
             digest,
             deadline_at,
-            fuel_reserve: 0,
+            interrupt: None,
+            // The whole budget is in reserve until fuel is handed to the store: a call that
+            // ends before any guest code runs reports 0 fuel used.
+            fuel_reserve: limits.fuel,
             meter: MemoryMeter::new(&limits, 1),
             memory: None,
             output: None,
@@ -908,6 +982,14 @@ impl CallState {
             tenant,
         }
     }
+}
+
+/// What one call runs: the entry point, its input, when it was admitted, and its interrupt.
+struct CallSpec<'a> {
+    entry: &'a str,
+    input: &'a [u8],
+    start: Instant,
+    interrupt: Option<&'a Interrupt>,
 }
 
 struct ModuleInner {

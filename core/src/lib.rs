@@ -41,7 +41,7 @@
 //! | layer | module | what it does |
 //! |---|---|---|
 //! | contract | [`abi`] | the ABI v1 checks: exports, imports, version (`docs/ABI.md`) |
-//! | execution | [`Runtime::call`] | fresh store + instance per call; fuel slices; deadline; caps |
+//! | execution | [`Runtime::call`] | fresh store + instance per call; fuel slices; deadline; interrupt; caps |
 //! | capabilities | [`capability`] | host functions by capability, deny by default, per-tenant KV |
 //! | limits | [`Limits`] | fuel, memory, deadline, sizes, call rate — each with a `DEFAULT_*` |
 //! | metrics | [`Metrics`] | fixed-size counters and histograms per (plugin, tenant) |
@@ -58,9 +58,14 @@
 //!
 //! ## Limitations with malicious guests
 //!
+//! Every piece of guest code a call runs — the start function, `palisade_alloc`, the entry
+//! point — runs in fuel slices under the call's fuel budget, its deadline and, with
+//! [`Runtime::call_interruptible`], an [`Interrupt`] the host can raise from another thread
+//! (start functions are hoisted into an ordinary call at compile time: [`start`]).
+//!
 //! See [`Limits`] and `docs/THREATS.md`: fuel does not meter time blocked in the host (the
 //! deadline does), translation is not metered (the module size cap bounds it), and the deadline
-//! can be overrun by at most one fuel slice.
+//! and the interrupt can be overrun by at most one fuel slice.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -73,11 +78,13 @@ mod digest;
 mod error;
 mod escape;
 mod host;
+mod interrupt;
 mod invoke;
 mod limits;
 mod metrics;
 pub mod raw;
 pub mod registry;
+pub mod start;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
@@ -88,6 +95,7 @@ pub use host::{
     Clock, DiscardLog, Instant, KvError, KvStore, LogLevel, LogRecord, LogSink, ManualClock,
     MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,
 };
+pub use interrupt::Interrupt;
 pub use invoke::{
     Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
 };

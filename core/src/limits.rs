@@ -11,6 +11,8 @@ use crate::host::Instant;
 /// - Fuel bounds guest instructions and host-call work, not time spent blocked in the host: the
 ///   deadline covers that, checked every [`Limits::fuel_slice`] units of fuel and in host calls.
 ///   A single basic block is never interrupted, so the deadline can be overrun by one slice.
+/// - All three bound every piece of guest code of a call: the start function (see
+///   [`crate::start`]), `palisade_alloc` and the entry point share the one budget and deadline.
 /// - Compilation (translation) is not metered; it is bounded by the module size cap at
 ///   registration, and happens at most once per function per module.
 /// - The memory cap bounds linear memory, not the interpreter's own stacks, which wasmi bounds

@@ -149,6 +149,8 @@ pub struct Metrics {
     pub memory_cap_hits: u64,
     /// Calls stopped by their deadline.
     pub deadline_trips: u64,
+    /// Calls stopped by the host through an [`Interrupt`](crate::Interrupt).
+    pub interrupts: u64,
 }
 
 impl Metrics {
@@ -171,6 +173,9 @@ impl Metrics {
         if report.outcome == Outcome::DeadlineExceeded {
             self.deadline_trips += 1;
         }
+        if report.outcome == Outcome::Interrupted {
+            self.interrupts += 1;
+        }
     }
 
     /// Calls that ended with `outcome`.
@@ -192,5 +197,6 @@ impl Metrics {
         self.fuel.merge(&other.fuel);
         self.memory_cap_hits += other.memory_cap_hits;
         self.deadline_trips += other.deadline_trips;
+        self.interrupts += other.interrupts;
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! What it keeps from a normal call: every instantiation and every invocation runs under a fuel
 //! budget ([`Limits::fuel`]) and the memory and table caps ([`Limits::memory_bytes`],
-//! [`Limits::table_elements`]); errors are the same typed [`ErrorKind`]s.
+//! [`Limits::table_elements`]); errors are the same typed [`ErrorKind`]s. A start function is
+//! run the way calls run it (see [`crate::start`]): hoisted out of instantiation into an
+//! ordinary invocation of its own, with its own fuel budget.
 //!
 //! What it drops, on purpose: the ABI contract (exports, imports, version), capabilities (a raw
 //! store links no `palisade` host function), per-call isolation (a store and its instances live
@@ -24,9 +26,10 @@ use wasmi::{
 };
 
 use crate::capability;
-use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
+use crate::error::{ContractViolation, Error, ErrorKind, wasm_reason};
 use crate::invoke::{MemoryMeter, Runtime};
 use crate::limits::Limits;
+use crate::start::{self, START_EXPORT};
 
 /// Most instances, tables and memories one raw store may create.
 pub const RAW_STORE_MAX_INSTANCES: usize = 1_000;
@@ -36,12 +39,20 @@ pub const RAW_STORE_MAX_INSTANCES: usize = 1_000;
 #[derive(Clone)]
 pub struct RawModule {
     module: Module,
+    /// Its start function was hoisted into the export [`START_EXPORT`].
+    has_start: bool,
 }
 
 impl RawModule {
-    /// The wasmi module, for introspection.
+    /// The wasmi module, for introspection. A start function shows as the export
+    /// [`START_EXPORT`] (see [`crate::start`]).
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// Whether the module has a start function, which [`RawStore::instantiate`] runs.
+    pub fn has_start(&self) -> bool {
+        self.has_start
     }
 }
 
@@ -84,7 +95,9 @@ impl Runtime {
     /// # Errors
     ///
     /// [`ContractViolation::ModuleTooLarge`] over the runtime's module size cap,
-    /// [`ErrorKind::InvalidModule`] for bytes wasmi refuses (including its strict limits).
+    /// [`ErrorKind::InvalidModule`] for bytes wasmi refuses (including its strict limits),
+    /// [`ContractViolation::ReservedExport`] for a module with a start function that exports
+    /// [`START_EXPORT`] itself.
     pub fn compile_raw(&self, bytes: &[u8]) -> Result<RawModule, Error> {
         let cap = self.max_module_bytes();
         if bytes.len() > cap {
@@ -94,12 +107,8 @@ impl Runtime {
             }
             .into());
         }
-        let module = Module::new(self.engine(), bytes).map_err(|e| {
-            Error::new(ErrorKind::InvalidModule {
-                reason: wasm_reason(&e, INVALID_MODULE),
-            })
-        })?;
-        Ok(RawModule { module })
+        let (module, has_start) = start::compile(self.engine(), bytes)?;
+        Ok(RawModule { module, has_start })
     }
 
     /// A new, empty raw store on this runtime's engine, whose instantiations and invocations
@@ -178,7 +187,8 @@ impl RawStore {
     }
 
     /// Instantiates `module`, resolving its imports from registered instances (and
-    /// `spectest`), and runs its start function under the fuel budget.
+    /// `spectest`), and runs its start function, like [`RawStore::invoke`], under the fuel
+    /// budget.
     ///
     /// # Errors
     ///
@@ -186,10 +196,16 @@ impl RawStore {
     /// memory over the cap, [`ErrorKind::Host`] when an import cannot be resolved.
     pub fn instantiate(&mut self, module: &RawModule) -> Result<RawInstance, Error> {
         self.refuel()?;
-        self.linker
+        // Runs no guest code: raw modules have no start section (crate::start).
+        let instance = self
+            .linker
             .instantiate_and_start(&mut self.store, &module.module)
             .map(RawInstance)
-            .map_err(|e| map_error(&self.store, &e))
+            .map_err(|e| map_error(&self.store, &e))?;
+        if module.has_start {
+            self.invoke(instance, START_EXPORT, &[])?;
+        }
+        Ok(instance)
     }
 
     /// Makes `instance`'s exports importable as module `name` by later instantiations.

@@ -67,6 +67,7 @@ use crate::bundle::{Bundle, TrustStore, smoke_to_owned};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::host::Instant;
+use crate::interrupt::Interrupt;
 use crate::invoke::{Call, CallReport, CompiledModule, Runtime, Tenant};
 use crate::metrics::Metrics;
 
@@ -1012,6 +1013,29 @@ impl Registry {
         self.call_with(plugin, tenant, entry, input, request_key, <[u8]>::to_vec)
     }
 
+    /// [`Registry::call`] that the host can stop from another thread through `interrupt`
+    /// (see [`Runtime::call_interruptible`]); an interrupted call is recorded in the metrics
+    /// as [`Outcome::Interrupted`].
+    pub fn call_interruptible(
+        &self,
+        plugin: &str,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        request_key: &[u8],
+        interrupt: &Interrupt,
+    ) -> Call<Vec<u8>> {
+        self.call_inner(
+            plugin,
+            tenant,
+            entry,
+            input,
+            request_key,
+            Some(interrupt),
+            <[u8]>::to_vec,
+        )
+    }
+
     /// [`Registry::call`], handing the output to `read` in place.
     pub fn call_with<R>(
         &self,
@@ -1020,6 +1044,23 @@ impl Registry {
         entry: &str,
         input: &[u8],
         request_key: &[u8],
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Call<R> {
+        self.call_inner(plugin, tenant, entry, input, request_key, None, read)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private step of the public call methods, which own all of these"
+    )]
+    fn call_inner<R>(
+        &self,
+        plugin: &str,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        request_key: &[u8],
+        interrupt: Option<&Interrupt>,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
         let resolved = {
@@ -1049,11 +1090,14 @@ impl Registry {
                 result: Err(unknown_plugin(plugin).with_tenant(tenant.id())),
             };
         };
-        let mut call =
-            resolved
-                .generation
-                .runtime
-                .call_with(&resolved.module, tenant, entry, input, read);
+        let mut call = resolved.generation.runtime.call_inner(
+            &resolved.module,
+            tenant,
+            entry,
+            input,
+            interrupt,
+            read,
+        );
         call.result = call.result.map_err(|e| e.with_plugin(plugin));
         {
             let mut state = self.state.lock();

@@ -88,6 +88,36 @@ fn start_function_that_loops_runs_out_of_fuel() {
 }
 
 #[test]
+fn start_loop_under_a_deadline_with_unlimited_fuel_hits_the_deadline() {
+    // The start function runs in fuel slices like an entry point: with fuel for ever, the
+    // deadline stops it (1 ms per clock reading: after about 100 slices).
+    let host = host_with(
+        Arc::new(StepClock::new(Duration::from_millis(1))),
+        MemoryKv::new(),
+    );
+    let limits = Limits::builder()
+        .fuel(u64::MAX / 2)
+        .deadline(Duration::from_millis(100))
+        .calls_per_second(0)
+        .build();
+    let t = tenant_with(&host, "mallory", &[], limits);
+    let m = compile(&host, hostile::START_LOOP);
+    let call = host.runtime.call(&m, &t, "run", b"");
+    assert!(
+        call.report.fuel_used < 200 * Limits::DEFAULT_FUEL_SLICE,
+        "{:?}",
+        call.report
+    );
+    assert_eq!(
+        error_kind(call),
+        ErrorKind::DeadlineExceeded {
+            deadline: Duration::from_millis(100)
+        }
+    );
+    assert_serves_good_guest(&host, &t);
+}
+
+#[test]
 fn deep_recursion_overflows_the_interpreter_stack_as_a_trap() {
     let host = host();
     let limits = Limits::builder()

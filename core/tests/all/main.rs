@@ -9,9 +9,11 @@
 mod contract;
 mod execution;
 mod fuel;
+mod interrupt;
 mod kv;
 mod limits;
 mod memory;
+mod start;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -124,8 +124,8 @@ pub mod hostile {
         KV_FLOOD, KV_FLOOD_PATH = "kv_flood", "run", "GuestError code -3 (QUOTA): the kv write budget refused it";
         /// 20,000 functions. → `InvalidModule` at compile time (wasmi's strict limits).
         COMPILE_BOMB, COMPILE_BOMB_PATH = "compile_bomb", "run", "InvalidModule at compile time (over 10,000 functions)";
-        /// A start function that loops. → `OutOfFuel` during instantiation.
-        START_LOOP, START_LOOP_PATH = "start_loop", "run", "OutOfFuel during instantiation";
+        /// A start function that loops. → `OutOfFuel` (or `DeadlineExceeded` with a large budget).
+        START_LOOP, START_LOOP_PATH = "start_loop", "run", "OutOfFuel in the start function, or DeadlineExceeded with a large fuel budget";
         /// Keeps state in statics between calls (Rust). → nothing survives: always `1u32`.
         KEEP_STATE, KEEP_STATE_PATH = "keep_state", "remember", "nothing survives a call: the output is always 1u32";
         /// Tries to read another tenant's kv keys (Rust). → finds nothing: empty output.

@@ -20,6 +20,9 @@
 //! brotli_quality = 9
 //! log_format = "json"             # or "text"
 //! shutdown_grace_ms = 10000
+//! header_read_timeout_ms = 10000  # a request's headers must arrive within this
+//! body_read_timeout_ms = 30000    # a request's body must arrive within this
+//! max_connections = 1024          # open client connections; more are answered 503 and closed
 //! ```
 
 use std::net::SocketAddr;
@@ -44,6 +47,13 @@ pub const DEFAULT_MAX_INPUT_BYTES: usize = 1 << 20;
 pub const DEFAULT_BROTLI_QUALITY: u32 = 9;
 /// Default time graceful shutdown waits for in-flight calls: 10 s.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
+/// Default time a client has to send a request's headers (also an idle keep-alive
+/// connection's next request): 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default time a client has to send a request's whole body: 30 s.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Default cap on open client connections: 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Capabilities a plugin may import by default (every built-in one).
 pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] =
     ["log", "clock", "random", "kv.read", "kv.write"];
@@ -108,6 +118,18 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long shutdown waits for in-flight calls (default [`DEFAULT_SHUTDOWN_GRACE_MS`]).
     pub shutdown_grace_ms: u64,
+    /// How long a connection may take to send a request's headers, counted from when the
+    /// server starts waiting for them (default [`DEFAULT_HEADER_READ_TIMEOUT_MS`]); then the
+    /// connection is closed. This also closes idle keep-alive connections.
+    pub header_read_timeout_ms: u64,
+    /// How long a request's whole body may take to arrive once its handler reads it (default
+    /// [`DEFAULT_BODY_READ_TIMEOUT_MS`]); then the request gets `408 body_timeout` and the
+    /// connection is closed.
+    pub body_read_timeout_ms: u64,
+    /// Open client connections at once (default [`DEFAULT_MAX_CONNECTIONS`]). A connection
+    /// over the cap gets `503 too_many_connections` and is closed at once, so the server
+    /// keeps file descriptors for the connections it serves.
+    pub max_connections: usize,
 }
 
 fn cpus() -> usize {
@@ -136,6 +158,9 @@ impl Default for Config {
             brotli_quality: DEFAULT_BROTLI_QUALITY,
             log_format: LogFormat::Json,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -185,6 +210,14 @@ impl Config {
                 "`metrics_token` must be at least {MIN_METRICS_TOKEN_CHARS} characters without spaces (e.g. `openssl rand -hex 32`)"
             ));
         }
+        if self.max_connections == 0 {
+            return Err("`max_connections` must be at least 1".into());
+        }
+        if self.header_read_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
+            return Err(
+                "`header_read_timeout_ms` and `body_read_timeout_ms` must be at least 1".into(),
+            );
+        }
         if self.brotli_quality > 11 {
             return Err("`brotli_quality` must be 0..=11".into());
         }
@@ -208,6 +241,16 @@ impl Config {
         Duration::from_millis(self.queue_timeout_ms)
     }
 
+    /// [`Config::header_read_timeout_ms`] as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// [`Config::body_read_timeout_ms`] as a duration.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+
     /// [`Config::shutdown_grace_ms`] as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
@@ -226,6 +269,9 @@ mod tests {
         assert_eq!(c.max_in_flight, c.workers * DEFAULT_IN_FLIGHT_PER_WORKER);
         assert!(!c.allow_unsigned && c.public_downloads);
         assert_eq!(c.upload_capabilities, DEFAULT_UPLOAD_CAPABILITIES);
+        assert_eq!(c.header_read_timeout_ms, DEFAULT_HEADER_READ_TIMEOUT_MS);
+        assert_eq!(c.body_read_timeout_ms, DEFAULT_BODY_READ_TIMEOUT_MS);
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         Ok(())
     }
 
@@ -235,6 +281,14 @@ mod tests {
         assert!(e.contains("wrokers"), "{e}");
         let e = Config::from_toml("workers = 0").err().unwrap_or_default();
         assert!(e.contains("workers"), "{e}");
+        let e = Config::from_toml("max_connections = 0")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("max_connections"), "{e}");
+        let e = Config::from_toml("body_read_timeout_ms = 0")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("body_read_timeout_ms"), "{e}");
         let e = Config::from_toml("listen = \"nowhere\"")
             .err()
             .unwrap_or_default();

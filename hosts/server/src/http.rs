@@ -48,6 +48,7 @@ pub fn router(server: Arc<Server>) -> Router {
             put(set_canary).delete(clear_canary),
         )
         .route("/v1/admin/plugins/{plugin}/rollback", post(rollback))
+        .route("/v1/admin/token/rotate", post(rotate_admin_token))
         .route("/v1/admin/tenants", get(list_tenants))
         .route("/v1/admin/tenants/{tenant}", put(put_tenant))
         .fallback(|| async { ApiError::not_found("no such route; see docs/SERVER.md") })
@@ -69,6 +70,13 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 
 async fn read_body(body: Body, cap: usize, what: &str) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, cap).await.map_err(|e| {
+        if crate::listen::is_body_timeout(&e) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the {what} did not arrive within this server's body read timeout"),
+            );
+        }
         let inner = e.into_inner();
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
         while let Some(err) = source {
@@ -90,6 +98,14 @@ async fn read_body(body: Body, cap: usize, what: &str) -> ApiResult<Bytes> {
     })
 }
 
+/// The request's `Content-Length`, if it has a valid one.
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 fn json_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("bad_json", format!("the JSON body is invalid: {e}")))
@@ -103,15 +119,24 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
 }
 
+/// `200 {"status": "ok" | "busy", "workers", "busy_workers"}`, or `503 draining`. `busy`
+/// (every worker running a call) stays `200`: the replica is alive and admits calls into its
+/// queue, and taking busy replicas out of a load balancer would only move the load.
 async fn healthz(State(s): App) -> Response {
+    let workers = s.config().workers;
+    let busy = s.in_flight();
     if s.is_draining() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "draining"})),
+            axum::Json(
+                serde_json::json!({"status": "draining", "workers": workers, "busy_workers": busy}),
+            ),
         )
             .into_response()
     } else {
-        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+        let status = if busy >= workers { "busy" } else { "ok" };
+        axum::Json(serde_json::json!({"status": status, "workers": workers, "busy_workers": busy}))
+            .into_response()
     }
 }
 
@@ -261,6 +286,16 @@ fn call_error(e: &palisade::Error) -> ApiError {
         Outcome::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Outcome::CapabilityDenied => (StatusCode::FORBIDDEN, "capability_denied"),
         Outcome::HostError => (StatusCode::INTERNAL_SERVER_ERROR, "host_error"),
+        // Only a shutdown's interrupt is ever answered (a client that went away reads no
+        // answer): the call may succeed elsewhere.
+        Outcome::Interrupted => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "interrupted",
+                e.to_string(),
+            )
+            .retry_after(std::time::Duration::from_secs(1));
+        }
         Outcome::Rejected => match e.kind() {
             ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
             ErrorKind::NoSuchEntry { .. } => (StatusCode::NOT_FOUND, "no_such_entry"),
@@ -283,13 +318,35 @@ async fn invoke(
     request: Request,
 ) -> ApiResult<Response> {
     let tenant = s.authenticate(token(&headers))?;
-    // The tenant's own (lower) cap is checked by `Server::invoke`, with its own code.
-    let cap = s.config().max_input_bytes;
-    let input = read_body(request.into_body(), cap, "input").await?;
+    // Admission (grant, declared length, rate, concurrency slots) comes before the body is
+    // read: a refused or queued call costs no buffer, and a stalled body holds one of the
+    // tenant's own slots, not the server's memory.
+    let server_cap = s.config().max_input_bytes;
+    let declared = content_length(&headers);
+    if let Some(n) = declared.filter(|n| *n > server_cap) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the input is {n} bytes, over this server's cap of {server_cap} bytes"),
+        ));
+    }
+    let admitted = s.admit(tenant, &plugin, declared).await?;
+    let cap = admitted.input_cap(server_cap);
+    let input = read_body(request.into_body(), cap, "input")
+        .await
+        .map_err(|e| {
+            if e.code == "payload_too_large" && cap < server_cap {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "input_too_large",
+                    format!("the input is over this tenant's cap of {cap} bytes"),
+                )
+            } else {
+                e
+            }
+        })?;
     let key = headers.get(KEY_HEADER).map(|v| v.as_bytes().to_vec());
-    let done = s
-        .invoke(tenant, &plugin, &entry, input.to_vec(), key)
-        .await?;
+    let done = s.run(admitted, &entry, input.to_vec(), key).await?;
     let r = done.report;
     let mut response = match done.result {
         Ok(output) => (StatusCode::OK, output).into_response(),
@@ -309,8 +366,27 @@ async fn invoke(
     Ok(response)
 }
 
-fn kv_tenant(s: &Server, headers: &HeaderMap) -> ApiResult<String> {
-    Ok(s.authenticate(token(headers))?.id.clone())
+/// Authenticates a `/v1/kv` request: the tenant needs `grant` (`kv.read` or `kv.write`), the
+/// same capability a guest needs for the same access, and every request takes a token from
+/// the tenant's rate bucket.
+fn kv_tenant(
+    s: &Server,
+    headers: &HeaderMap,
+    grant: &str,
+) -> ApiResult<Arc<crate::tenant::LiveTenant>> {
+    let tenant = s.authenticate(token(headers))?;
+    if !tenant.config.grants.iter().any(|g| g == grant) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "capability_denied",
+            format!(
+                "tenant `{}` lacks the `{grant}` grant this KV request needs; ask the operator to grant it",
+                tenant.id
+            ),
+        ));
+    }
+    s.check_rate(&tenant)?;
+    Ok(tenant)
 }
 
 fn kv_failed(e: palisade::KvError) -> ApiError {
@@ -330,7 +406,7 @@ fn kv_failed(e: palisade::KvError) -> ApiError {
 }
 
 async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let tenant = kv_tenant(&s, &headers)?;
+    let tenant = kv_tenant(&s, &headers, "kv.read")?.id.clone();
     blocking(move || {
         let mut out = None;
         let found = palisade::KvStore::get(s.kv(), &tenant, key.as_bytes(), &mut |v| {
@@ -353,7 +429,7 @@ async fn kv_put(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    let tenant = s.authenticate(token(&headers))?;
+    let tenant = kv_tenant(&s, &headers, "kv.write")?;
     let cap = tenant.config.limits.kv_value_bytes;
     let value = read_body(request.into_body(), cap, "value").await?;
     let id = tenant.id.clone();
@@ -369,7 +445,7 @@ async fn kv_delete(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let tenant = kv_tenant(&s, &headers)?;
+    let tenant = kv_tenant(&s, &headers, "kv.write")?.id.clone();
     blocking(move || {
         if palisade::KvStore::delete(s.kv(), &tenant, key.as_bytes()).map_err(kv_failed)? {
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -590,6 +666,16 @@ fn merge_tenant(
     let config = serde_json::from_value(merged)
         .map_err(|e| ApiError::bad_request("bad_json", format!("the JSON body is invalid: {e}")))?;
     Ok((config, rotate))
+}
+
+async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+    s.check_admin(token(&headers))?;
+    let _guard = s.admin_lock().await;
+    blocking(move || {
+        let token = s.rotate_admin_token()?;
+        Ok(axum::Json(serde_json::json!({"token": token})).into_response())
+    })
+    .await
 }
 
 async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {

@@ -27,25 +27,30 @@
 //! | [`auth`] | hashed tokens, constant-time checks |
 //! | [`client`] | a minimal blocking HTTP client for tools and tests |
 //! | [`store`] | SQLite + content-addressed module files, atomic writes |
+//! | [`datadir`] | the data directory's lock and file modes |
 //! | [`kv`] | the tenants' KV store in SQLite |
 //! | [`log`] | guest log lines: escaped, per-tenant minimum level and rate limit |
 //! | [`pool`] | the worker pool guests run on |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
+//! | [`listen`] | the accept loop: connection cap, read timeouts, drain |
 //!
 //! ## Limitations with malicious guests
 //!
-//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice); a tenant
-//! holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
+//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice), and no
+//! longer than its client stays connected (the call is interrupted at its next fuel slice
+//! when the request is dropped); a tenant holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
 //! slow others only if its `max_concurrency` approaches `workers`: keep it below.
 
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod datadir;
 pub mod error;
 mod gate;
 pub mod http;
 pub mod kv;
+pub mod listen;
 pub mod log;
 pub mod metrics;
 pub mod pool;
@@ -61,52 +66,22 @@ pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use log::TracingLog;
 pub use server::{
-    GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
+    Admitted, GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
 };
 
-/// Serves `server` on `listener` until `shutdown` completes, then drains: new calls get 503,
-/// in-flight calls finish (up to `shutdown_grace_ms`), and the workers stop.
+/// Serves `server` on `listener` until `shutdown` completes, then drains: new requests get
+/// `503 shutting_down`, requests being handled finish (up to `shutdown_grace_ms`), and the
+/// workers stop. Connections are capped and read with timeouts; see [`listen`].
 ///
 /// # Errors
 ///
-/// If accepting connections fails.
+/// None today: a failed `accept` is logged and retried.
 pub async fn serve(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = http::router(server.clone());
-    let drain = server.clone();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        tracing::info!(
-            in_flight = drain.in_flight(),
-            "shutting down: draining in-flight calls"
-        );
-        drain.begin_drain();
-        let _ = stop_tx.send(true);
-    };
-    let served = std::future::IntoFuture::into_future(
-        axum::serve(listener, app).with_graceful_shutdown(signal),
-    );
-    let grace = server.config().shutdown_grace();
-    let mut stopped = stop_rx.clone();
-    let result = tokio::select! {
-        r = served => r,
-        () = async move {
-            // Only once shutdown began does the grace period start.
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("grace period over; closing with calls still in flight");
-            Ok(())
-        }
-    };
-    let workers = server.clone();
-    let _ = tokio::task::spawn_blocking(move || workers.shutdown_workers()).await;
-    tracing::info!("stopped");
-    result
+    listen::serve(server, listener, shutdown).await
 }
 
 /// Installs the `tracing` subscriber: JSON or text lines on stderr, filtered by `RUST_LOG`

@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant as StdInstant;
 
 use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, ModuleMeta, PluginStatus, RandomError,
-    RandomSource, Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PluginStatus,
+    RandomError, RandomSource, Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 
@@ -127,7 +127,7 @@ pub struct Server {
     gate: palisade::Tenant,
     clock: Arc<StdClock>,
     tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
-    admin_hash: TokenHash,
+    admin_hash: RwLock<TokenHash>,
     metrics_hash: Option<TokenHash>,
     pool: WorkerPool,
     global: Arc<Semaphore>,
@@ -135,6 +135,9 @@ pub struct Server {
     admin_lock: Arc<tokio::sync::Mutex<()>>,
     draining: AtomicBool,
     in_flight: AtomicUsize,
+    /// The interrupt of every call handed to the pool and not yet finished, by call number.
+    running: std::sync::Mutex<HashMap<u64, Interrupt>>,
+    next_call: AtomicU64,
     checkpoint_stop: Arc<AtomicBool>,
     checkpointer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -212,13 +215,15 @@ impl Server {
             gate,
             clock,
             tenants: RwLock::new(HashMap::new()),
-            admin_hash,
+            admin_hash: RwLock::new(admin_hash),
             metrics_hash,
             pool,
             metrics: ServerMetrics::default(),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            running: std::sync::Mutex::new(HashMap::new()),
+            next_call: AtomicU64::new(0),
             checkpoint_stop,
             checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         };
@@ -240,13 +245,11 @@ impl Server {
         }
         let token = auth::new_admin_token()?;
         let path = store.dir().join("admin-token");
-        crate::store::write_atomic(&path, format!("{token}\n").as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-        }
+        crate::store::write_atomic_mode(
+            &path,
+            format!("{token}\n").as_bytes(),
+            crate::datadir::PRIVATE_FILE_MODE,
+        )?;
         let hash = auth::hash_token(&token);
         store.set_meta(ADMIN_HASH_KEY, &hash)?;
         tracing::info!(path = %path.display(), "created the admin token");
@@ -443,7 +446,8 @@ impl Server {
         &self.registry
     }
 
-    /// Calls admitted and not yet answered.
+    /// Calls running on a worker: counted from when a worker starts a call until it finishes
+    /// it, so a call whose client has gone away is counted until it has stopped.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -456,6 +460,16 @@ impl Server {
     /// Starts draining: new calls get 503, health reports `draining`.
     pub fn begin_drain(&self) {
         self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Interrupts every call that is running or queued: each stops at its next fuel slice
+    /// (a queued one before any guest code runs) with the outcome `interrupted`. Used when the
+    /// shutdown grace time is over.
+    pub fn interrupt_all(&self) {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for interrupt in running.values() {
+            interrupt.interrupt();
+        }
     }
 
     /// Stops the worker pool after in-flight calls finished, then the WAL checkpointer.
@@ -486,7 +500,11 @@ impl Server {
     /// 401 `unauthorized` for a missing token, 403 `forbidden` for a wrong one.
     pub fn check_admin(&self, token: Option<&str>) -> ApiResult<()> {
         let token = token.ok_or_else(missing_token)?;
-        if auth::verify(token, &self.admin_hash) {
+        let hash = *self
+            .admin_hash
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if auth::verify(token, &hash) {
             Ok(())
         } else {
             Err(ApiError::new(
@@ -495,6 +513,37 @@ impl Server {
                 "this token is not the admin token",
             ))
         }
+    }
+
+    /// Replaces the admin token: stores the new one's hash, rewrites `DIR/admin-token`
+    /// (mode `0600`) and returns the new token, shown only this once. The old token stops
+    /// working at once.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the token cannot be stored (the old token then stays valid).
+    pub fn rotate_admin_token(&self) -> ApiResult<String> {
+        let token = auth::new_admin_token().map_err(ApiError::internal)?;
+        let hash = auth::hash_token(&token);
+        let path = self.store.dir().join("admin-token");
+        // Database first: if the file write then fails, the new token was still returned to
+        // the caller, who is the one who asked for it.
+        self.store
+            .set_meta(ADMIN_HASH_KEY, &hash)
+            .map_err(ApiError::internal)?;
+        *self
+            .admin_hash
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = hash;
+        if let Err(e) = crate::store::write_atomic_mode(
+            &path,
+            format!("{token}\n").as_bytes(),
+            crate::datadir::PRIVATE_FILE_MODE,
+        ) {
+            tracing::error!(path = %path.display(), error = %e, "could not rewrite the admin token file");
+        }
+        tracing::info!(path = %path.display(), "rotated the admin token");
+        Ok(token)
     }
 
     /// Finds the tenant a token belongs to.
@@ -534,7 +583,11 @@ impl Server {
     /// 401 `unauthorized` for a missing token, 403 `forbidden` for another one.
     pub fn check_metrics(&self, token: Option<&str>) -> ApiResult<()> {
         let token = token.ok_or_else(missing_token)?;
-        let admin = auth::verify(token, &self.admin_hash);
+        let admin_hash = *self
+            .admin_hash
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let admin = auth::verify(token, &admin_hash);
         let metrics = self
             .metrics_hash
             .as_ref()
@@ -561,6 +614,35 @@ impl Server {
                     || s.previous.contains(&digest)
                     || s.canary.is_some_and(|c| c.digest == digest)
             })
+    }
+
+    /// Takes one token from the tenant's rate bucket (`calls_per_second`, `burst`): plugin
+    /// calls and `/v1/kv` requests share it.
+    ///
+    /// # Errors
+    ///
+    /// 429 `rate_limited` with `Retry-After` when the bucket is empty.
+    pub fn check_rate(&self, tenant: &LiveTenant) -> ApiResult<()> {
+        let limits = &tenant.config.limits;
+        let now = self.clock.now();
+        let acquired = tenant
+            .bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_acquire(now, limits.calls_per_second, limits.burst);
+        if let Err(after) = acquired {
+            self.metrics.record_refused(&tenant.id, "rate_limited");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "tenant `{}` is over its rate of {} calls/s",
+                    tenant.id, limits.calls_per_second
+                ),
+            )
+            .retry_after(after));
+        }
+        Ok(())
     }
 
     // ---- tenants ----------------------------------------------------------------------
@@ -1067,12 +1149,12 @@ impl Server {
 
     // ---- invocation -------------------------------------------------------------------
 
-    /// Admits and runs one call on the worker pool.
+    /// Admits and runs one call on the worker pool ([`Server::admit`], then
+    /// [`Server::run`]).
     ///
     /// # Errors
     ///
-    /// 403 `plugin_not_granted`, 413 `input_too_large`, 429 (`rate_limited`, `tenant_busy`,
-    /// `server_busy`) with `Retry-After`, 503 `shutting_down`.
+    /// As [`Server::admit`] and [`Server::run`].
     pub async fn invoke(
         self: &Arc<Self>,
         tenant: Arc<LiveTenant>,
@@ -1081,6 +1163,26 @@ impl Server {
         input: Vec<u8>,
         key: Option<Vec<u8>>,
     ) -> ApiResult<Invocation> {
+        let admitted = self.admit(tenant, plugin, Some(input.len())).await?;
+        self.run(admitted, entry, input, key).await
+    }
+
+    /// Admits a call before its input is read: drain, plugin grant, the declared input
+    /// length against the tenant's cap, the rate bucket, the tenant's concurrency slot and a
+    /// global slot (waited for up to `queue_timeout_ms`). A refused call costs the server no
+    /// buffering; an admitted one holds its slots until [`Server::run`] finishes (or the
+    /// [`Admitted`] is dropped).
+    ///
+    /// # Errors
+    ///
+    /// 403 `plugin_not_granted`, 413 `input_too_large`, 429 (`rate_limited`, `tenant_busy`,
+    /// `server_busy`) with `Retry-After`, 503 `shutting_down`.
+    pub async fn admit(
+        &self,
+        tenant: Arc<LiveTenant>,
+        plugin: &str,
+        input_len: Option<usize>,
+    ) -> ApiResult<Admitted> {
         if self.is_draining() {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1100,35 +1202,10 @@ impl Server {
             ));
         }
         let limits = &tenant.config.limits;
-        if input.len() > limits.input_bytes {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "input_too_large",
-                format!(
-                    "the input is {} bytes, over this tenant's cap of {}",
-                    input.len(),
-                    limits.input_bytes
-                ),
-            ));
+        if let Some(len) = input_len {
+            check_input_len(&tenant, len)?;
         }
-        let now = self.clock.now();
-        let acquired = tenant
-            .bucket
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .try_acquire(now, limits.calls_per_second, limits.burst);
-        if let Err(after) = acquired {
-            self.metrics.record_refused(&tenant.id, "rate_limited");
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "tenant `{}` is over its rate of {} calls/s",
-                    tenant.id, limits.calls_per_second
-                ),
-            )
-            .retry_after(after));
-        }
+        self.check_rate(&tenant)?;
         let Ok(tenant_slot) = tenant.slots.clone().try_acquire_owned() else {
             self.metrics.record_refused(&tenant.id, "tenant_busy");
             return Err(ApiError::new(
@@ -1155,21 +1232,59 @@ impl Server {
             )
             .retry_after(std::time::Duration::from_secs(1)));
         };
-        let _counted = InFlight::new(&self.in_flight);
+        Ok(Admitted {
+            tenant,
+            plugin: plugin.to_owned(),
+            slots: (tenant_slot, global_slot),
+        })
+    }
+
+    /// Runs an admitted call on the worker pool.
+    ///
+    /// # Errors
+    ///
+    /// 413 `input_too_large` if `input` is over the tenant's cap (a body sent without a
+    /// length); 503 `shutting_down` if the pool has stopped.
+    pub async fn run(
+        self: &Arc<Self>,
+        admitted: Admitted,
+        entry: &str,
+        input: Vec<u8>,
+        key: Option<Vec<u8>>,
+    ) -> ApiResult<Invocation> {
+        check_input_len(&admitted.tenant, input.len())?;
+        let Admitted {
+            tenant,
+            plugin,
+            slots: (tenant_slot, global_slot),
+        } = admitted;
+        let interrupt = Interrupt::new();
+        let registered = Running::register(self, interrupt.clone());
+        // The request future is dropped when the client goes away (hyper drops the handler
+        // of a closed connection): the call then stops at its next fuel slice instead of
+        // holding a worker until its deadline, or for good with an unbounded deadline.
+        let _client_gone = InterruptOnDrop(interrupt.clone());
         let server = self.clone();
-        let plugin_owned = plugin.to_owned();
+        let plugin_owned = plugin;
         let entry = entry.to_owned();
         let ran = self
             .pool
             .run(move || {
                 let _slots = (tenant_slot, global_slot);
+                let _registered = registered;
+                let _counted = InFlight::new(&server.in_flight);
                 LAST_YIELD.set(Some(StdInstant::now()));
                 let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
                 let (call, log_dropped) =
                     crate::log::with_call(&plugin_owned, tenant.log_gate.clone(), || {
-                        server
-                            .registry
-                            .call(&plugin_owned, &tenant.core, &entry, &input, key)
+                        server.registry.call_interruptible(
+                            &plugin_owned,
+                            &tenant.core,
+                            &entry,
+                            &input,
+                            key,
+                            &interrupt,
+                        )
                     });
                 server.metrics.record_log_dropped(&tenant.id, log_dropped);
                 server
@@ -1209,7 +1324,79 @@ impl Drop for Server {
     }
 }
 
-/// Counts a call in flight until dropped (also when the client goes away mid-call).
+/// A call that passed admission: it holds its tenant and global slots until run or dropped.
+pub struct Admitted {
+    tenant: Arc<LiveTenant>,
+    plugin: String,
+    slots: (
+        tokio::sync::OwnedSemaphorePermit,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+}
+
+impl Admitted {
+    /// The tenant's own input cap, at most the server's `max_input_bytes`: what the body
+    /// may be read up to.
+    pub fn input_cap(&self, server_cap: usize) -> usize {
+        self.tenant.config.limits.input_bytes.min(server_cap)
+    }
+}
+
+fn check_input_len(tenant: &LiveTenant, len: usize) -> ApiResult<()> {
+    let cap = tenant.config.limits.input_bytes;
+    if len > cap {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "input_too_large",
+            format!("the input is {len} bytes, over this tenant's cap of {cap}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Raises a call's interrupt when dropped: held by the request future, so a client that goes
+/// away stops its call. Raising it after the call finished does nothing.
+struct InterruptOnDrop(Interrupt);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        self.0.interrupt();
+    }
+}
+
+/// A call's entry in [`Server::running`], removed when dropped (the call finished, or its
+/// job was dropped unrun).
+struct Running {
+    server: Arc<Server>,
+    id: u64,
+}
+
+impl Running {
+    fn register(server: &Arc<Server>, interrupt: Interrupt) -> Self {
+        let id = server.next_call.fetch_add(1, Ordering::Relaxed);
+        server
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, interrupt);
+        Self {
+            server: server.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// Counts a call running on a worker until dropped.
 struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {

@@ -197,6 +197,8 @@ pub struct Store {
     dir: PathBuf,
     modules: PathBuf,
     db: Mutex<Connection>,
+    /// Held for the store's life: the exclusive lock on `DIR/LOCK`.
+    _lock: File,
 }
 
 /// The encodings a module is stored in.
@@ -235,6 +237,16 @@ impl Encoding {
 ///
 /// The I/O error, naming the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with the file created with `mode` (on Unix) from its first byte, so a
+/// secret is never readable by others, not even briefly.
+///
+/// # Errors
+///
+/// The I/O error, naming the path.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -243,7 +255,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     getrandom::fill(&mut nonce).map_err(|e| format!("randomness: {e}"))?;
     let tmp = dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(nonce)));
     let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", tmp.display());
-    let mut f = File::create(&tmp).map_err(|e| io("create", e))?;
+    let mut f = crate::datadir::create_file(&tmp, mode).map_err(|e| io("create", e))?;
     f.write_all(bytes).map_err(|e| io("write", e))?;
     f.sync_all().map_err(|e| io("fsync", e))?;
     drop(f);
@@ -284,16 +296,24 @@ impl Store {
     /// # Errors
     ///
     /// If the directory cannot be created or the database opened.
+    /// The directory is created `0700` and locked for this process (a second server on it
+    /// is refused); the database and its `-wal`/`-shm` files are made `0600`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        crate::datadir::create_private_dir(dir)?;
+        let lock = crate::datadir::lock(dir)?;
         let modules = dir.join("modules");
         fs::create_dir_all(&modules)
             .map_err(|e| format!("cannot create {}: {e}", modules.display()))?;
-        let conn = connect(&dir.join("palisade.db"))?;
+        let db = dir.join("palisade.db");
+        crate::datadir::precreate_private(&db)?;
+        let conn = connect(&db)?;
         sql("schema", conn.execute_batch(SCHEMA))?;
+        crate::datadir::restrict_database(&db)?;
         Ok(Self {
             dir: dir.to_owned(),
             modules,
             db: Mutex::new(conn),
+            _lock: lock,
         })
     }
 

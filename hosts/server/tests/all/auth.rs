@@ -72,8 +72,9 @@ fn missing_wrong_and_other_tenant_tokens_are_refused() {
 #[test]
 fn tenants_see_only_their_own_kv_namespace() {
     let srv = Srv::start();
-    let alice = srv.tenant("alice", json!({}));
-    let bob = srv.tenant("bob", json!({}));
+    let kv = json!({"grants": ["kv.read", "kv.write"]});
+    let alice = srv.tenant("alice", kv.clone());
+    let bob = srv.tenant("bob", kv);
     let mut c = srv.client();
     let a = format!("Bearer {alice}");
     let b = format!("Bearer {bob}");

@@ -209,6 +209,34 @@ impl Srv {
         c.wait().unwrap()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits for the process to exit (after a signal sent elsewhere).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
+    /// Waits up to `limit` for the process to exit; kills it and returns `None` if it does not.
+    pub fn wait_exit_within(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        let child = self.child.as_mut().unwrap();
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.kill();
+        None
+    }
+
     /// Waits (up to 10 s) until `n` calls are in flight, per `/metrics`.
     pub fn wait_in_flight(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

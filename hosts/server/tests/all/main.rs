@@ -9,9 +9,13 @@
 mod common;
 
 mod auth;
+mod connections;
 mod crash;
 mod download;
 mod execution;
+mod files;
+mod interrupt;
+mod kv_routes;
 mod logs;
 mod operator;
 mod rollout;

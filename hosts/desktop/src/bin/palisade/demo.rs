@@ -266,6 +266,20 @@ fn cases() -> Vec<Case> {
             "out of fuel",
         ),
         (
+            "start_loop",
+            "run",
+            vec![],
+            "loop forever in its start function, unlimited fuel",
+            &[],
+            Limits {
+                fuel: u64::MAX / 2,
+                deadline: Duration::from_millis(50),
+                ..l
+            },
+            Expect::Err(|k| matches!(k, ErrorKind::DeadlineExceeded { .. })),
+            "deadline",
+        ),
+        (
             "host_call_loop",
             "run",
             vec![],

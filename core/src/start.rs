@@ -1,0 +1,256 @@
+//! Start functions as ordinary, resumable calls.
+//!
+//! wasmi runs a module's start function inside instantiation, in one go: it cannot be run in
+//! fuel slices, so neither the deadline nor an [`Interrupt`](crate::Interrupt) could stop it,
+//! only the whole fuel budget. Palisade therefore never lets wasmi see a start section: at
+//! compile time [`hoist`] removes it and exports the start function under [`START_EXPORT`]
+//! instead, and every call (and every raw instantiation) runs that export like any entry point,
+//! in fuel slices with the deadline and the interrupt checked between them.
+//!
+//! The rewrite is top-level section surgery on the module bytes: no function body is touched,
+//! and a module without a start section is compiled from its own bytes, unchanged (no copy,
+//! no extra call). The registry keys modules by the digest of the ORIGINAL bytes.
+
+use alloc::vec::Vec;
+
+use wasmi::{Engine, Module};
+
+use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
+
+/// The export under which a module's start function is run. Guests cannot export this name
+/// themselves: it starts with [`RESERVED_PREFIX`](crate::abi::RESERVED_PREFIX), reserved by the ABI, and [`hoist`] refuses a module with a
+/// start section that already exports it.
+pub const START_EXPORT: &str = "palisade_start";
+
+const HEADER_LEN: usize = 8;
+/// `\0asm`, version 1.
+const HEADER: [u8; HEADER_LEN] = *b"\0asm\x01\0\0\0";
+const EXPORT_SECTION: u8 = 7;
+const START_SECTION: u8 = 8;
+const EXPORT_KIND_FUNC: u8 = 0;
+
+/// A reader of the module bytes that never panics: every read is bounds-checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    /// An unsigned LEB128 `u32` as the binary format allows it: at most 5 bytes, no bits past
+    /// bit 31 (non-minimal encodings are valid).
+    fn u32(&mut self) -> Option<u32> {
+        let mut result: u32 = 0;
+        for i in 0..5u32 {
+            let b = self.byte()?;
+            if i == 4 && b & 0xF0 != 0 {
+                return None;
+            }
+            result |= u32::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(result);
+            }
+        }
+        None
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(len)?;
+        let s = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+}
+
+/// Appends `v` as a minimal unsigned LEB128.
+fn push_u32(out: &mut Vec<u8>, mut v: u32) {
+    loop {
+        let b = (v & 0x7F) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Where one top-level section lies in the module bytes.
+#[derive(Clone, Copy)]
+struct Section {
+    /// Start of the section (its id byte).
+    start: usize,
+    /// The payload.
+    payload: (usize, usize),
+}
+
+fn malformed() -> Error {
+    // The same shape as wasmi's own refusal: these bytes would not have compiled anyway.
+    Error::new(ErrorKind::InvalidModule {
+        reason: alloc::string::String::from(INVALID_MODULE),
+    })
+}
+
+/// If `bytes` has a start section, the module rewritten so that it has none and exports the
+/// start function as [`START_EXPORT`]; `None` if it has no start section (compile `bytes`).
+///
+/// # Errors
+///
+/// [`ContractViolation::ReservedExport`] if the module has a start section and already exports
+/// [`START_EXPORT`]; [`ErrorKind::InvalidModule`] if the top-level structure is malformed.
+pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    if bytes.get(..HEADER_LEN) != Some(&HEADER[..]) {
+        return Err(malformed());
+    }
+    let mut r = Reader {
+        bytes,
+        pos: HEADER_LEN,
+    };
+    let mut start = None;
+    let mut export = None;
+    while !r.at_end() {
+        let at = r.pos;
+        let id = r.byte().ok_or_else(malformed)?;
+        let len = r.u32().ok_or_else(malformed)? as usize;
+        let from = r.pos;
+        r.take(len).ok_or_else(malformed)?;
+        let section = Section {
+            start: at,
+            payload: (from, from + len),
+        };
+        let slot = match id {
+            START_SECTION => &mut start,
+            EXPORT_SECTION => &mut export,
+            _ => continue,
+        };
+        if slot.replace(section).is_some() {
+            return Err(malformed()); // a section that may appear once appears twice
+        }
+    }
+    let Some(start) = start else {
+        return Ok(None);
+    };
+    let start_payload = bytes
+        .get(start.payload.0..start.payload.1)
+        .ok_or_else(malformed)?;
+    let mut sr = Reader {
+        bytes: start_payload,
+        pos: 0,
+    };
+    let func = sr.u32().ok_or_else(malformed)?;
+    if !sr.at_end() {
+        return Err(malformed());
+    }
+
+    // The export section with one more entry (or a new one, where the start section was: the
+    // export section comes right before the start section in the binary format's order).
+    let mut exports = Vec::new();
+    let (count, entries) = match export {
+        Some(e) => {
+            let payload = bytes.get(e.payload.0..e.payload.1).ok_or_else(malformed)?;
+            let mut er = Reader {
+                bytes: payload,
+                pos: 0,
+            };
+            let count = er.u32().ok_or_else(malformed)?;
+            let first = er.pos;
+            for _ in 0..count {
+                let name_len = er.u32().ok_or_else(malformed)? as usize;
+                let name = er.take(name_len).ok_or_else(malformed)?;
+                if name == START_EXPORT.as_bytes() {
+                    return Err(ContractViolation::ReservedExport {
+                        name: START_EXPORT.into(),
+                    }
+                    .into());
+                }
+                er.byte().ok_or_else(malformed)?;
+                er.u32().ok_or_else(malformed)?;
+            }
+            if !er.at_end() {
+                return Err(malformed());
+            }
+            let entries = payload.get(first..).ok_or_else(malformed)?;
+            (count, entries)
+        }
+        None => (0, &[][..]),
+    };
+    let count = count.checked_add(1).ok_or_else(malformed)?;
+    push_u32(&mut exports, count);
+    exports.extend_from_slice(entries);
+    push_u32(&mut exports, START_EXPORT.len() as u32);
+    exports.extend_from_slice(START_EXPORT.as_bytes());
+    exports.push(EXPORT_KIND_FUNC);
+    push_u32(&mut exports, func);
+    let exports_len = u32::try_from(exports.len()).map_err(|_| malformed())?;
+
+    let mut out = Vec::with_capacity(bytes.len() + START_EXPORT.len() + 8);
+    let copy_until = |out: &mut Vec<u8>, from: usize, to: usize| -> Result<(), Error> {
+        out.extend_from_slice(bytes.get(from..to).ok_or_else(malformed)?);
+        Ok(())
+    };
+    let new_section = |out: &mut Vec<u8>| {
+        out.push(EXPORT_SECTION);
+        push_u32(out, exports_len);
+        out.extend_from_slice(&exports);
+    };
+    match export {
+        Some(e) => {
+            // header .. export | new export | export end .. start | start end .. end
+            copy_until(&mut out, 0, e.start)?;
+            new_section(&mut out);
+            copy_until(&mut out, e.payload.1, start.start)?;
+            copy_until(&mut out, start.payload.1, bytes.len())?;
+        }
+        None => {
+            copy_until(&mut out, 0, start.start)?;
+            new_section(&mut out);
+            copy_until(&mut out, start.payload.1, bytes.len())?;
+        }
+    }
+    Ok(Some(out))
+}
+
+fn invalid(e: &wasmi::Error) -> Error {
+    Error::new(ErrorKind::InvalidModule {
+        reason: wasm_reason(e, INVALID_MODULE),
+    })
+}
+
+/// Compiles `bytes` with its start function [`hoist`]ed; the flag says whether the module has
+/// one (exported as [`START_EXPORT`]).
+///
+/// # Errors
+///
+/// As [`hoist`]; [`ErrorKind::InvalidModule`] with wasmi's reason for bytes it refuses.
+pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), Error> {
+    match hoist(bytes) {
+        Ok(Some(rewritten)) => {
+            // Validate the module as written: the rewrite would hide a start function of the
+            // wrong type, and its export would count as a declaration for `ref.func`. Only
+            // modules with a start function pay for this second validation.
+            Module::validate(engine, bytes).map_err(|e| invalid(&e))?;
+            Module::new(engine, &rewritten)
+                .map(|m| (m, true))
+                .map_err(|e| invalid(&e))
+        }
+        Ok(None) => Module::new(engine, bytes)
+            .map(|m| (m, false))
+            .map_err(|e| invalid(&e)),
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidModule { .. }) => {
+            // Let wasmi say what is wrong. Should it accept bytes whose sections could not be
+            // read here, refuse them anyway: a start section might have been missed.
+            Module::new(engine, bytes).map_err(|e| invalid(&e))?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
