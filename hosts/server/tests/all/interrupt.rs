@@ -36,16 +36,6 @@ fn setup(srv: &Srv) -> String {
     )
 }
 
-fn metrics(srv: &Srv) -> String {
-    String::from_utf8(
-        srv.client()
-            .request("GET", "/metrics", &[], b"")
-            .unwrap()
-            .body,
-    )
-    .unwrap()
-}
-
 #[test]
 fn a_call_whose_client_disconnects_frees_its_worker() {
     let srv = Srv::start_with("workers = 1\n");
@@ -73,7 +63,7 @@ fn a_call_whose_client_disconnects_frees_its_worker() {
     // ...and the one worker serves the next call.
     let r = srv.invoke(&t, "h", "echo", b"next");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"next"[..]));
-    let m = metrics(&srv);
+    let m = srv.metrics();
     assert!(
         m.lines().any(
             |l| l.starts_with("palisade_calls_total{plugin=\"h\",tenant=\"t\"")
