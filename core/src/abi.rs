@@ -39,7 +39,7 @@ pub struct ContractInfo {
     pub entries: Vec<Box<str>>,
     /// Whether the module has a start function. It runs at the beginning of every call, before
     /// `palisade_alloc` and the entry point, under the call's fuel, deadline and interrupt
-    /// (Palisade exports it as [`START_EXPORT`](crate::start::START_EXPORT) to run it so).
+    /// (Palisade exports it as [`START_EXPORT`] to run it so).
     pub has_start: bool,
 }
 

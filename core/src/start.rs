@@ -3,9 +3,15 @@
 //! wasmi runs a module's start function inside instantiation, in one go: it cannot be run in
 //! fuel slices, so neither the deadline nor an [`Interrupt`](crate::Interrupt) could stop it,
 //! only the whole fuel budget. Palisade therefore never lets wasmi see a start section: at
-//! compile time [`hoist`] removes it and exports the start function under [`START_EXPORT`]
-//! instead, and every call (and every raw instantiation) runs that export like any entry point,
-//! in fuel slices with the deadline and the interrupt checked between them.
+//! compile time the core removes it and exports the start function under [`START_EXPORT`]
+//! instead. Every call runs that export like any entry point, after instantiation (which then
+//! runs no guest code) and before `palisade_alloc`, in fuel slices with the deadline and the
+//! interrupt checked between them; a [`RawStore`](crate::RawStore) runs it as an invocation
+//! under its fuel budget.
+//!
+//! A module with a start section is also validated as written, so that the rewrite cannot make
+//! an invalid module valid (a start function of the wrong type, a `ref.func` that only the
+//! start section declared).
 //!
 //! The rewrite is top-level section surgery on the module bytes: no function body is touched,
 //! and a module without a start section is compiled from its own bytes, unchanged (no copy,
@@ -18,8 +24,10 @@ use wasmi::{Engine, Module};
 use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
 
 /// The export under which a module's start function is run. Guests cannot export this name
-/// themselves: it starts with [`RESERVED_PREFIX`](crate::abi::RESERVED_PREFIX), reserved by the ABI, and [`hoist`] refuses a module with a
-/// start section that already exports it.
+/// themselves: it starts with [`RESERVED_PREFIX`](crate::abi::RESERVED_PREFIX), reserved by
+/// the ABI, and a module with a start section that already exports it is refused
+/// ([`ContractViolation::ReservedExport`]), also by
+/// [`Runtime::compile_raw`](crate::Runtime::compile_raw).
 pub const START_EXPORT: &str = "palisade_start";
 
 const HEADER_LEN: usize = 8;

@@ -320,3 +320,37 @@ fn raw_store_runs_start_functions_under_fuel() {
         &ErrorKind::OutOfFuel { budget }
     );
 }
+
+#[test]
+fn registry_smoke_call_of_a_start_loop_is_stopped_by_the_deadline() {
+    // Promotion runs the smoke call like any call: the start function cannot hold the
+    // registry (or the promoting thread) past the tenant's deadline.
+    let runtime = Runtime::builder(Arc::new(StepClock::new(Duration::from_millis(1))))
+        .build()
+        .unwrap();
+    let t = tenant(
+        &runtime,
+        "acme",
+        &[],
+        Limits::builder()
+            .fuel(u64::MAX / 2)
+            .fuel_slice(10_000)
+            .deadline(Duration::from_millis(100))
+            .calls_per_second(0)
+            .build(),
+    );
+    let registry = palisade::Registry::new(runtime);
+    let digest = registry
+        .register(
+            &guest(START_LOOP),
+            palisade::ModuleMeta::named("looper", "1").with_smoke("run", b"", b""),
+        )
+        .unwrap()
+        .digest;
+    let err = registry.promote("looper", digest, &t).unwrap_err();
+    match err.kind() {
+        ErrorKind::SmokeFailed { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        other => panic!("expected SmokeFailed, got {other:?}"),
+    }
+    assert!(registry.plugin("looper").is_none());
+}

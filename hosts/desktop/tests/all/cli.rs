@@ -406,6 +406,34 @@ fn inspect_bad_inputs_fail_cleanly() {
 }
 
 #[test]
+fn inspect_reports_a_start_function() {
+    let dir = tmp();
+    let with_start = ECHO.replacen("(memory", r#"(func $start) (start $start) (memory"#, 1);
+    let module = fixtures::write_wasm(dir.path(), "start.wasm", &with_start);
+    palisade()
+        .arg("inspect")
+        .arg(&module)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("start       a start function"));
+    let out = palisade()
+        .args(["inspect", "--json"])
+        .arg(&module)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
+    assert_eq!(v["start_function"], true);
+    let plain = fixtures::write_wasm(dir.path(), "echo.wasm", ECHO);
+    let out = palisade()
+        .args(["inspect", "--json"])
+        .arg(&plain)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
+    assert_eq!(v["start_function"], false);
+}
+
+#[test]
 fn inspect_json_is_machine_readable() {
     let dir = tmp();
     let module = fixtures::write_wasm(dir.path(), "kv.wasm", KV_READER);

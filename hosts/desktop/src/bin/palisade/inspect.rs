@@ -180,6 +180,9 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         .map(|s| (s.name().to_owned(), s.data().len()))
         .collect();
     let digest = Digest::of(&wasm);
+    // The core runs a start function as an ordinary call (hoisted into the export
+    // `palisade_start`, which the exports above, parsed from the bytes as written, do not show).
+    let has_start = contract.as_ref().is_ok_and(|m| m.info().has_start);
     let (contract_text, exit) = match &contract {
         Ok(_) => (
             String::from("ok (follows ABI v1, docs/ABI.md)"),
@@ -212,6 +215,7 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
                 "known": i.capability.is_some(),
             })).collect::<Vec<_>>(),
             "needs": needs,
+            "start_function": has_start,
             "custom_sections": customs.iter().map(|(n, l)| serde_json::json!({"name": n, "bytes": l})).collect::<Vec<_>>(),
             "contract": contract_text,
             "signature": signature,
@@ -260,6 +264,12 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         line(
             if i == 0 { "imports" } else { "" },
             &format!("{} ({}) -> {cap}", imp.name, imp.kind),
+        );
+    }
+    if has_start {
+        line(
+            "start",
+            "a start function: runs first in every call, under its fuel and deadline",
         );
     }
     line(
