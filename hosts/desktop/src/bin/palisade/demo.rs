@@ -230,7 +230,7 @@ fn cases() -> Vec<Case> {
             expect_text: "ok: 4 CRCs",
         },
     ];
-    let hostile_cases: [HostileRow; 23] = [
+    let hostile_cases: [HostileRow; 24] = [
         (
             "infinite_loop",
             "run",
