@@ -42,6 +42,9 @@ for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   cargo build -p palisade-mcu --features defmt --target "$target"
 done
 
+step "fuzz targets: replay the corpora and regression inputs, then fuzz 20 s each (fuzz/run.sh)"
+fuzz/run.sh
+
 step "board mps2-an386: scenarios under QEMU"
 boards/mps2-an386/run-scenarios.sh
 
