@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 
 use wasmi::{ExternType, FuncType, Module, ValType};
 
+use crate::capability::CapabilityTable;
 use crate::capability::{CORE, CapSet};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
-use crate::invoke::CapabilityTable;
 use crate::start::START_EXPORT;
 
 /// The import module namespace every host function lives in.

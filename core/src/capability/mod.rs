@@ -12,9 +12,13 @@ use core::fmt;
 
 use wasmi::{Caller, Extern, Memory};
 
-use crate::error::{ErrorKind, TrapKind};
 use crate::host::{KvError, LogLevel, LogRecord};
-use crate::invoke::CallState;
+use crate::store::CallState;
+use crate::trap::HostTrap;
+
+mod table;
+
+pub(crate) use table::{CapabilityTable, ImportDef, Installer};
 
 /// The most capabilities one runtime can define (the width of [`CapSet`]).
 pub const MAX_CAPABILITIES: usize = 64;
@@ -98,63 +102,6 @@ pub mod price {
 pub const MAX_KEY_BYTES: usize = 256;
 /// Largest `random_fill` request in bytes.
 pub const MAX_RANDOM_BYTES: usize = 4096;
-
-/// Why a host function stopped the guest. Travels through wasmi as a host error.
-pub(crate) enum HostTrap {
-    OutOfFuel,
-    Deadline,
-    Interrupted,
-    MemoryOutOfBounds { ptr: u32, len: u32 },
-    OutputTooLarge { len: usize },
-    GuestFail { code: i32, message: String },
-}
-
-// By hand, not derived: a derived impl writes the guest's message with `str`'s `Debug`, whose
-// escaping links Unicode tables into every firmware (wasmi's `HostError` needs `Debug`).
-impl fmt::Debug for HostTrap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::OutOfFuel => f.write_str("OutOfFuel"),
-            Self::Deadline => f.write_str("Deadline"),
-            Self::Interrupted => f.write_str("Interrupted"),
-            Self::MemoryOutOfBounds { ptr, len } => {
-                write!(f, "MemoryOutOfBounds {{ ptr: {ptr}, len: {len} }}")
-            }
-            Self::OutputTooLarge { len } => write!(f, "OutputTooLarge {{ len: {len} }}"),
-            Self::GuestFail { code, message } => {
-                write!(f, "GuestFail {{ code: {code}, message: {message} }}")
-            }
-        }
-    }
-}
-
-impl fmt::Display for HostTrap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-impl wasmi::errors::HostError for HostTrap {}
-
-impl HostTrap {
-    pub(crate) fn into_kind(self, state: &CallState) -> ErrorKind {
-        match self {
-            Self::OutOfFuel => ErrorKind::OutOfFuel {
-                budget: state.limits.fuel,
-            },
-            Self::Deadline => ErrorKind::DeadlineExceeded {
-                deadline: state.limits.deadline,
-            },
-            Self::Interrupted => ErrorKind::Interrupted,
-            Self::MemoryOutOfBounds { ptr, len } => ErrorKind::GuestMemoryOutOfBounds { ptr, len },
-            Self::OutputTooLarge { len } => ErrorKind::OutputTooLarge {
-                len,
-                cap: state.limits.output_bytes,
-            },
-            Self::GuestFail { code, message } => ErrorKind::GuestError { code, message },
-        }
-    }
-}
 
 fn trap(t: HostTrap) -> wasmi::Error {
     wasmi::Error::host(t)
@@ -438,39 +385,4 @@ pub(crate) fn kv_delete(
         Ok(false) => code::NOT_FOUND,
         Err(_) => code::HOST,
     })
-}
-
-/// Maps a wasmi trap code to Palisade's.
-pub(crate) fn trap_kind(code: wasmi::TrapCode) -> TrapKind {
-    use wasmi::TrapCode as T;
-    match code {
-        T::UnreachableCodeReached => TrapKind::Unreachable,
-        T::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
-        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
-        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
-        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
-        T::IntegerOverflow => TrapKind::IntegerOverflow,
-        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
-        T::StackOverflow => TrapKind::StackOverflow,
-        T::BadSignature => TrapKind::BadSignature,
-        _ => TrapKind::Other,
-    }
-}
-
-/// The trap a failed instantiation amounts to when the guest's own segments caused it (an
-/// element or data segment that does not fit): wasmi reports those as instantiation, table or
-/// memory errors rather than trap codes.
-pub(crate) fn instantiation_trap(e: &wasmi::Error) -> Option<TrapKind> {
-    use wasmi::errors::{ErrorKind as K, InstantiationError, MemoryError, TableError};
-    match e.kind() {
-        K::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. })
-        | K::Table(
-            TableError::InitOutOfBounds
-            | TableError::SetOutOfBounds
-            | TableError::FillOutOfBounds
-            | TableError::CopyOutOfBounds,
-        ) => Some(TrapKind::TableOutOfBounds),
-        K::Memory(MemoryError::OutOfBoundsAccess) => Some(TrapKind::MemoryOutOfBounds),
-        _ => None,
-    }
 }
