@@ -17,7 +17,7 @@ pub(crate) struct ModuleInner {
     pub(crate) size: usize,
 }
 
-/// A module compiled by a [`Runtime`] and checked against the contract. Cheap to clone; shared
+/// A module compiled by a [`Runtime`](crate::Runtime) and checked against the contract. Cheap to clone; shared
 /// by every call and tenant (it is immutable: instances are created per call).
 #[derive(Clone)]
 pub struct CompiledModule(pub(crate) Arc<ModuleInner>);

@@ -8,9 +8,7 @@ use alloc::vec::Vec;
 use wasmi::{Engine, FuncType, IntoFunc, Linker, Store};
 
 use crate::abi::{self, IMPORT_NAMESPACE};
-use crate::capability::{
-    self, BUILTIN_NAMES, CORE, CapSet, CapabilityTable, ImportDef, Installer, MAX_CAPABILITIES,
-};
+use crate::capability::{self, CapSet, CapabilityTable, ImportDef, Installer, MAX_CAPABILITIES};
 use crate::digest::Digest;
 use crate::engine::{self, generation};
 use crate::error::{ContractViolation, Error};
@@ -119,6 +117,22 @@ impl RuntimeBuilder {
             )));
             return self;
         }
+        self.builtin(capability, name, func)
+    }
+
+    /// Adds host function `palisade.<name>` to `capability` (created if new, so a capability's
+    /// index is the order of its first function): the one registration path of the built-ins
+    /// ([`crate::capability`]) and, after [`RuntimeBuilder::host_func`]'s checks, of an
+    /// embedder's functions.
+    pub(crate) fn builtin<Params, Results>(
+        mut self,
+        capability: &str,
+        name: &str,
+        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
+    ) -> Self {
+        if self.error.is_some() {
+            return self;
+        }
         match self.capability_index(capability) {
             Ok(index) => self
                 .imports
@@ -137,27 +151,11 @@ impl RuntimeBuilder {
         self
     }
 
-    fn builtin<Params, Results>(
-        mut self,
-        capability: u8,
-        name: &'static str,
-        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
-    ) -> Self {
-        self.imports
-            .push((name.into(), capability, type_of(func.clone())));
-        self.installers.push(Arc::new(move |linker| {
-            linker
-                .func_wrap(IMPORT_NAMESPACE, name, func.clone())
-                .map(|_| ())
-        }));
-        self
-    }
-
     /// Builds the runtime.
     ///
     /// # Errors
     ///
-    /// A [`ErrorKind::Config`] error for a bad [`RuntimeBuilder::host_func`] registration.
+    /// A [`ErrorKind::Config`](crate::ErrorKind::Config) error for a bad [`RuntimeBuilder::host_func`] registration.
     pub fn build(self) -> Result<Runtime, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -224,27 +222,19 @@ impl Runtime {
 
     /// Starts building a runtime around `clock`, which deadlines and rate limits use.
     pub fn builder(clock: Arc<dyn Clock>) -> RuntimeBuilder {
-        let names = BUILTIN_NAMES.iter().map(|&n| Box::from(n)).collect();
-        RuntimeBuilder {
+        let builder = RuntimeBuilder {
             clock,
             log: Arc::new(DiscardLog),
             kv: Arc::new(MemoryKv::new()),
             random: Arc::new(NoRandom),
-            names,
+            names: Vec::new(),
             imports: Vec::new(),
             installers: Vec::new(),
             max_module_bytes: Self::DEFAULT_MAX_MODULE_BYTES,
             stack: StackLimits::new(),
             error: None,
-        }
-        .builtin(CORE, "output", capability::output)
-        .builtin(CORE, "fail", capability::fail)
-        .builtin(capability::LOG, "log", capability::log)
-        .builtin(capability::CLOCK, "clock_now", capability::clock_now)
-        .builtin(capability::RANDOM, "random_fill", capability::random_fill)
-        .builtin(capability::KV_READ, "kv_get", capability::kv_get)
-        .builtin(capability::KV_WRITE, "kv_set", capability::kv_set)
-        .builtin(capability::KV_WRITE, "kv_delete", capability::kv_delete)
+        };
+        capability::register_builtins(builder)
     }
 
     /// The wasmi engine (for [`crate::raw`], which compiles with the same configuration).
@@ -313,8 +303,8 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::ContractViolation`] (including `ModuleTooLarge`) or
-    /// [`ErrorKind::InvalidModule`].
+    /// [`ErrorKind::ContractViolation`](crate::ErrorKind::ContractViolation) (including `ModuleTooLarge`) or
+    /// [`ErrorKind::InvalidModule`](crate::ErrorKind::InvalidModule).
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledModule, Error> {
         self.compile_named(bytes, None)
     }
@@ -372,7 +362,7 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::CapabilityDenied`] naming the first import not covered.
+    /// [`ErrorKind::CapabilityDenied`](crate::ErrorKind::CapabilityDenied) naming the first import not covered.
     pub fn check_grants(&self, module: &CompiledModule, tenant: &Tenant) -> Result<(), Error> {
         abi::check_grants(&module.0.info, tenant.grants(), &self.shared.table)
             .map_err(|e| e.with_tenant(tenant.id()))

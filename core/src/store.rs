@@ -64,7 +64,7 @@ impl CallState {
         self.shared.clock.now()
     }
 
-    /// Whether the host has interrupted this call ([`Runtime::call_interruptible`]); a host
+    /// Whether the host has interrupted this call ([`Runtime::call_interruptible`](crate::Runtime::call_interruptible)); a host
     /// function that waits for something should stop waiting when it is.
     pub fn is_interrupted(&self) -> bool {
         self.interrupt

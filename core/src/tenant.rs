@@ -106,7 +106,7 @@ impl TenantBuilder<'_> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for an unknown capability or an empty id.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an unknown capability or an empty id.
     pub fn build(self) -> Result<Tenant, Error> {
         if let Some(e) = self.error {
             return Err(e.with_tenant(&self.id));

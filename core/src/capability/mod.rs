@@ -7,17 +7,14 @@
 //!
 //! [`RuntimeBuilder::host_func`]: crate::RuntimeBuilder::host_func
 
-use alloc::string::String;
 use core::fmt;
 
-use wasmi::{Caller, Extern, Memory};
-
-use crate::host::{KvError, LogLevel, LogRecord};
-use crate::store::CallState;
-use crate::trap::HostTrap;
-
+mod builtin;
+mod guest;
 mod table;
 
+pub(crate) use builtin::register as register_builtins;
+pub use guest::{charge, guest_bytes, guest_bytes_mut};
 pub(crate) use table::{CapabilityTable, ImportDef, Installer};
 
 /// The most capabilities one runtime can define (the width of [`CapSet`]).
@@ -52,17 +49,21 @@ impl fmt::Debug for CapSet {
     }
 }
 
-/// Index of the always-granted `core` capability.
-pub(crate) const CORE: u8 = 0;
-pub(crate) const LOG: u8 = 1;
-pub(crate) const CLOCK: u8 = 2;
-pub(crate) const RANDOM: u8 = 3;
-pub(crate) const KV_READ: u8 = 4;
-pub(crate) const KV_WRITE: u8 = 5;
+/// The always-granted capability: `output` and `fail`.
+pub const CORE: &str = "core";
+/// Capability `log`: `palisade.log`.
+pub const LOG: &str = "log";
+/// Capability `clock`: `palisade.clock_now`.
+pub const CLOCK: &str = "clock";
+/// Capability `random`: `palisade.random_fill`.
+pub const RANDOM: &str = "random";
+/// Capability `kv.read`: `palisade.kv_get`.
+pub const KV_READ: &str = "kv.read";
+/// Capability `kv.write`: `palisade.kv_set` and `palisade.kv_delete`.
+pub const KV_WRITE: &str = "kv.write";
 
-/// Names of the built-in capabilities, by index.
-pub(crate) const BUILTIN_NAMES: [&str; 6] =
-    ["core", "log", "clock", "random", "kv.read", "kv.write"];
+/// Index of [`CORE`] in every runtime's table: it is registered first.
+pub(crate) const CORE_INDEX: u8 = 0;
 
 /// Error codes that capability functions return to the guest (see docs/ABI.md).
 pub mod code {
@@ -102,287 +103,3 @@ pub mod price {
 pub const MAX_KEY_BYTES: usize = 256;
 /// Largest `random_fill` request in bytes.
 pub const MAX_RANDOM_BYTES: usize = 4096;
-
-fn trap(t: HostTrap) -> wasmi::Error {
-    wasmi::Error::host(t)
-}
-
-/// Charges `fuel` for a host function's work and checks the call's deadline and interrupt.
-///
-/// Call it first in every host function an embedder registers, with a price proportional to
-/// the work done (bytes copied, keys read).
-///
-/// # Errors
-///
-/// A trap that ends the call as out of fuel, deadline exceeded or interrupted.
-pub fn charge(caller: &mut Caller<'_, CallState>, fuel: u64) -> Result<(), wasmi::Error> {
-    let state = caller.data();
-    if state.is_interrupted() {
-        return Err(trap(HostTrap::Interrupted));
-    }
-    if state.clock_now() >= state.deadline_at {
-        return Err(trap(HostTrap::Deadline));
-    }
-    let left = caller.get_fuel()?;
-    if left >= fuel {
-        return caller.set_fuel(left - fuel);
-    }
-    let need = fuel - left;
-    let state = caller.data_mut();
-    if state.fuel_reserve < need {
-        state.fuel_reserve = 0;
-        caller.set_fuel(0)?;
-        return Err(trap(HostTrap::OutOfFuel));
-    }
-    state.fuel_reserve -= need;
-    caller.set_fuel(0)
-}
-
-fn bytes_price(base: u64, bytes: usize) -> u64 {
-    base + (bytes as u64) / price::BYTES_PER_FUEL
-}
-
-fn memory_of(caller: &Caller<'_, CallState>) -> Result<Memory, wasmi::Error> {
-    match caller.data().memory {
-        Some(m) => Ok(m),
-        None => match caller.get_export("memory") {
-            Some(Extern::Memory(m)) => Ok(m),
-            _ => Err(trap(HostTrap::MemoryOutOfBounds { ptr: 0, len: 0 })),
-        },
-    }
-}
-
-fn region(ptr: i32, len: i32) -> (u32, u32, core::ops::Range<usize>) {
-    let (p, l) = (ptr as u32, len as u32);
-    let start = p as usize;
-    (p, l, start..start.saturating_add(l as usize))
-}
-
-/// The guest bytes at `ptr..ptr+len`, bounds-checked.
-///
-/// # Errors
-///
-/// A `GuestMemoryOutOfBounds` trap when the region is not inside guest memory.
-pub fn guest_bytes<'a>(
-    caller: &'a Caller<'_, CallState>,
-    ptr: i32,
-    len: i32,
-) -> Result<&'a [u8], wasmi::Error> {
-    let memory = memory_of(caller)?;
-    let (p, l, range) = region(ptr, len);
-    memory
-        .data(caller)
-        .get(range)
-        .ok_or_else(|| trap(HostTrap::MemoryOutOfBounds { ptr: p, len: l }))
-}
-
-/// The guest bytes at `ptr..ptr+len` for writing, bounds-checked, with the call state.
-///
-/// # Errors
-///
-/// A `GuestMemoryOutOfBounds` trap when the region is not inside guest memory.
-pub fn guest_bytes_mut<'a>(
-    caller: &'a mut Caller<'_, CallState>,
-    ptr: i32,
-    len: i32,
-) -> Result<(&'a mut [u8], &'a mut CallState), wasmi::Error> {
-    let memory = memory_of(caller)?;
-    let (p, l, range) = region(ptr, len);
-    let (data, state) = memory.data_and_store_mut(caller);
-    match data.get_mut(range) {
-        Some(bytes) => Ok((bytes, state)),
-        None => Err(trap(HostTrap::MemoryOutOfBounds { ptr: p, len: l })),
-    }
-}
-
-fn check_region(caller: &Caller<'_, CallState>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
-    guest_bytes(caller, ptr, len).map(|_| ())
-}
-
-pub(crate) fn output(
-    mut caller: Caller<'_, CallState>,
-    ptr: i32,
-    len: i32,
-) -> Result<(), wasmi::Error> {
-    charge(&mut caller, price::OUTPUT)?;
-    let len_u = len as u32 as usize;
-    if len_u > caller.data().limits.output_bytes {
-        return Err(trap(HostTrap::OutputTooLarge { len: len_u }));
-    }
-    caller.data_mut().output = Some((ptr as u32, len as u32));
-    Ok(())
-}
-
-pub(crate) fn fail(
-    caller: Caller<'_, CallState>,
-    code_: i32,
-    ptr: i32,
-    len: i32,
-) -> Result<(), wasmi::Error> {
-    let cap = caller.data().limits.output_bytes;
-    let len_u = (len as u32 as usize).min(cap);
-    let message = match guest_bytes(&caller, ptr, len_u as i32) {
-        Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        Err(e) => return Err(e),
-    };
-    Err(trap(HostTrap::GuestFail {
-        code: code_,
-        message,
-    }))
-}
-
-pub(crate) fn log(
-    mut caller: Caller<'_, CallState>,
-    level: i32,
-    ptr: i32,
-    len: i32,
-) -> Result<i32, wasmi::Error> {
-    charge(&mut caller, bytes_price(price::LOG, len as u32 as usize))?;
-    let Some(level) = LogLevel::from_abi(level) else {
-        return Ok(code::INVALID);
-    };
-    let len_u = len as u32 as usize;
-    let state = caller.data();
-    if state.log_bytes.saturating_add(len_u) > state.limits.log_bytes {
-        caller.data_mut().log_dropped += 1;
-        check_region(&caller, ptr, len)?;
-        return Ok(code::QUOTA);
-    }
-    let message = guest_bytes(&caller, ptr, len)?;
-    let state = caller.data();
-    state.shared.log.log(&LogRecord {
-        tenant: state.tenant.id(),
-        digest: &state.digest,
-        level,
-        message,
-    });
-    caller.data_mut().log_bytes += len_u;
-    Ok(0)
-}
-
-pub(crate) fn clock_now(mut caller: Caller<'_, CallState>) -> Result<i64, wasmi::Error> {
-    charge(&mut caller, price::CLOCK)?;
-    Ok(caller.data().clock_now().0 as i64)
-}
-
-pub(crate) fn random_fill(
-    mut caller: Caller<'_, CallState>,
-    ptr: i32,
-    len: i32,
-) -> Result<i32, wasmi::Error> {
-    let len_u = len as u32 as usize;
-    charge(&mut caller, bytes_price(price::RANDOM, len_u))?;
-    if len_u > MAX_RANDOM_BYTES {
-        return Ok(code::TOO_LARGE);
-    }
-    let (buf, state) = guest_bytes_mut(&mut caller, ptr, len)?;
-    Ok(match state.shared.random.fill(buf) {
-        Ok(()) => 0,
-        Err(_) => code::HOST,
-    })
-}
-
-pub(crate) fn kv_get(
-    mut caller: Caller<'_, CallState>,
-    key_ptr: i32,
-    key_len: i32,
-    val_ptr: i32,
-    val_cap: i32,
-) -> Result<i32, wasmi::Error> {
-    let key_len_u = key_len as u32 as usize;
-    charge(&mut caller, bytes_price(price::KV_READ, key_len_u))?;
-    if key_len_u > MAX_KEY_BYTES {
-        return Ok(code::TOO_LARGE);
-    }
-    check_region(&caller, val_ptr, val_cap)?;
-    let memory = memory_of(&caller)?;
-    let (data, state) = memory.data_and_store_mut(&mut caller);
-    let (_, _, key_range) = region(key_ptr, key_len);
-    let (_, _, val_range) = region(val_ptr, val_cap);
-    // Copy the key out so that the value can be written into the same memory.
-    let mut key_buf = [0u8; MAX_KEY_BYTES];
-    let key = match (data.get(key_range), key_buf.get_mut(..key_len_u)) {
-        (Some(k), Some(dst)) => {
-            dst.copy_from_slice(k);
-            &*dst
-        }
-        _ => {
-            return Err(trap(HostTrap::MemoryOutOfBounds {
-                ptr: key_ptr as u32,
-                len: key_len as u32,
-            }));
-        }
-    };
-    let mut full_len = 0usize;
-    let mut copied = 0usize;
-    let found = {
-        let out = data.get_mut(val_range).unwrap_or(&mut []);
-        state.shared.kv.get(state.tenant.id(), key, &mut |value| {
-            full_len = value.len();
-            copied = value.len().min(out.len());
-            if let (Some(dst), Some(src)) = (out.get_mut(..copied), value.get(..copied)) {
-                dst.copy_from_slice(src);
-            }
-        })
-    };
-    charge(&mut caller, (copied as u64) / price::BYTES_PER_FUEL)?;
-    Ok(match found {
-        Ok(true) => i32::try_from(full_len).unwrap_or(i32::MAX),
-        Ok(false) => code::NOT_FOUND,
-        Err(_) => code::HOST,
-    })
-}
-
-pub(crate) fn kv_set(
-    mut caller: Caller<'_, CallState>,
-    key_ptr: i32,
-    key_len: i32,
-    val_ptr: i32,
-    val_len: i32,
-) -> Result<i32, wasmi::Error> {
-    let (key_len_u, val_len_u) = (key_len as u32 as usize, val_len as u32 as usize);
-    charge(
-        &mut caller,
-        bytes_price(price::KV_WRITE, key_len_u.saturating_add(val_len_u)),
-    )?;
-    let state = caller.data();
-    if key_len_u > MAX_KEY_BYTES || val_len_u > state.limits.kv_value_bytes {
-        return Ok(code::TOO_LARGE);
-    }
-    let written = state.kv_written + key_len_u + val_len_u;
-    if written > state.limits.kv_write_bytes {
-        return Ok(code::QUOTA);
-    }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let value = guest_bytes(&caller, val_ptr, val_len)?;
-    let state = caller.data();
-    let result = state.shared.kv.set(state.tenant.id(), key, value);
-    Ok(match result {
-        Ok(()) => {
-            caller.data_mut().kv_written = written;
-            0
-        }
-        Err(KvError::Quota) => code::QUOTA,
-        Err(KvError::TooLarge) => code::TOO_LARGE,
-        Err(KvError::Backend) => code::HOST,
-    })
-}
-
-pub(crate) fn kv_delete(
-    mut caller: Caller<'_, CallState>,
-    key_ptr: i32,
-    key_len: i32,
-) -> Result<i32, wasmi::Error> {
-    let key_len_u = key_len as u32 as usize;
-    charge(&mut caller, bytes_price(price::KV_READ, key_len_u))?;
-    if key_len_u > MAX_KEY_BYTES {
-        return Ok(code::TOO_LARGE);
-    }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let state = caller.data();
-    Ok(match state.shared.kv.delete(state.tenant.id(), key) {
-        Ok(true) => 0,
-        Ok(false) => code::NOT_FOUND,
-        Err(_) => code::HOST,
-    })
-}
