@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 
 use wasmi::{ExternType, FuncType, Module, ValType};
 
-use crate::capability::{CORE, CapSet};
+use crate::capability::CapabilityTable;
+use crate::capability::{CORE_INDEX, CapSet};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
-use crate::invoke::CapabilityTable;
 use crate::start::START_EXPORT;
 
 /// The import module namespace every host function lives in.
@@ -229,7 +229,7 @@ pub(crate) fn check(
             }
             .into());
         }
-        if def.capability != CORE {
+        if def.capability != CORE_INDEX {
             required = required.with(def.capability);
         }
         imports.push((Box::from(name), def.capability));
@@ -253,7 +253,7 @@ pub(crate) fn check_grants(
         return Ok(());
     }
     for (name, cap) in &info.imports {
-        if *cap != CORE && !grants.contains_index(*cap) {
+        if *cap != CORE_INDEX && !grants.contains_index(*cap) {
             return Err(ErrorKind::CapabilityDenied {
                 import: concat(&[IMPORT_NAMESPACE, ".", name]),
                 capability: String::from(table.capability_name(*cap)),

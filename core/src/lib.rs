@@ -73,20 +73,27 @@ extern crate alloc;
 
 pub mod abi;
 pub mod bundle;
+mod call;
 pub mod capability;
 mod digest;
+mod engine;
 mod error;
 mod escape;
 mod host;
 mod interrupt;
-mod invoke;
 mod limits;
 mod metrics;
+mod module;
 pub mod raw;
 pub mod registry;
+mod runtime;
 pub mod start;
+mod store;
+mod tenant;
+mod trap;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
+pub use call::{Call, CallReport};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
 pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
@@ -96,16 +103,17 @@ pub use host::{
     MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,
 };
 pub use interrupt::Interrupt;
-pub use invoke::{
-    Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
-};
 pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
 pub use metrics::{Histogram, Metrics};
+pub use module::CompiledModule;
 pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{
     Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
     RegistryStats, Smoke,
 };
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use store::CallState;
+pub use tenant::{Tenant, TenantBuilder};
 pub use wasmi;
 
 #[cfg(test)]

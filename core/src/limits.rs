@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use wasmi_core::LimiterError;
+
 use crate::host::Instant;
 
 /// The limits one call runs under. Build with [`Limits::builder`]; every field has a `DEFAULT_*`.
@@ -288,5 +290,66 @@ impl StackLimits {
 impl Default for StackLimits {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Caps linear memory and tables, and records the high-water mark and refused growths.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MemoryMeter {
+    pub(crate) cap: usize,
+    table_cap: usize,
+    /// Instances, tables and memories a store may create (1 instance per call; more for raw
+    /// stores that link spec modules together).
+    max_items: usize,
+    pub(crate) high_water: usize,
+    pub(crate) cap_hits: u32,
+}
+
+impl MemoryMeter {
+    pub(crate) fn new(limits: &Limits, max_items: usize) -> Self {
+        Self {
+            cap: limits.memory_bytes,
+            table_cap: limits.table_elements,
+            max_items,
+            high_water: 0,
+            cap_hits: 0,
+        }
+    }
+}
+
+impl wasmi::ResourceLimiter for MemoryMeter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        if desired > self.cap {
+            self.cap_hits = self.cap_hits.saturating_add(1);
+            return Ok(false);
+        }
+        self.high_water = self.high_water.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        Ok(desired <= self.table_cap)
+    }
+
+    fn instances(&self) -> usize {
+        self.max_items
+    }
+
+    fn tables(&self) -> usize {
+        self.max_items.max(4)
+    }
+
+    fn memories(&self) -> usize {
+        self.max_items
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Nothing here allocates: a [`Metrics`] is a few KiB of counters, updated in place.
 
+use crate::CallReport;
 use crate::error::Outcome;
-use crate::invoke::CallReport;
 
 /// Sub-buckets per power of two: 4 gives quantiles within 12.5 %.
 const SUB_BITS: u32 = 2;

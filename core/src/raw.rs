@@ -25,11 +25,12 @@ use wasmi::{
     RefType, Store, Table, TableType, Val,
 };
 
-use crate::capability;
+use crate::Runtime;
 use crate::error::{ContractViolation, Error, ErrorKind, wasm_reason};
-use crate::invoke::{MemoryMeter, Runtime};
 use crate::limits::Limits;
+use crate::limits::MemoryMeter;
 use crate::start::{self, START_EXPORT};
+use crate::trap;
 
 /// Most instances, tables and memories one raw store may create.
 pub const RAW_STORE_MAX_INSTANCES: usize = 1_000;
@@ -292,7 +293,7 @@ fn map_error(store: &Store<RawState>, e: &wasmi::Error) -> Error {
             }
             .into();
         }
-        return ErrorKind::Trap(capability::trap_kind(code)).into();
+        return ErrorKind::Trap(trap::trap_kind(code)).into();
     }
     if store.data().meter.cap_hits > 0 {
         return ErrorKind::MemoryCap {
@@ -300,7 +301,7 @@ fn map_error(store: &Store<RawState>, e: &wasmi::Error) -> Error {
         }
         .into();
     }
-    if let Some(kind) = capability::instantiation_trap(e) {
+    if let Some(kind) = trap::instantiation_trap(e) {
         return ErrorKind::Trap(kind).into();
     }
     ErrorKind::Host {

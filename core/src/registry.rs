@@ -68,8 +68,8 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
-use crate::invoke::{Call, CallReport, CompiledModule, Runtime, Tenant};
 use crate::metrics::Metrics;
+use crate::{Call, CallReport, CompiledModule, Runtime, Tenant};
 
 /// The number of basis points in a whole: canary fractions are out of this.
 pub const BASIS_POINTS: u16 = 10_000;

@@ -1,0 +1,370 @@
+//! The [`Runtime`] and its builder: host services, capabilities, engine, and compilation.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use wasmi::{Engine, FuncType, IntoFunc, Linker, Store};
+
+use crate::abi::{self, IMPORT_NAMESPACE};
+use crate::capability::{self, CapSet, CapabilityTable, ImportDef, Installer, MAX_CAPABILITIES};
+use crate::digest::Digest;
+use crate::engine::{self, generation};
+use crate::error::{ContractViolation, Error};
+use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
+use crate::limits::{Limits, StackLimits};
+use crate::module::{CompiledModule, ModuleInner};
+use crate::start;
+use crate::store::{CallState, Shared};
+use crate::tenant::{Tenant, TenantBuilder};
+
+/// Builds a [`Runtime`]: host services and capabilities.
+#[must_use]
+pub struct RuntimeBuilder {
+    clock: Arc<dyn Clock>,
+    log: Arc<dyn LogSink>,
+    kv: Arc<dyn KvStore>,
+    random: Arc<dyn RandomSource>,
+    names: Vec<Box<str>>,
+    imports: Vec<(Box<str>, u8, TypeOf)>,
+    installers: Vec<Installer>,
+    max_module_bytes: usize,
+    stack: StackLimits,
+    error: Option<Error>,
+}
+
+/// Learns a host function's type by wrapping it in a scratch store.
+type TypeOf = Box<dyn Fn(&mut Store<CallState>) -> FuncType + Send + Sync>;
+
+fn type_of<Params, Results>(
+    func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
+) -> TypeOf {
+    Box::new(move |store| wasmi::Func::wrap(&mut *store, func.clone()).ty(&*store))
+}
+
+impl RuntimeBuilder {
+    /// Logs go to `sink` (default: discarded).
+    pub fn log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log = sink;
+        self
+    }
+
+    /// KV operations go to `kv` (default: a fresh [`MemoryKv`]).
+    pub fn kv_store(mut self, kv: Arc<dyn KvStore>) -> Self {
+        self.kv = kv;
+        self
+    }
+
+    /// `random_fill` draws from `random` (default: none, the call returns `HOST`).
+    pub fn random(mut self, random: Arc<dyn RandomSource>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// Largest module accepted by [`Runtime::compile`] (default
+    /// [`Runtime::DEFAULT_MAX_MODULE_BYTES`]). Translation is not metered: this bounds it.
+    pub fn max_module_bytes(mut self, bytes: usize) -> Self {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Limits of the interpreter's stacks for every call (default [`StackLimits::new`], wasmi's
+    /// defaults; a board uses [`StackLimits::small_footprint`]). Limits with `initial_bytes`
+    /// above `max_bytes` or a recursion depth of 0 are reported by [`RuntimeBuilder::build`].
+    pub fn stack_limits(mut self, limits: StackLimits) -> Self {
+        self.stack = limits;
+        self
+    }
+
+    fn capability_index(&mut self, capability: &str) -> Result<u8, Error> {
+        if let Some(i) = self.names.iter().position(|n| &**n == capability) {
+            return u8::try_from(i).map_err(|_| Error::config("too many capabilities"));
+        }
+        if self.names.len() >= MAX_CAPABILITIES {
+            return Err(Error::config(alloc::format!(
+                "cannot add capability `{capability}`: a runtime holds at most {MAX_CAPABILITIES}"
+            )));
+        }
+        self.names.push(capability.into());
+        u8::try_from(self.names.len() - 1).map_err(|_| Error::config("too many capabilities"))
+    }
+
+    /// Adds host function `palisade.<name>` to `capability` (created if new).
+    ///
+    /// The function receives a `Caller<CallState>`; it must never panic, should start with
+    /// [`charge`](crate::charge) and must reach guest memory only through
+    /// [`guest_bytes`](crate::guest_bytes) / [`guest_bytes_mut`](crate::guest_bytes_mut).
+    /// Errors are reported by [`RuntimeBuilder::build`].
+    pub fn host_func<Params, Results>(
+        mut self,
+        capability: &str,
+        name: &str,
+        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
+    ) -> Self {
+        if self.error.is_some() {
+            return self;
+        }
+        if capability.is_empty() || capability == "core" {
+            self.error = Some(Error::config(alloc::format!(
+                "host function `{name}` needs a capability name other than `core`"
+            )));
+            return self;
+        }
+        if self.imports.iter().any(|(n, _, _)| &**n == name) {
+            self.error = Some(Error::config(alloc::format!(
+                "host function `palisade.{name}` is defined twice"
+            )));
+            return self;
+        }
+        self.builtin(capability, name, func)
+    }
+
+    /// Adds host function `palisade.<name>` to `capability` (created if new, so a capability's
+    /// index is the order of its first function): the one registration path of the built-ins
+    /// ([`crate::capability`]) and, after [`RuntimeBuilder::host_func`]'s checks, of an
+    /// embedder's functions.
+    pub(crate) fn builtin<Params, Results>(
+        mut self,
+        capability: &str,
+        name: &str,
+        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
+    ) -> Self {
+        if self.error.is_some() {
+            return self;
+        }
+        match self.capability_index(capability) {
+            Ok(index) => self
+                .imports
+                .push((name.into(), index, type_of(func.clone()))),
+            Err(e) => {
+                self.error = Some(e);
+                return self;
+            }
+        }
+        let name: Box<str> = name.into();
+        self.installers.push(Arc::new(move |linker| {
+            linker
+                .func_wrap(IMPORT_NAMESPACE, &name, func.clone())
+                .map(|_| ())
+        }));
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    ///
+    /// A [`ErrorKind::Config`](crate::ErrorKind::Config) error for a bad [`RuntimeBuilder::host_func`] registration.
+    pub fn build(self) -> Result<Runtime, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if !self.stack.is_valid() {
+            return Err(Error::config(
+                "stack limits need initial_bytes <= max_bytes and max_recursion_depth >= 1",
+            ));
+        }
+        let shared = Shared {
+            clock: self.clock,
+            log: self.log,
+            kv: self.kv,
+            random: self.random,
+            table: CapabilityTable {
+                names: self.names,
+                imports: BTreeMap::new(),
+            },
+            installers: self.installers,
+            max_module_bytes: self.max_module_bytes,
+            stack: self.stack,
+        };
+        let (engine, linker) = generation(&shared)?;
+        let mut shared = Arc::new(shared);
+        let placeholder = Tenant::new_unchecked("", CapSet::EMPTY, Limits::default());
+        let mut store = Store::new(
+            &engine,
+            CallState::new(shared.clone(), placeholder, Digest::default(), Instant(0)),
+        );
+        let types: Vec<_> = self
+            .imports
+            .into_iter()
+            .map(|(name, capability, ty_of)| {
+                let ty = ty_of(&mut store);
+                (name, ImportDef { capability, ty })
+            })
+            .collect();
+        drop(store);
+        let table = &mut Arc::get_mut(&mut shared)
+            .ok_or_else(|| Error::config("runtime state is shared during build"))?
+            .table;
+        table.imports.extend(types);
+        Ok(Runtime {
+            shared,
+            engine,
+            linker,
+        })
+    }
+}
+
+/// The sandbox: one wasmi engine, the host functions, and the host services every call shares.
+///
+/// Compile modules once with [`Runtime::compile`]; call them any number of times, from any
+/// tenant, with [`Runtime::call`]. Every call gets a fresh store and instance.
+pub struct Runtime {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<CallState>,
+}
+
+impl Runtime {
+    /// Default largest module: 8 MiB.
+    pub const DEFAULT_MAX_MODULE_BYTES: usize = 8 << 20;
+
+    /// Starts building a runtime around `clock`, which deadlines and rate limits use.
+    pub fn builder(clock: Arc<dyn Clock>) -> RuntimeBuilder {
+        let builder = RuntimeBuilder {
+            clock,
+            log: Arc::new(DiscardLog),
+            kv: Arc::new(MemoryKv::new()),
+            random: Arc::new(NoRandom),
+            names: Vec::new(),
+            imports: Vec::new(),
+            installers: Vec::new(),
+            max_module_bytes: Self::DEFAULT_MAX_MODULE_BYTES,
+            stack: StackLimits::new(),
+            error: None,
+        };
+        capability::register_builtins(builder)
+    }
+
+    /// The wasmi engine (for [`crate::raw`], which compiles with the same configuration).
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The module size cap of [`Runtime::compile`].
+    pub(crate) fn max_module_bytes(&self) -> usize {
+        self.shared.max_module_bytes
+    }
+
+    /// The current time on the runtime's [`Clock`] (registration times, deadlines).
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// A fingerprint of the engine configuration: compiled code is only valid for an engine
+    /// with the same fingerprint, so compile caches key on it.
+    pub fn config_fingerprint(&self) -> u64 {
+        engine::fingerprint()
+    }
+
+    /// A runtime with the same host services and capabilities but a new, empty engine.
+    ///
+    /// wasmi never frees a module's compiled code while its engine lives: a long-running
+    /// registry moves its live modules to a new generation and drops the old one.
+    ///
+    /// # Errors
+    ///
+    /// Only if a host function fails to register, which [`RuntimeBuilder::build`] already ruled out.
+    pub fn new_generation(&self) -> Result<Runtime, Error> {
+        let (engine, linker) = generation(&self.shared)?;
+        Ok(Runtime {
+            shared: self.shared.clone(),
+            engine,
+            linker,
+        })
+    }
+
+    /// The names of every capability this runtime knows, `core` first.
+    pub fn capabilities(&self) -> impl Iterator<Item = &str> {
+        self.shared.table.names.iter().map(|n| &**n)
+    }
+
+    /// The capability of import `palisade.<name>`, if this runtime provides it.
+    pub fn capability_of_import(&self, name: &str) -> Option<&str> {
+        self.shared
+            .table
+            .import(name)
+            .map(|d| self.shared.table.capability_name(d.capability))
+    }
+
+    /// Starts describing a tenant: an id, capabilities granted (none by default) and limits.
+    pub fn tenant(&self, id: &str) -> TenantBuilder<'_> {
+        TenantBuilder {
+            runtime: self,
+            id: id.into(),
+            grants: CapSet::EMPTY,
+            limits: Limits::default(),
+            error: None,
+        }
+    }
+
+    /// Validates, compiles and contract-checks a module.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ContractViolation`](crate::ErrorKind::ContractViolation) (including `ModuleTooLarge`) or
+    /// [`ErrorKind::InvalidModule`](crate::ErrorKind::InvalidModule).
+    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledModule, Error> {
+        self.compile_named(bytes, None)
+    }
+
+    /// [`Runtime::compile`], labelling the module with a plugin name that its errors carry.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::compile`], labelled with the name.
+    pub fn compile_named(&self, bytes: &[u8], name: Option<&str>) -> Result<CompiledModule, Error> {
+        self.compile_digested(bytes, name, None)
+    }
+
+    /// [`Runtime::compile_named`] for a caller (the registry) that already hashed the bytes.
+    pub(crate) fn compile_digested(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Result<CompiledModule, Error> {
+        self.compile_inner(bytes, name, digest)
+            .map_err(|e| match name {
+                Some(n) => e.with_plugin(n),
+                None => e,
+            })
+    }
+
+    fn compile_inner(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Result<CompiledModule, Error> {
+        if bytes.len() > self.shared.max_module_bytes {
+            return Err(ContractViolation::ModuleTooLarge {
+                len: bytes.len(),
+                cap: self.shared.max_module_bytes,
+            }
+            .into());
+        }
+        // The digest names the module the author shipped, not its rewrite (crate::start).
+        let digest = digest.unwrap_or_else(|| Digest::of(bytes));
+        let (module, has_start) = start::compile(&self.engine, bytes)?;
+        let info = abi::check(&module, &self.shared.table, has_start)?;
+        Ok(CompiledModule(Arc::new(ModuleInner {
+            name: name.map(Box::from),
+            module,
+            digest,
+            info,
+            size: bytes.len(),
+        })))
+    }
+
+    /// Checks that `tenant` may run `module`: every import's capability is granted.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::CapabilityDenied`](crate::ErrorKind::CapabilityDenied) naming the first import not covered.
+    pub fn check_grants(&self, module: &CompiledModule, tenant: &Tenant) -> Result<(), Error> {
+        abi::check_grants(&module.0.info, tenant.grants(), &self.shared.table)
+            .map_err(|e| e.with_tenant(tenant.id()))
+    }
+}

@@ -1,0 +1,102 @@
+//! Per-call state: what a store carries through one call, and what every call of a runtime shares.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use wasmi::Memory;
+
+use crate::capability::{CapabilityTable, Installer};
+use crate::digest::Digest;
+use crate::host::{Clock, Instant, KvStore, LogSink, RandomSource};
+use crate::interrupt::Interrupt;
+use crate::limits::{Limits, MemoryMeter, StackLimits};
+use crate::tenant::Tenant;
+
+/// What every call of a runtime shares: host services and the capability table.
+pub(crate) struct Shared {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) log: Arc<dyn LogSink>,
+    pub(crate) kv: Arc<dyn KvStore>,
+    pub(crate) random: Arc<dyn RandomSource>,
+    pub(crate) table: CapabilityTable,
+    pub(crate) installers: Vec<Installer>,
+    pub(crate) max_module_bytes: usize,
+    pub(crate) stack: StackLimits,
+}
+
+/// The per-call state a store carries; host functions reach it through `Caller::data`.
+///
+/// Created fresh for every call and dropped with the instance.
+pub struct CallState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) tenant: Tenant,
+    pub(crate) digest: Digest,
+    pub(crate) limits: Limits,
+    pub(crate) deadline_at: Instant,
+    pub(crate) interrupt: Option<Interrupt>,
+    pub(crate) fuel_reserve: u64,
+    pub(crate) meter: MemoryMeter,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) output: Option<(u32, u32)>,
+    pub(crate) log_bytes: usize,
+    pub(crate) log_dropped: u32,
+    pub(crate) kv_written: usize,
+}
+
+impl CallState {
+    /// The calling tenant's id.
+    pub fn tenant(&self) -> &str {
+        self.tenant.id()
+    }
+
+    /// The digest of the module being run.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// The limits of this call.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The host clock's current time.
+    pub fn clock_now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// Whether the host has interrupted this call ([`Runtime::call_interruptible`](crate::Runtime::call_interruptible)); a host
+    /// function that waits for something should stop waiting when it is.
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(Interrupt::is_interrupted)
+    }
+}
+
+impl CallState {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        tenant: Tenant,
+        digest: Digest,
+        deadline_at: Instant,
+    ) -> Self {
+        let limits = *tenant.limits();
+        Self {
+            shared,
+            digest,
+            deadline_at,
+            interrupt: None,
+            // The whole budget is in reserve until fuel is handed to the store: a call that
+            // ends before any guest code runs reports 0 fuel used.
+            fuel_reserve: limits.fuel,
+            meter: MemoryMeter::new(&limits, 1),
+            memory: None,
+            output: None,
+            log_bytes: 0,
+            log_dropped: 0,
+            kv_written: 0,
+            limits,
+            tenant,
+        }
+    }
+}
