@@ -12,8 +12,9 @@ use core::fmt;
 
 use wasmi::{Caller, Extern, Memory};
 
+use crate::KvError;
 use crate::error::{ErrorKind, TrapKind};
-use crate::host::{KvError, LogLevel, LogRecord};
+use crate::host::{LogLevel, LogRecord};
 use crate::invoke::CallState;
 
 /// The most capabilities one runtime can define (the width of [`CapSet`]).
@@ -370,13 +371,16 @@ pub(crate) fn kv_get(
     let mut copied = 0usize;
     let found = {
         let out = data.get_mut(val_range).unwrap_or(&mut []);
-        state.shared.kv.get(state.tenant.id(), key, &mut |value| {
-            full_len = value.len();
-            copied = value.len().min(out.len());
-            if let (Some(dst), Some(src)) = (out.get_mut(..copied), value.get(..copied)) {
-                dst.copy_from_slice(src);
-            }
-        })
+        let kv = &*state.shared.kv;
+        state
+            .kv_writes
+            .get(kv, state.tenant.id(), key, &mut |value| {
+                full_len = value.len();
+                copied = value.len().min(out.len());
+                if let (Some(dst), Some(src)) = (out.get_mut(..copied), value.get(..copied)) {
+                    dst.copy_from_slice(src);
+                }
+            })
     };
     charge(&mut caller, (copied as u64) / price::BYTES_PER_FUEL)?;
     Ok(match found {
@@ -406,10 +410,18 @@ pub(crate) fn kv_set(
     if written > state.limits.kv_write_bytes {
         return Ok(code::QUOTA);
     }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let value = guest_bytes(&caller, val_ptr, val_len)?;
-    let state = caller.data();
-    let result = state.shared.kv.set(state.tenant.id(), key, value);
+    check_region(&caller, key_ptr, key_len)?;
+    check_region(&caller, val_ptr, val_len)?;
+    let memory = memory_of(&caller)?;
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let (key, value) = (
+        data.get(region(key_ptr, key_len).2).unwrap_or(&[]),
+        data.get(region(val_ptr, val_len).2).unwrap_or(&[]),
+    );
+    // Buffered until the call ends: committed only if it succeeds (`KvWrites`).
+    let result = state
+        .kv_writes
+        .set(&*state.shared.kv, state.tenant.id(), key, value);
     Ok(match result {
         Ok(()) => {
             caller.data_mut().kv_written = written;
@@ -431,13 +443,20 @@ pub(crate) fn kv_delete(
     if key_len_u > MAX_KEY_BYTES {
         return Ok(code::TOO_LARGE);
     }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let state = caller.data();
-    Ok(match state.shared.kv.delete(state.tenant.id(), key) {
-        Ok(true) => 0,
-        Ok(false) => code::NOT_FOUND,
-        Err(_) => code::HOST,
-    })
+    check_region(&caller, key_ptr, key_len)?;
+    let memory = memory_of(&caller)?;
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let key = data.get(region(key_ptr, key_len).2).unwrap_or(&[]);
+    Ok(
+        match state
+            .kv_writes
+            .delete(&*state.shared.kv, state.tenant.id(), key)
+        {
+            Ok(true) => 0,
+            Ok(false) => code::NOT_FOUND,
+            Err(_) => code::HOST,
+        },
+    )
 }
 
 /// Maps a wasmi trap code to Palisade's.

@@ -17,10 +17,11 @@ use crate::abi::{self, ALLOC_EXPORT, ContractInfo, IMPORT_NAMESPACE, MEMORY_EXPO
 use crate::capability::{self, BUILTIN_NAMES, CORE, CapSet, HostTrap, MAX_CAPABILITIES};
 use crate::digest::Digest;
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome, wasm_reason};
-use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
+use crate::host::{Clock, DiscardLog, Instant, LogSink, NoRandom, RandomSource};
 use crate::interrupt::Interrupt;
 use crate::limits::{Limits, StackLimits, TokenBucket};
 use crate::start::{self, START_EXPORT};
+use crate::{KvStore, KvWrites, MemoryKv};
 
 type Installer =
     Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
@@ -85,6 +86,8 @@ pub struct CallState {
     pub(crate) log_bytes: usize,
     pub(crate) log_dropped: u32,
     pub(crate) kv_written: usize,
+    /// This call's KV writes, committed when it succeeds (`Runtime::run`).
+    pub(crate) kv_writes: KvWrites,
 }
 
 impl CallState {
@@ -743,6 +746,20 @@ impl Runtime {
         );
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data();
+        // KV call scope (docs/ABI.md): a call's writes take effect only if it succeeded.
+        let result = match result {
+            Ok(out) if !state.kv_writes.is_empty() => self
+                .shared
+                .kv
+                .commit(tenant.id(), &state.kv_writes)
+                .map(|()| out)
+                .map_err(|e| {
+                    Error::new(ErrorKind::Host {
+                        reason: alloc::format!("the call's KV writes were not committed: {e}"),
+                    })
+                }),
+            other => other,
+        };
         report.fuel_used = match &result {
             // What is left is less than the next instruction costs: the budget is spent. (The
             // remainder depends on nothing the guest or the slice size can change.)
@@ -978,6 +995,7 @@ impl CallState {
             log_bytes: 0,
             log_dropped: 0,
             kv_written: 0,
+            kv_writes: KvWrites::default(),
             limits,
             tenant,
         }
