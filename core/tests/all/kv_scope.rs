@@ -157,3 +157,9 @@ fn the_quota_counts_the_calls_own_writes() {
     assert_eq!(call.report.outcome, Outcome::Trap);
     assert_eq!(kv.used_bytes("acme"), 8);
 }
+
+#[test]
+fn memory_kv_passes_the_conformance_suite() {
+    palisade_testkit::kv::conformance(&MemoryKv::with_quota(4096));
+    palisade_testkit::kv::conformance(&MemoryKv::new());
+}
