@@ -1,9 +1,7 @@
 //! The KV conformance suite: what [`KvStore`] promises, checked against one store.
 
 #![expect(
-    clippy::panic,
     clippy::unwrap_used,
-    clippy::indexing_slicing,
     reason = "a test suite: a failed check panics with what was expected"
 )]
 
