@@ -62,7 +62,11 @@ fn kv_flood_is_refused_by_the_per_call_write_budget_and_the_tenant_quota() {
     let t = tenant(&host, "mallory", &["kv.write"]);
     let m = compile(&host, hostile::KV_FLOOD);
     assert_eq!(error_kind(host.runtime.call(&m, &t, "run", b"")), quota);
-    assert_eq!(host.kv.used_bytes("mallory"), 0, "a failed call's writes are discarded");
+    assert_eq!(
+        host.kv.used_bytes("mallory"),
+        0,
+        "a failed call's writes are discarded"
+    );
     assert_eq!(host.kv.used_bytes("alice"), 0);
     assert_serves_good_guest(&host, &t);
 }
