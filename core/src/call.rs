@@ -175,6 +175,20 @@ impl Runtime {
         );
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data();
+        // KV call scope (docs/ABI.md): a call's writes take effect only if it succeeded.
+        let result = match result {
+            Ok(out) if !state.kv_writes.is_empty() => self
+                .shared
+                .kv
+                .commit(tenant.id(), &state.kv_writes)
+                .map(|()| out)
+                .map_err(|e| {
+                    Error::new(ErrorKind::Host {
+                        reason: alloc::format!("the call's KV writes were not committed: {e}"),
+                    })
+                }),
+            other => other,
+        };
         report.fuel_used = match &result {
             // What is left is less than the next instruction costs: the budget is spent. (The
             // remainder depends on nothing the guest or the slice size can change.)

@@ -2,12 +2,9 @@
 //!
 //! Each is a small trait with `&self` methods so that one instance serves every call and every
 //! tenant; implementations synchronise internally. The core ships no_std defaults where one is
-//! meaningful ([`MemoryKv`], [`DiscardLog`], [`ManualClock`], [`SeededRandom`]); hosts with an
+//! meaningful ([`MemoryKv`](crate::MemoryKv), [`DiscardLog`], [`ManualClock`], [`SeededRandom`]); hosts with an
 //! operating system bring real ones (`palisade-desktop`'s `StdClock`, a `tracing` log sink, ...).
 
-use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
@@ -155,128 +152,6 @@ pub struct DiscardLog;
 
 impl LogSink for DiscardLog {
     fn log(&self, _record: &LogRecord<'_>) {}
-}
-
-/// Why a KV operation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KvError {
-    /// The tenant's namespace is full.
-    Quota,
-    /// The key or value is over a size limit.
-    TooLarge,
-    /// The backend failed.
-    Backend,
-}
-
-/// A key-value store namespaced by tenant. The sandbox passes the calling tenant's id; a
-/// guest can never name another tenant.
-pub trait KvStore: Send + Sync {
-    /// Looks `key` up in `tenant`'s namespace and hands the value to `read` without copying.
-    /// Returns `Ok(false)` if the key is absent.
-    ///
-    /// # Errors
-    ///
-    /// [`KvError::Backend`] if the store failed.
-    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError>;
-
-    /// Stores `value` under `key` in `tenant`'s namespace.
-    ///
-    /// # Errors
-    ///
-    /// [`KvError::Quota`] when the namespace is full; [`KvError::Backend`] if the store failed.
-    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError>;
-
-    /// Removes `key`; returns whether it existed.
-    ///
-    /// # Errors
-    ///
-    /// [`KvError::Backend`] if the store failed.
-    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError>;
-}
-
-#[derive(Debug, Default)]
-struct Namespace {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
-    bytes: usize,
-}
-
-/// An in-memory [`KvStore`] with a per-tenant byte quota. Nothing persists.
-#[derive(Debug)]
-pub struct MemoryKv {
-    spaces: spin::Mutex<BTreeMap<Box<str>, Namespace>>,
-    quota_bytes: usize,
-}
-
-impl MemoryKv {
-    /// Per-tenant quota (keys + values) of [`MemoryKv::new`]: 1 MiB.
-    pub const DEFAULT_QUOTA_BYTES: usize = 1 << 20;
-
-    /// A store with [`MemoryKv::DEFAULT_QUOTA_BYTES`] per tenant.
-    pub fn new() -> Self {
-        Self::with_quota(Self::DEFAULT_QUOTA_BYTES)
-    }
-
-    /// A store with the given per-tenant quota in bytes (keys + values).
-    pub fn with_quota(quota_bytes: usize) -> Self {
-        Self {
-            spaces: spin::Mutex::new(BTreeMap::new()),
-            quota_bytes,
-        }
-    }
-
-    /// Bytes (keys + values) stored for `tenant`.
-    pub fn used_bytes(&self, tenant: &str) -> usize {
-        self.spaces.lock().get(tenant).map_or(0, |ns| ns.bytes)
-    }
-}
-
-impl Default for MemoryKv {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl KvStore for MemoryKv {
-    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
-        let spaces = self.spaces.lock();
-        match spaces.get(tenant).and_then(|ns| ns.entries.get(key)) {
-            Some(value) => {
-                read(value);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
-        let mut spaces = self.spaces.lock();
-        if !spaces.contains_key(tenant) {
-            spaces.insert(tenant.into(), Namespace::default());
-        }
-        let ns = spaces.get_mut(tenant).ok_or(KvError::Backend)?;
-        let old = ns.entries.get(key).map_or(0, |v| key.len() + v.len());
-        let new_total = ns.bytes - old + key.len() + value.len();
-        if new_total > self.quota_bytes {
-            return Err(KvError::Quota);
-        }
-        ns.entries.insert(key.to_vec(), value.to_vec());
-        ns.bytes = new_total;
-        Ok(())
-    }
-
-    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
-        let mut spaces = self.spaces.lock();
-        let Some(ns) = spaces.get_mut(tenant) else {
-            return Ok(false);
-        };
-        match ns.entries.remove(key) {
-            Some(v) => {
-                ns.bytes -= key.len() + v.len();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
 }
 
 /// The random source failed or is absent.

@@ -81,6 +81,7 @@ mod error;
 mod escape;
 mod host;
 mod interrupt;
+mod kv;
 mod limits;
 mod metrics;
 mod module;
@@ -99,10 +100,14 @@ pub use digest::{Digest, ShortDigest};
 pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
 pub use escape::{Escaped, MAX_LOG_LINE_BYTES};
 pub use host::{
-    Clock, DiscardLog, Instant, KvError, KvStore, LogLevel, LogRecord, LogSink, ManualClock,
-    MemoryKv, NoRandom, RandomError, RandomSource, SeededRandom,
+    Clock, DiscardLog, Instant, LogLevel, LogRecord, LogSink, ManualClock, NoRandom, RandomError,
+    RandomSource, SeededRandom,
 };
 pub use interrupt::Interrupt;
+pub use kv::{
+    DEFAULT_QUOTA_BYTES, KvBackend, KvEntries, KvError, KvStore, KvWrites, MemoryBackend,
+    MemoryEntries, MemoryKv, Quota,
+};
 pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
 pub use metrics::{Histogram, Metrics};
 pub use module::CompiledModule;

@@ -12,12 +12,13 @@ use crate::capability::{self, CapSet, CapabilityTable, ImportDef, Installer, MAX
 use crate::digest::Digest;
 use crate::engine::{self, generation};
 use crate::error::{ContractViolation, Error};
-use crate::host::{Clock, DiscardLog, Instant, KvStore, LogSink, MemoryKv, NoRandom, RandomSource};
+use crate::host::{Clock, DiscardLog, Instant, LogSink, NoRandom, RandomSource};
 use crate::limits::{Limits, StackLimits};
 use crate::module::{CompiledModule, ModuleInner};
 use crate::start;
 use crate::store::{CallState, Shared};
 use crate::tenant::{Tenant, TenantBuilder};
+use crate::{KvStore, MemoryKv};
 
 /// Builds a [`Runtime`]: host services and capabilities.
 #[must_use]

@@ -7,10 +7,11 @@ use wasmi::Memory;
 
 use crate::capability::{CapabilityTable, Installer};
 use crate::digest::Digest;
-use crate::host::{Clock, Instant, KvStore, LogSink, RandomSource};
+use crate::host::{Clock, Instant, LogSink, RandomSource};
 use crate::interrupt::Interrupt;
 use crate::limits::{Limits, MemoryMeter, StackLimits};
 use crate::tenant::Tenant;
+use crate::{KvStore, KvWrites};
 
 /// What every call of a runtime shares: host services and the capability table.
 pub(crate) struct Shared {
@@ -41,6 +42,8 @@ pub struct CallState {
     pub(crate) log_bytes: usize,
     pub(crate) log_dropped: u32,
     pub(crate) kv_written: usize,
+    /// This call's KV writes, committed when it succeeds (`Runtime::run`).
+    pub(crate) kv_writes: KvWrites,
 }
 
 impl CallState {
@@ -95,6 +98,7 @@ impl CallState {
             log_bytes: 0,
             log_dropped: 0,
             kv_written: 0,
+            kv_writes: KvWrites::default(),
             limits,
             tenant,
         }

@@ -11,6 +11,7 @@ mod execution;
 mod fuel;
 mod interrupt;
 mod kv;
+mod kv_scope;
 mod limits;
 mod memory;
 mod start;

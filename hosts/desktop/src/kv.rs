@@ -378,4 +378,12 @@ impl KvStore for FileKv {
         Self::maybe_compact(space);
         Ok(true)
     }
+
+    fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
+        FileKv::used_bytes(self, tenant)
+    }
+
+    fn quota_bytes(&self, _tenant: &str) -> usize {
+        self.quota_bytes
+    }
 }

@@ -309,3 +309,11 @@ fn a_forged_guest_line_is_one_escaped_line_in_the_json_format() {
     // The decoded message is the escaped text too, so a viewer printing it stays safe.
     assert_eq!(messages, [FORGED, ANSI], "{text}");
 }
+
+#[test]
+fn file_kv_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().expect("dir");
+    palisade_testkit::kv::conformance(&FileKv::open_with_quota(dir.path(), 4096).expect("open"));
+    // Once more after reopening: the state the suite left is read back from the logs.
+    palisade_testkit::kv::conformance(&FileKv::open_with_quota(dir.path(), 4096).expect("reopen"));
+}

@@ -3,7 +3,7 @@
 //!
 //! Smoke calls once shared one persistent namespace: one plugin's smoke calls could fill it
 //! and fail another's promotion, and a smoke test that reads what an earlier one wrote could
-//! pass once and fail the next time. Tenants' namespaces live in SQLite ([`SqliteKv`]);
+//! pass once and fail the next time. Tenants' namespaces live in SQLite ([`TenantKv`]);
 //! namespaces of tenants whose id starts with [`SMOKE_TENANT_PREFIX`] never reach it.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use palisade::{KvError, KvStore, MemoryKv};
 
-use crate::kv::SqliteKv;
+use crate::kv::TenantKv;
 
 /// Id prefix of the throwaway tenants smoke calls run as. API tenant ids cannot start with
 /// `_`, so no tenant can reach these namespaces.
@@ -20,14 +20,14 @@ pub const SMOKE_TENANT_PREFIX: &str = "_smoke-";
 
 /// The runtime's KV: tenants' namespaces in SQLite, smoke tenants' in memory.
 pub struct GateKv {
-    tenants: Arc<SqliteKv>,
+    tenants: Arc<dyn TenantKv>,
     scratch: Mutex<HashMap<String, MemoryKv>>,
     next: AtomicU64,
 }
 
 impl GateKv {
     /// Routes every tenant but smoke tenants to `tenants`.
-    pub fn new(tenants: Arc<SqliteKv>) -> Self {
+    pub fn new(tenants: Arc<dyn TenantKv>) -> Self {
         Self {
             tenants,
             scratch: Mutex::new(HashMap::new()),
@@ -99,5 +99,35 @@ impl KvStore for GateKv {
                 .map_or(Ok(false), |kv| kv.delete(tenant, key));
         }
         self.tenants.delete(tenant, key)
+    }
+
+    fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(Ok(0), |kv| KvStore::used_bytes(kv, tenant));
+        }
+        self.tenants.used_bytes(tenant)
+    }
+
+    fn quota_bytes(&self, tenant: &str) -> usize {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(0, |kv| kv.quota_bytes(tenant));
+        }
+        self.tenants.quota_bytes(tenant)
+    }
+
+    fn commit(&self, tenant: &str, writes: &palisade::KvWrites) -> Result<(), KvError> {
+        if tenant.starts_with(SMOKE_TENANT_PREFIX) {
+            return self
+                .scratch()
+                .get(tenant)
+                .map_or(Err(KvError::Backend), |kv| kv.commit(tenant, writes));
+        }
+        self.tenants.commit(tenant, writes)
     }
 }

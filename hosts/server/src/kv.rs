@@ -3,29 +3,51 @@
 //! Guests reach it through the `kv.*` capabilities (the core passes the calling tenant's id,
 //! never a guest-chosen one); tenants reach their own namespace through `/v1/kv/{key}`.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use palisade::{KvError, KvStore};
+use palisade::{KvBackend, KvEntries, KvError, KvStore, Quota};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::{StoreError, connect};
 use crate::tenant::DEFAULT_KV_QUOTA_BYTES;
 
-struct Inner {
-    conn: Connection,
-    /// Bytes used per tenant, loaded on first use.
-    used: HashMap<String, usize>,
-    quotas: HashMap<String, usize>,
+/// The tenants' key-value store as the server uses it: a [`KvStore`] whose per-tenant quota
+/// follows each tenant's configuration. A second backend (PostgreSQL) implements this; the
+/// server holds an `Arc<dyn TenantKv>`.
+pub trait TenantKv: KvStore {
+    /// Sets a tenant's quota in bytes (keys + values).
+    fn set_quota(&self, tenant: &str, bytes: usize);
 }
 
-/// A [`KvStore`] over SQLite.
-pub struct SqliteKv {
-    inner: Mutex<Inner>,
+impl<B: KvBackend> TenantKv for Quota<B> {
+    fn set_quota(&self, tenant: &str, bytes: usize) {
+        Quota::set_quota(self, tenant, bytes);
+    }
 }
 
-impl SqliteKv {
+/// The SQLite [`TenantKv`]: [`SqliteBackend`] behind the core's quota layer.
+pub type SqliteKv = Quota<SqliteBackend>;
+
+/// Opens the KV tables of the database at `path` (its own connection), with
+/// [`DEFAULT_KV_QUOTA_BYTES`] per tenant until [`TenantKv::set_quota`] says otherwise.
+///
+/// # Errors
+///
+/// If SQLite cannot open the file.
+pub fn open_sqlite(path: &Path) -> Result<SqliteKv, StoreError> {
+    Ok(Quota::new(
+        SqliteBackend::open(path)?,
+        DEFAULT_KV_QUOTA_BYTES,
+    ))
+}
+
+/// Tenants' entries in the `kv` table of SQLite; [`Quota`] does the accounting.
+pub struct SqliteBackend {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteBackend {
     /// Opens the KV tables of the database at `path` (its own connection).
     ///
     /// # Errors
@@ -40,62 +62,21 @@ impl SqliteKv {
         conn.execute_batch("PRAGMA synchronous=NORMAL;")
             .map_err(|e| format!("database: kv pragmas: {e}"))?;
         Ok(Self {
-            inner: Mutex::new(Inner {
-                conn,
-                used: HashMap::new(),
-                quotas: HashMap::new(),
-            }),
+            conn: Mutex::new(conn),
         })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Sets a tenant's quota in bytes (keys + values).
-    pub fn set_quota(&self, tenant: &str, bytes: usize) {
-        self.lock().quotas.insert(tenant.to_owned(), bytes);
-    }
-
-    /// Bytes used by a tenant.
-    ///
-    /// # Errors
-    ///
-    /// [`KvError::Backend`] if the database fails.
-    pub fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
-        let mut inner = self.lock();
-        inner.used(tenant)
     }
 }
 
-impl Inner {
-    fn used(&mut self, tenant: &str) -> Result<usize, KvError> {
-        if let Some(&n) = self.used.get(tenant) {
-            return Ok(n);
-        }
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = ?1",
-                params![tenant],
-                |r| r.get(0),
-            )
-            .map_err(|e| backend(&e))?;
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        self.used.insert(tenant.to_owned(), n);
-        Ok(n)
-    }
+/// [`SqliteBackend`]'s connection under its lock.
+pub struct SqliteEntries<'a>(MutexGuard<'a, Connection>);
 
-    fn old_len(&self, tenant: &str, key: &[u8]) -> Result<Option<usize>, KvError> {
-        self.conn
-            .query_row(
-                "SELECT length(value) FROM kv WHERE tenant = ?1 AND key = ?2",
-                params![tenant, key],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map(|o| o.map(|n| usize::try_from(n).unwrap_or(0)))
-            .map_err(|e| backend(&e))
+impl KvBackend for SqliteBackend {
+    type Entries<'a> = SqliteEntries<'a>;
+
+    fn lock(&self) -> Result<SqliteEntries<'_>, KvError> {
+        Ok(SqliteEntries(
+            self.conn.lock().unwrap_or_else(PoisonError::into_inner),
+        ))
     }
 }
 
@@ -104,11 +85,15 @@ fn backend(e: &rusqlite::Error) -> KvError {
     KvError::Backend
 }
 
-impl KvStore for SqliteKv {
-    fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
-        let inner = self.lock();
-        let value: Option<Vec<u8>> = inner
-            .conn
+impl KvEntries for SqliteEntries<'_> {
+    fn get(
+        &mut self,
+        tenant: &str,
+        key: &[u8],
+        read: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, KvError> {
+        let value: Option<Vec<u8>> = self
+            .0
             .query_row(
                 "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2",
                 params![tenant, key],
@@ -125,47 +110,37 @@ impl KvStore for SqliteKv {
         }
     }
 
-    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
-        let mut inner = self.lock();
-        let used = inner.used(tenant)?;
-        let old = inner.old_len(tenant, key)?.map_or(0, |v| v + key.len());
-        let quota = inner
-            .quotas
-            .get(tenant)
-            .copied()
-            .unwrap_or(DEFAULT_KV_QUOTA_BYTES);
-        let new_total = used - old.min(used) + key.len() + value.len();
-        if new_total > quota {
-            return Err(KvError::Quota);
-        }
-        inner
-            .conn
+    fn put(&mut self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        self.0
             .execute(
                 "INSERT INTO kv (tenant, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT(tenant, key) DO UPDATE SET value = excluded.value",
                 params![tenant, key, value],
             )
             .map_err(|e| backend(&e))?;
-        inner.used.insert(tenant.to_owned(), new_total);
         Ok(())
     }
 
-    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
-        let mut inner = self.lock();
-        let used = inner.used(tenant)?;
-        let Some(old) = inner.old_len(tenant, key)? else {
-            return Ok(false);
-        };
-        inner
-            .conn
+    fn remove(&mut self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        let n = self
+            .0
             .execute(
                 "DELETE FROM kv WHERE tenant = ?1 AND key = ?2",
                 params![tenant, key],
             )
             .map_err(|e| backend(&e))?;
-        inner
-            .used
-            .insert(tenant.to_owned(), used.saturating_sub(old + key.len()));
-        Ok(true)
+        Ok(n > 0)
+    }
+
+    fn tenant_bytes(&mut self, tenant: &str) -> Result<usize, KvError> {
+        let n: i64 = self
+            .0
+            .query_row(
+                "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = ?1",
+                params![tenant],
+                |r| r.get(0),
+            )
+            .map_err(|e| backend(&e))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

@@ -19,7 +19,7 @@ use crate::auth::{self, TokenHash};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::GateKv;
-use crate::kv::SqliteKv;
+use crate::kv::{self, TenantKv};
 use crate::log::TracingLog;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
@@ -120,7 +120,7 @@ pub struct Uploaded {
 pub struct Server {
     config: Config,
     store: Store,
-    kv: Arc<SqliteKv>,
+    kv: Arc<dyn TenantKv>,
     gate_kv: Arc<GateKv>,
     registry: Registry,
     trust: TrustStore,
@@ -173,7 +173,8 @@ impl Server {
         config.validate()?;
         let store = Store::open(&config.data_dir)?;
         let admin_hash = Self::admin_hash(&store)?;
-        let kv = Arc::new(SqliteKv::open(&store.db_path())?);
+        // Only SQLite exists: a second backend is chosen here from the configuration.
+        let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&store.db_path())?);
         let clock = Arc::new(StdClock::new());
         let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
@@ -437,8 +438,8 @@ impl Server {
     }
 
     /// The tenants' KV store.
-    pub fn kv(&self) -> &SqliteKv {
-        &self.kv
+    pub fn kv(&self) -> &dyn TenantKv {
+        &*self.kv
     }
 
     /// The core registry.

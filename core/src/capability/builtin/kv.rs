@@ -2,11 +2,9 @@
 
 use wasmi::Caller;
 
-use crate::capability::guest::{
-    bytes_price, charge, check_region, guest_bytes, memory_of, region, trap,
-};
+use crate::KvError;
+use crate::capability::guest::{bytes_price, charge, check_region, memory_of, region, trap};
 use crate::capability::{KV_READ, KV_WRITE, MAX_KEY_BYTES, code, price};
-use crate::host::KvError;
 use crate::runtime::RuntimeBuilder;
 use crate::store::CallState;
 use crate::trap::HostTrap;
@@ -55,13 +53,16 @@ pub(crate) fn kv_get(
     let mut copied = 0usize;
     let found = {
         let out = data.get_mut(val_range).unwrap_or(&mut []);
-        state.shared.kv.get(state.tenant.id(), key, &mut |value| {
-            full_len = value.len();
-            copied = value.len().min(out.len());
-            if let (Some(dst), Some(src)) = (out.get_mut(..copied), value.get(..copied)) {
-                dst.copy_from_slice(src);
-            }
-        })
+        let kv = &*state.shared.kv;
+        state
+            .kv_writes
+            .get(kv, state.tenant.id(), key, &mut |value| {
+                full_len = value.len();
+                copied = value.len().min(out.len());
+                if let (Some(dst), Some(src)) = (out.get_mut(..copied), value.get(..copied)) {
+                    dst.copy_from_slice(src);
+                }
+            })
     };
     charge(&mut caller, (copied as u64) / price::BYTES_PER_FUEL)?;
     Ok(match found {
@@ -92,10 +93,18 @@ pub(crate) fn kv_set(
     if written > state.limits.kv_write_bytes {
         return Ok(code::QUOTA);
     }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let value = guest_bytes(&caller, val_ptr, val_len)?;
-    let state = caller.data();
-    let result = state.shared.kv.set(state.tenant.id(), key, value);
+    check_region(&caller, key_ptr, key_len)?;
+    check_region(&caller, val_ptr, val_len)?;
+    let memory = memory_of(&caller)?;
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let (key, value) = (
+        data.get(region(key_ptr, key_len).2).unwrap_or(&[]),
+        data.get(region(val_ptr, val_len).2).unwrap_or(&[]),
+    );
+    // Buffered until the call ends: committed only if it succeeds (`KvWrites`).
+    let result = state
+        .kv_writes
+        .set(&*state.shared.kv, state.tenant.id(), key, value);
     Ok(match result {
         Ok(()) => {
             caller.data_mut().kv_written = written;
@@ -118,11 +127,18 @@ pub(crate) fn kv_delete(
     if key_len_u > MAX_KEY_BYTES {
         return Ok(code::TOO_LARGE);
     }
-    let key = guest_bytes(&caller, key_ptr, key_len)?;
-    let state = caller.data();
-    Ok(match state.shared.kv.delete(state.tenant.id(), key) {
-        Ok(true) => 0,
-        Ok(false) => code::NOT_FOUND,
-        Err(_) => code::HOST,
-    })
+    check_region(&caller, key_ptr, key_len)?;
+    let memory = memory_of(&caller)?;
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let key = data.get(region(key_ptr, key_len).2).unwrap_or(&[]);
+    Ok(
+        match state
+            .kv_writes
+            .delete(&*state.shared.kv, state.tenant.id(), key)
+        {
+            Ok(true) => 0,
+            Ok(false) => code::NOT_FOUND,
+            Err(_) => code::HOST,
+        },
+    )
 }

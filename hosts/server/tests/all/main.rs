@@ -16,6 +16,7 @@ mod execution;
 mod files;
 mod interrupt;
 mod kv_routes;
+mod kv_store;
 mod logs;
 mod operator;
 mod rollout;
