@@ -42,19 +42,11 @@
 //! ```
 #![deny(missing_docs)]
 
-mod clock;
-mod kv;
-mod log;
 pub mod manifest;
-mod random;
 mod script;
 
-pub use clock::StdClock;
-pub use kv::FileKv;
-pub use log::TracingLog;
 pub use manifest::{LimitsSpec, MANIFEST_FILE, Manifest, ScriptSpec};
-pub use random::OsRandom;
+// The host services live in `palisade-std`, shared with the server, the benches and the tests;
+// they are re-exported so a desktop application needs one dependency.
+pub use palisade_std::{FileKv, OsRandom, StdClock, TracingLog};
 pub use script::{MAX_VERSIONS, ReloadReport, ScriptError, ScriptHost, ScriptHostBuilder, Watcher};
-
-#[cfg(test)]
-mod tests;
