@@ -65,8 +65,10 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use log::TracingLog;
+// The plain services come from the shared host kit; re-exported for the server's users.
+pub use palisade_std::{OsRandom, StdClock};
 pub use server::{
-    Admitted, GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
+    Admitted, GATE_TENANT, Invocation, Server, Uploaded, YIELD_EVERY, YieldingClock, open_at,
 };
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains: new requests get
