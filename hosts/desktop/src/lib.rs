@@ -1,8 +1,9 @@
 //! # palisade-desktop
 //!
-//! [Palisade](palisade) on desktop operating systems: the host services the `no_std` core
-//! leaves to its host, a [`ScriptHost`] for applications that run user scripts, and the
-//! `palisade` command-line tool (`cargo run -p palisade-desktop --bin palisade -- --help`).
+//! [Palisade](palisade) on desktop operating systems: a [`ScriptHost`] for applications that
+//! run user scripts, and the host services the `no_std` core leaves to its host (from
+//! `palisade-std`, re-exported). The `palisade` command-line tool is the `palisade-cli` crate
+//! (`cargo run -p palisade-cli -- --help`).
 //!
 //! | item | what it is |
 //! |---|---|
