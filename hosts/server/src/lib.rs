@@ -25,7 +25,6 @@
 //! |---|---|
 //! | [`config`] | the TOML configuration and its defaults |
 //! | [`auth`] | hashed tokens, constant-time checks |
-//! | [`client`] | a minimal blocking HTTP client for tools and tests |
 //! | [`store`] | SQLite + content-addressed module files, atomic writes |
 //! | [`datadir`] | the data directory's lock and file modes |
 //! | [`kv`] | the tenants' KV store in SQLite |
@@ -43,7 +42,6 @@
 //! slow others only if its `max_concurrency` approaches `workers`: keep it below.
 
 pub mod auth;
-pub mod client;
 pub mod config;
 pub mod datadir;
 pub mod error;
