@@ -81,6 +81,7 @@ mod host;
 mod interrupt;
 mod invoke;
 mod limits;
+mod limits_patch;
 mod metrics;
 pub mod raw;
 pub mod registry;
@@ -100,6 +101,7 @@ pub use invoke::{
     Call, CallReport, CallState, CompiledModule, Runtime, RuntimeBuilder, Tenant, TenantBuilder,
 };
 pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
+pub use limits_patch::LimitsPatch;
 pub use metrics::{Histogram, Metrics};
 pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{

@@ -46,7 +46,7 @@
 pub mod manifest;
 mod script;
 
-pub use manifest::{LimitsSpec, MANIFEST_FILE, Manifest, ScriptSpec};
+pub use manifest::{LimitsPatch, MANIFEST_FILE, Manifest, ScriptSpec};
 // The host services live in `palisade-std`, shared with the server, the benches and the tests;
 // they are re-exported so a desktop application needs one dependency.
 pub use palisade_std::{FileKv, OsRandom, StdClock, TracingLog};
