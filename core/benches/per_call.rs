@@ -29,6 +29,10 @@ const GUEST: &str = r#"(module
     (i32.const 0))
   (@custom "palisade.abi" "\01\00\00\00"))"#;
 
+// Not `palisade_std::StdClock`: a dev-dependency on `palisade-std` would turn on the core's
+// `std` and `messages` features for the core's own tests too (Cargo unifies them), and those
+// tests check the build without `messages`. Five lines of clock are the cheaper price.
+/// A monotonic clock over [`std::time::Instant`].
 struct StdClock(StdInstant);
 
 impl Clock for StdClock {

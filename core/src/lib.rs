@@ -83,6 +83,7 @@ mod host;
 mod interrupt;
 mod kv;
 mod limits;
+mod limits_patch;
 mod metrics;
 mod module;
 pub mod raw;
@@ -109,6 +110,7 @@ pub use kv::{
     MemoryEntries, MemoryKv, Quota,
 };
 pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
+pub use limits_patch::LimitsPatch;
 pub use metrics::{Histogram, Metrics};
 pub use module::CompiledModule;
 pub use raw::{RawInstance, RawModule, RawStore};

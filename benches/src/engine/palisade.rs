@@ -3,38 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::{Clock, Instant, KvError, KvStore, Limits, ModuleMeta, Registry, Runtime, Tenant};
+use palisade::{KvError, KvStore, Limits, ModuleMeta, Registry, Runtime, Tenant};
 
 use super::{Engine, EngineId};
 use crate::BenchError;
 
-/// A monotonic clock on [`std::time::Instant`], as a desktop or server host would use.
-#[derive(Debug, Clone, Copy)]
-pub struct StdClock {
-    origin: std::time::Instant,
-}
-
-impl StdClock {
-    /// A clock whose origin is now.
-    pub fn new() -> Self {
-        Self {
-            origin: std::time::Instant::now(),
-        }
-    }
-}
-
-impl Default for StdClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for StdClock {
-    fn now(&self) -> Instant {
-        let nanos = self.origin.elapsed().as_nanos();
-        Instant(u64::try_from(nanos).unwrap_or(u64::MAX))
-    }
-}
+/// The std host kit's clock, re-exported: what a desktop or server host uses.
+pub use palisade_std::StdClock;
 
 /// A KV store that keeps nothing: every read finds nothing, every write succeeds. The raw
 /// engines' `kv_*` stubs answer the same, so a guest that keeps state (the thermostat) does the

@@ -1,8 +1,9 @@
 //! # palisade-desktop
 //!
-//! [Palisade](palisade) on desktop operating systems: the host services the `no_std` core
-//! leaves to its host, a [`ScriptHost`] for applications that run user scripts, and the
-//! `palisade` command-line tool (`cargo run -p palisade-desktop --bin palisade -- --help`).
+//! [Palisade](palisade) on desktop operating systems: a [`ScriptHost`] for applications that
+//! run user scripts, and the host services the `no_std` core leaves to its host (from
+//! `palisade-std`, re-exported). The `palisade` command-line tool is the `palisade-cli` crate
+//! (`cargo run -p palisade-cli -- --help`).
 //!
 //! | item | what it is |
 //! |---|---|
@@ -42,19 +43,11 @@
 //! ```
 #![deny(missing_docs)]
 
-mod clock;
-mod kv;
-mod log;
 pub mod manifest;
-mod random;
 mod script;
 
-pub use clock::StdClock;
-pub use kv::FileKv;
-pub use log::TracingLog;
-pub use manifest::{LimitsSpec, MANIFEST_FILE, Manifest, ScriptSpec};
-pub use random::OsRandom;
+pub use manifest::{LimitsPatch, MANIFEST_FILE, Manifest, ScriptSpec};
+// The host services live in `palisade-std`, shared with the server, the benches and the tests;
+// they are re-exported so a desktop application needs one dependency.
+pub use palisade_std::{FileKv, OsRandom, StdClock, TracingLog};
 pub use script::{MAX_VERSIONS, ReloadReport, ScriptError, ScriptHost, ScriptHostBuilder, Watcher};
-
-#[cfg(test)]
-mod tests;

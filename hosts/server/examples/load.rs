@@ -23,6 +23,14 @@
     reason = "a benchmark tool: fail loudly"
 )]
 
+// The tests' thin `ureq` helper, shared rather than restated.
+#[path = "../tests/all/client.rs"]
+#[expect(
+    dead_code,
+    reason = "the load generator reads only status and body; the tests use the rest"
+)]
+mod client;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,9 +39,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use palisade_guest_artifacts::{THERMOSTAT, hostile::INFINITE_LOOP};
-use palisade_server::client::Client;
 use palisade_server::{Config, Server};
 use serde_json::json;
+
+use crate::client::Client;
 
 const GOOD_CLIENTS: usize = 2;
 const HOSTILE_CLIENTS: usize = 2;

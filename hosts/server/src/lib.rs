@@ -25,7 +25,6 @@
 //! |---|---|
 //! | [`config`] | the TOML configuration and its defaults |
 //! | [`auth`] | hashed tokens, constant-time checks |
-//! | [`client`] | a minimal blocking HTTP client for tools and tests |
 //! | [`store`] | SQLite + content-addressed module files, atomic writes |
 //! | [`datadir`] | the data directory's lock and file modes |
 //! | [`kv`] | the tenants' KV store in SQLite |
@@ -43,7 +42,6 @@
 //! slow others only if its `max_concurrency` approaches `workers`: keep it below.
 
 pub mod auth;
-pub mod client;
 pub mod config;
 pub mod datadir;
 pub mod error;
@@ -65,8 +63,10 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use log::TracingLog;
+// The plain services come from the shared host kit; re-exported for the server's users.
+pub use palisade_std::{OsRandom, StdClock};
 pub use server::{
-    Admitted, GATE_TENANT, Invocation, OsRandom, Server, StdClock, Uploaded, YIELD_EVERY, open_at,
+    Admitted, GATE_TENANT, Invocation, Server, Uploaded, YIELD_EVERY, YieldingClock, open_at,
 };
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains: new requests get

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
 use palisade::{
     CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PluginStatus,
-    RandomError, RandomSource, Registry, Runtime, Smoke,
+    Registry, Runtime, Smoke,
 };
 use tokio::sync::Semaphore;
 
@@ -25,6 +25,7 @@ use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
 use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
 use crate::tenant::{LiveTenant, TenantConfig};
+use palisade_std::{OsRandom, StdClock};
 
 /// The id of the internal tenant that upload grant checks run as. It holds every upload
 /// capability; API tenant ids cannot start with `_`, so none can collide. Smoke calls run as a
@@ -44,50 +45,32 @@ thread_local! {
     static LAST_YIELD: std::cell::Cell<Option<StdInstant>> = const { std::cell::Cell::new(None) };
 }
 
-/// A monotonic [`Clock`] over [`std::time::Instant`].
+/// A [`Clock`] that makes a long call share its worker's CPU: it reads the inner clock `C`, and
+/// on a worker thread that has run the current call for [`YIELD_EVERY`] since it last yielded,
+/// it yields the thread first.
 ///
-/// The core reads the clock between fuel slices to check the deadline; on a worker thread
-/// that has run the current call for [`YIELD_EVERY`] since it last yielded, this is where
-/// the thread yields its CPU (cooperative preemption; short calls never yield).
-#[derive(Debug, Clone, Copy)]
-pub struct StdClock(StdInstant);
+/// The core reads the clock between fuel slices to check the deadline, so this is where a
+/// guest can be preempted cooperatively; short calls never yield. The time itself is `C`'s
+/// (the server uses [`palisade_std::StdClock`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct YieldingClock<C: Clock>(C);
 
-impl StdClock {
-    /// A clock whose time zero is now.
-    pub fn new() -> Self {
-        Self(StdInstant::now())
+impl<C: Clock> YieldingClock<C> {
+    /// Wraps `inner`, whose time this clock reports.
+    pub fn new(inner: C) -> Self {
+        Self(inner)
     }
 }
 
-impl Default for StdClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for StdClock {
+impl<C: Clock> Clock for YieldingClock<C> {
     fn now(&self) -> Instant {
-        let now = StdInstant::now();
         LAST_YIELD.with(|last| {
-            if last
-                .get()
-                .is_some_and(|t| now.saturating_duration_since(t) >= YIELD_EVERY)
-            {
+            if last.get().is_some_and(|t| t.elapsed() >= YIELD_EVERY) {
                 std::thread::yield_now();
                 last.set(Some(StdInstant::now()));
             }
         });
-        Instant(u64::try_from(now.saturating_duration_since(self.0).as_nanos()).unwrap_or(u64::MAX))
-    }
-}
-
-/// Randomness for the `random` capability, from the OS.
-#[derive(Debug, Clone, Copy)]
-pub struct OsRandom;
-
-impl RandomSource for OsRandom {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
-        getrandom::fill(buf).map_err(|_| RandomError)
+        self.0.now()
     }
 }
 
@@ -125,7 +108,7 @@ pub struct Server {
     registry: Registry,
     trust: TrustStore,
     gate: palisade::Tenant,
-    clock: Arc<StdClock>,
+    clock: Arc<YieldingClock<StdClock>>,
     tenants: RwLock<HashMap<String, Arc<LiveTenant>>>,
     admin_hash: RwLock<TokenHash>,
     metrics_hash: Option<TokenHash>,
@@ -175,7 +158,7 @@ impl Server {
         let admin_hash = Self::admin_hash(&store)?;
         // Only SQLite exists: a second backend is chosen here from the configuration.
         let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&store.db_path())?);
-        let clock = Arc::new(StdClock::new());
+        let clock = Arc::new(YieldingClock::new(StdClock::new()));
         let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
             .log_sink(Arc::new(TracingLog))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use palisade_server::client::{Client, Response};
+pub use crate::client::{Client, Response};
 
 /// The bundle signing key the test config trusts.
 pub const SECRET: [u8; 32] = [42; 32];

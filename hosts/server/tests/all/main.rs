@@ -6,6 +6,7 @@
     reason = "tests fail loudly on the first unexpected value"
 )]
 
+mod client;
 mod common;
 
 mod auth;

@@ -127,14 +127,13 @@ pub fn runtime(kv: Option<&std::path::Path>) -> Result<palisade::Runtime, CliErr
     use std::sync::Arc;
     let kv: Arc<dyn palisade::KvStore> = match kv {
         Some(dir) => Arc::new(
-            palisade_desktop::FileKv::open(dir)
-                .map_err(|e| CliError::new(Exit::Io, format!("{e}")))?,
+            palisade_std::FileKv::open(dir).map_err(|e| CliError::new(Exit::Io, format!("{e}")))?,
         ),
         None => Arc::new(palisade::MemoryKv::new()),
     };
-    palisade::Runtime::builder(Arc::new(palisade_desktop::StdClock::new()))
-        .log_sink(Arc::new(palisade_desktop::TracingLog))
-        .random(Arc::new(palisade_desktop::OsRandom))
+    palisade::Runtime::builder(Arc::new(palisade_std::StdClock::new()))
+        .log_sink(Arc::new(palisade_std::TracingLog))
+        .random(Arc::new(palisade_std::OsRandom))
         .kv_store(kv)
         .build()
         .map_err(CliError::from)

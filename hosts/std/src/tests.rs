@@ -1,4 +1,4 @@
-//! Unit tests of the desktop services.
+//! Unit tests of the std host services.
 #![expect(
     clippy::expect_used,
     reason = "tests fail loudly on a broken fixture; the behaviour under test is asserted separately"

@@ -22,12 +22,12 @@ pub struct DemoArgs {
 /// `Display`, which escapes), so a row can check what reached the log.
 static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Forwards to [`palisade_desktop::TracingLog`] and keeps the rendered line in [`LOGGED`].
+/// Forwards to [`palisade_std::TracingLog`] and keeps the rendered line in [`LOGGED`].
 struct DemoLog;
 
 impl palisade::LogSink for DemoLog {
     fn log(&self, record: &palisade::LogRecord<'_>) {
-        palisade::LogSink::log(&palisade_desktop::TracingLog, record);
+        palisade::LogSink::log(&palisade_std::TracingLog, record);
         if let Ok(mut lines) = LOGGED.lock() {
             lines.push(record.to_string());
         }
@@ -644,9 +644,9 @@ fn print_rows(out: &mut impl Write, title: &str, rows: &[Row]) {
 
 pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
     let started = Instant::now();
-    let runtime = palisade::Runtime::builder(Arc::new(palisade_desktop::StdClock::new()))
+    let runtime = palisade::Runtime::builder(Arc::new(palisade_std::StdClock::new()))
         .log_sink(Arc::new(DemoLog))
-        .random(Arc::new(palisade_desktop::OsRandom))
+        .random(Arc::new(palisade_std::OsRandom))
         .kv_store(Arc::new(MemoryKv::new()))
         .build()?;
     let selected = |c: &Case| args.only.as_deref().is_none_or(|s| c.artifact.contains(s));

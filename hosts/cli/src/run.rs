@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use clap::Args;
@@ -9,6 +10,30 @@ use palisade::{CallReport, CompiledModule, Limits, Runtime};
 
 use crate::exit::{CliError, Exit};
 use crate::load;
+
+// The flags' defaults are the core's: written here once as text for `--help`, never restated.
+/// `--memory`'s default, [`Limits::DEFAULT_MEMORY_BYTES`], as `--help` shows it.
+static DEFAULT_MEMORY: LazyLock<String> =
+    LazyLock::new(|| human_bytes(Limits::DEFAULT_MEMORY_BYTES));
+/// `--max-input`'s default, [`Limits::DEFAULT_INPUT_BYTES`], as `--help` shows it.
+static DEFAULT_MAX_INPUT: LazyLock<String> =
+    LazyLock::new(|| human_bytes(Limits::DEFAULT_INPUT_BYTES));
+/// `--deadline`'s default in milliseconds: [`Limits::DEFAULT_DEADLINE`].
+const DEFAULT_DEADLINE_MS: u64 =
+    Limits::DEFAULT_DEADLINE.as_secs() * 1000 + Limits::DEFAULT_DEADLINE.subsec_millis() as u64;
+
+/// `n` bytes in the largest binary unit that divides it exactly (`16MiB`, `64KiB`, `1000`):
+/// the inverse of [`parse_bytes`].
+fn human_bytes(n: usize) -> String {
+    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(size, _)| n != 0 && n.is_multiple_of(*size))
+        .map_or_else(
+            || n.to_string(),
+            |(size, unit)| format!("{}{unit}", n / size),
+        )
+}
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -25,17 +50,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_FUEL)]
     pub fuel: u64,
     /// Linear memory cap in bytes (suffixes KiB, MiB accepted).
-    #[arg(long, value_name = "BYTES", default_value = "16MiB", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", default_value = DEFAULT_MEMORY.as_str(), value_parser = parse_bytes)]
     pub memory: usize,
     /// Wall-clock deadline in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_DEADLINE_MS)]
     pub deadline: u64,
     /// Capabilities to grant, comma-separated (log, clock, random, kv.read, kv.write).
     /// Nothing is granted by default.
     #[arg(long, value_name = "CAP,...", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// Largest input accepted, in bytes (suffixes KiB, MiB accepted).
-    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", default_value = DEFAULT_MAX_INPUT.as_str(), value_parser = parse_bytes)]
     pub max_input: usize,
     /// Public keys trusted to sign bundles: `.pub` files or 64 hex digits. A signed bundle must
     /// be signed by one of them.
