@@ -531,8 +531,9 @@ impl KvWrites {
         let (current, base) = self.sizes(store, tenant, key)?;
         let new_size = key.len() + value.len();
         let delta = self.delta - current.unwrap_or(0) as isize + new_size as isize;
-        let used = store.used_bytes(tenant)? as isize;
-        if used + delta > store.quota_bytes(tenant) as isize {
+        // In i128: a store without a quota reports `usize::MAX`, which does not fit an isize.
+        let used = store.used_bytes(tenant)? as i128;
+        if used + delta as i128 > store.quota_bytes(tenant) as i128 {
             return Err(KvError::Quota);
         }
         self.delta = delta;

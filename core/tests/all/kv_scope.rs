@@ -163,3 +163,56 @@ fn memory_kv_passes_the_conformance_suite() {
     palisade_testkit::kv::conformance(&MemoryKv::with_quota(4096));
     palisade_testkit::kv::conformance(&MemoryKv::new());
 }
+
+/// An embedder's store that implements only `get`/`set`/`delete` has no quota (`quota_bytes`
+/// is `usize::MAX`): a call's writes are accepted and committed, never refused as over quota.
+#[test]
+fn a_store_without_a_quota_accepts_and_commits_writes() {
+    #[derive(Default)]
+    struct Plain(std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>>);
+    impl KvStore for Plain {
+        fn get(
+            &self,
+            _tenant: &str,
+            key: &[u8],
+            read: &mut dyn FnMut(&[u8]),
+        ) -> Result<bool, palisade::KvError> {
+            let entries = self.0.lock().unwrap();
+            let found = entries.iter().find(|(k, _)| k == key);
+            if let Some((_, v)) = found {
+                read(v);
+            }
+            Ok(found.is_some())
+        }
+        fn set(&self, _tenant: &str, key: &[u8], value: &[u8]) -> Result<(), palisade::KvError> {
+            let mut entries = self.0.lock().unwrap();
+            entries.retain(|(k, _)| k != key);
+            entries.push((key.to_vec(), value.to_vec()));
+            Ok(())
+        }
+        fn delete(&self, _tenant: &str, key: &[u8]) -> Result<bool, palisade::KvError> {
+            let mut entries = self.0.lock().unwrap();
+            let before = entries.len();
+            entries.retain(|(k, _)| k != key);
+            Ok(entries.len() < before)
+        }
+    }
+    let kv = Arc::new(Plain::default());
+    let runtime = Runtime::builder(Arc::new(ManualClock::new()))
+        .kv_store(kv.clone())
+        .build()
+        .unwrap();
+    let module = compile(&runtime, &guest_with(IMPORTS, "1", BODY));
+    let tenant = tenant(
+        &runtime,
+        "acme",
+        &["kv.read", "kv.write"],
+        Limits::default(),
+    );
+    let call = runtime.call(&module, &tenant, "set_ok", b"value");
+    assert_eq!(call.report.outcome, Outcome::Ok, "{:?}", call.result);
+    assert_eq!(
+        kv.0.lock().unwrap().as_slice(),
+        &[(b"k".to_vec(), b"value".to_vec())]
+    );
+}
