@@ -12,6 +12,7 @@
 mod amplification;
 mod cpu;
 mod escape;
+mod every_guest;
 mod exfiltration;
 mod memory;
 mod read_data;

@@ -214,7 +214,13 @@ fn modules_from_another_runtime_are_refused_not_panicked_on() {
     let module = compile(&a.runtime, &guest(ECHO));
     let t = tenant(&b.runtime, "acme", &[], Limits::default());
     let call = b.runtime.call(&module, &t, "echo", b"x");
-    assert!(matches!(kind_of(&call), ErrorKind::Config { .. }));
+    match kind_of(&call) {
+        ErrorKind::Config { reason } => assert!(
+            reason.contains("compiled by another runtime") && reason.contains("compile it with"),
+            "says what happened and what to do: {reason}"
+        ),
+        other => panic!("expected a Config error, got {other:?}"),
+    }
 }
 
 #[test]

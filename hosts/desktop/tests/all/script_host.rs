@@ -99,6 +99,16 @@ fn the_watcher_picks_up_an_edit_on_its_own() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // The watcher reports a reload only after it has released the new version, so the count
+    // may lag the text by a moment: wait for it, then check nothing was reloaded twice.
+    while reloads.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the reload was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(reloads.load(Ordering::SeqCst), 1);
 }
 
