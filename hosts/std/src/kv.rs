@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use palisade::{Digest, KvError, KvStore};
+use palisade::{Digest, KvBackend, KvEntries, KvError, KvStore, KvWrites, Quota};
 
 const HEADER: &[u8; 8] = b"PALKV\0\0\x01";
 const OP_SET: u8 = 1;
@@ -54,10 +54,18 @@ struct Space {
 ///
 /// One process owns a store directory at a time: [`FileKv::open`] takes an exclusive lock on
 /// `LOCK` in it and fails if another process holds it.
+///
+/// Quotas are the core's [`Quota`] layer over [`FileLog`] (the logs alone), so a call's
+/// buffered writes are checked and applied as one batch, exactly as on every other store.
 #[derive(Debug)]
 pub struct FileKv {
+    quota: Quota<FileLog>,
+}
+
+/// The storage under [`FileKv`]: the per-tenant logs, without quota accounting.
+#[derive(Debug)]
+pub struct FileLog {
     dir: PathBuf,
-    quota_bytes: usize,
     spaces: Mutex<HashMap<String, Space>>,
     _lock: File,
 }
@@ -115,17 +123,19 @@ impl FileKv {
                 }
             }
         }
-        Ok(Self {
+        let log = FileLog {
             dir,
-            quota_bytes,
             spaces: Mutex::new(HashMap::new()),
             _lock: lock,
+        };
+        Ok(Self {
+            quota: Quota::new(log, quota_bytes),
         })
     }
 
     /// The directory the store lives in.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.quota.backend().dir
     }
 
     /// Bytes (keys + values) stored for `tenant`.
@@ -134,10 +144,16 @@ impl FileKv {
     ///
     /// [`KvError::Backend`] if the tenant's log cannot be read.
     pub fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
-        let mut spaces = self.lock();
-        Ok(self.space(&mut spaces, tenant)?.bytes)
+        self.quota.used_bytes(tenant)
     }
 
+    /// Sets `tenant`'s quota in bytes (keys + values); see [`Quota::set_quota`].
+    pub fn set_quota(&self, tenant: &str, bytes: usize) {
+        self.quota.set_quota(tenant, bytes);
+    }
+}
+
+impl FileLog {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Space>> {
         // A panic while holding the lock cannot leave a space half-updated: memory is changed
         // only after the log write succeeded. So a poisoned lock is safe to keep using.
@@ -337,8 +353,56 @@ fn compact(space: &mut Space) -> io::Result<()> {
 
 impl KvStore for FileKv {
     fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
-        let mut spaces = self.lock();
-        let space = self.space(&mut spaces, tenant)?;
+        self.quota.get(tenant, key, read)
+    }
+
+    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        self.quota.set(tenant, key, value)
+    }
+
+    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        self.quota.delete(tenant, key)
+    }
+
+    fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
+        self.quota.used_bytes(tenant)
+    }
+
+    fn quota_bytes(&self, tenant: &str) -> usize {
+        self.quota.quota_bytes(tenant)
+    }
+
+    fn commit(&self, tenant: &str, writes: &KvWrites) -> Result<(), KvError> {
+        self.quota.commit(tenant, writes)
+    }
+}
+
+/// [`FileLog`]'s entries under its lock.
+#[derive(Debug)]
+pub struct FileEntries<'a> {
+    log: &'a FileLog,
+    spaces: MutexGuard<'a, HashMap<String, Space>>,
+}
+
+impl KvBackend for FileLog {
+    type Entries<'a> = FileEntries<'a>;
+
+    fn lock(&self) -> Result<FileEntries<'_>, KvError> {
+        Ok(FileEntries {
+            log: self,
+            spaces: FileLog::lock(self),
+        })
+    }
+}
+
+impl KvEntries for FileEntries<'_> {
+    fn get(
+        &mut self,
+        tenant: &str,
+        key: &[u8],
+        read: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, KvError> {
+        let space = self.log.space(&mut self.spaces, tenant)?;
         match space.entries.get(key) {
             Some(v) => {
                 read(v);
@@ -348,42 +412,32 @@ impl KvStore for FileKv {
         }
     }
 
-    fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
-        let mut spaces = self.lock();
-        let space = self.space(&mut spaces, tenant)?;
-        let old = space.entries.get(key).map_or(0, |v| key.len() + v.len());
-        let new_total = space.bytes - old + key.len() + value.len();
-        if new_total > self.quota_bytes {
-            return Err(KvError::Quota);
-        }
+    fn put(&mut self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        let space = self.log.space(&mut self.spaces, tenant)?;
         let rec = record(OP_SET, key, value)?;
-        Self::append(space, &rec)?;
-        space.entries.insert(key.to_vec(), value.to_vec());
-        space.bytes = new_total;
-        Self::maybe_compact(space);
+        FileLog::append(space, &rec)?;
+        let old = space.entries.insert(key.to_vec(), value.to_vec());
+        space.bytes =
+            space.bytes - old.map_or(0, |v| key.len() + v.len()) + key.len() + value.len();
+        FileLog::maybe_compact(space);
         Ok(())
     }
 
-    fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
-        let mut spaces = self.lock();
-        let space = self.space(&mut spaces, tenant)?;
+    fn remove(&mut self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        let space = self.log.space(&mut self.spaces, tenant)?;
         if !space.entries.contains_key(key) {
             return Ok(false);
         }
         let rec = record(OP_DELETE, key, &[])?;
-        Self::append(space, &rec)?;
+        FileLog::append(space, &rec)?;
         if let Some(v) = space.entries.remove(key) {
             space.bytes -= key.len() + v.len();
         }
-        Self::maybe_compact(space);
+        FileLog::maybe_compact(space);
         Ok(true)
     }
 
-    fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
-        FileKv::used_bytes(self, tenant)
-    }
-
-    fn quota_bytes(&self, _tenant: &str) -> usize {
-        self.quota_bytes
+    fn tenant_bytes(&mut self, tenant: &str) -> Result<usize, KvError> {
+        Ok(self.log.space(&mut self.spaces, tenant)?.bytes)
     }
 }

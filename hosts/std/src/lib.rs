@@ -26,7 +26,7 @@ mod random;
 use std::sync::Arc;
 
 pub use clock::StdClock;
-pub use kv::FileKv;
+pub use kv::{FileEntries, FileKv, FileLog};
 pub use log::TracingLog;
 pub use random::OsRandom;
 
