@@ -381,6 +381,13 @@ fn build_as_guests(guests: &Path, out: &Path) -> Result {
     let work = nested_target_dir(out).join("assemblyscript");
     fs::create_dir_all(work.join("assembly"))
         .map_err(|e| format!("creating {}: {e}", work.display()))?;
+    // Every profile's build of this crate shares `work`, and one cargo invocation may run two
+    // of them at once: hold a lock over install and compile.
+    let lock_path = work.join(".build-lock");
+    let lock = fs::File::create(&lock_path)
+        .map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     for file in ["package.json", "palisade-abi.js"] {
         copy(&src.join(file), &work.join(file))?;
     }
@@ -390,11 +397,11 @@ fn build_as_guests(guests: &Path, out: &Path) -> Result {
             copy(&path, &work.join("assembly").join(name))?;
         }
     }
-    let lock = fs::read(src.join("package-lock.json"))
+    let lockfile = fs::read(src.join("package-lock.json"))
         .map_err(|e| format!("reading guests/assemblyscript/package-lock.json: {e}"))?;
     let stamp = work.join("node_modules").join(".palisade-lock");
-    if fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
-        write(&work.join("package-lock.json"), &lock)?;
+    if fs::read(&stamp).ok().as_deref() != Some(lockfile.as_slice()) {
+        write(&work.join("package-lock.json"), &lockfile)?;
         let mut npm = Command::new("npm");
         npm.current_dir(&work)
             .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"]);
@@ -402,7 +409,7 @@ fn build_as_guests(guests: &Path, out: &Path) -> Result {
             npm,
             "installing the AssemblyScript compiler (`npm ci` from guests/assemblyscript/package-lock.json; needs the npm registry once)",
         )?;
-        write(&stamp, &lock)?;
+        write(&stamp, &lockfile)?;
     }
     let mut asc = Command::new("node");
     asc.current_dir(&work)
