@@ -37,6 +37,9 @@ fn script() -> Vec<(Vec<u8>, u8)> {
         (input(20_800, None), HEAT),
         (input(21_000, None), 0),
         (input(21_400, None), 0),
+        // Just inside the ±0.5 °C band on either side: stays idle.
+        (input(21_450, None), 0),
+        (input(20_550, None), 0),
         (input(22_000, None), COOL),
         (input(30_000, None), COOL | ALARM),
         (input(36_000, None), COOL | ALARM),
