@@ -12,6 +12,7 @@
  *   arg[i]: TEXT
  *   env GREETING: VALUE      or `env GREETING: (unset)`
  *   stdin: N bytes           then the input, upper-cased (ASCII letters only), as-is otherwise
+ *                            (no newline is added after it)
  *   clock: ok                two CLOCK_MONOTONIC readings, the second not before the first
  *   random: ok               getentropy filled 32 bytes that are not all zero
  *   done
