@@ -336,10 +336,13 @@ fn build_c_guests(guests: &Path, out: &Path) -> Result {
     run(wasi, "building the C WASI guest guests/c/wasi/wasi_stdio.c")
 }
 
+/// AssemblyScript guests: (entry file in `guests/assemblyscript/assembly`, artifact name).
+const AS_GUESTS: &[(&str, &str)] = &[("thermostat.ts", "as_thermostat"), ("abort.ts", "as_abort")];
+
 /// The oldest Node.js the pinned AssemblyScript runs on (its `engines.node`).
 const NODE_MAJOR: u32 = 18;
 
-/// The AssemblyScript guests (`guests/assemblyscript/`): `as_thermostat`.
+/// The AssemblyScript guests (`guests/assemblyscript/`): `as_thermostat` and `as_abort`.
 ///
 /// The sources, `package.json`, the committed `package-lock.json` and the SDK transform are
 /// copied into `<nested target>/assemblyscript`; `npm ci` installs the pinned compiler there
@@ -411,25 +414,28 @@ fn build_as_guests(guests: &Path, out: &Path) -> Result {
         )?;
         write(&stamp, &lockfile)?;
     }
-    let mut asc = Command::new("node");
-    asc.current_dir(&work)
-        .arg(work.join("node_modules/assemblyscript/bin/asc.js"))
-        .args([
-            "assembly/thermostat.ts",
-            "--runtime",
-            "stub",
-            "--use",
-            "abort=assembly/palisade/palisadeAbort",
-            "--transform",
-            "./palisade-abi.js",
-            "-O3z",
-            "--outFile",
-        ])
-        .arg(out.join("as_thermostat.wasm"));
-    run(
-        asc,
-        "compiling the AssemblyScript guest guests/assemblyscript/assembly/thermostat.ts",
-    )
+    for (source, name) in AS_GUESTS {
+        let mut asc = Command::new("node");
+        asc.current_dir(&work)
+            .arg(work.join("node_modules/assemblyscript/bin/asc.js"))
+            .arg(format!("assembly/{source}"))
+            .args([
+                "--runtime",
+                "stub",
+                "--use",
+                "abort=assembly/palisade/palisadeAbort",
+                "--transform",
+                "./palisade-abi.js",
+                "-O3z",
+                "--outFile",
+            ])
+            .arg(out.join(format!("{name}.wasm")));
+        run(
+            asc,
+            &format!("compiling the AssemblyScript guest guests/assemblyscript/assembly/{source}"),
+        )?;
+    }
+    Ok(())
 }
 
 /// Copies `from` to `to` (only when the contents changed).

@@ -4,6 +4,7 @@
 //! lines and kv state, so a rule can be ported from one language to another unchanged.
 
 use palisade::{ErrorKind, MemoryKv};
+use palisade_guest_artifacts::hostile::AS_ABORT;
 use palisade_guest_artifacts::{AS_THERMOSTAT, C_THERMOSTAT, THERMOSTAT};
 use palisade_tests::{StepClock, compile, host_with, tenant};
 
@@ -205,4 +206,30 @@ fn a_thermostat_without_its_grants_is_refused_naming_the_capability() {
             other => panic!("{name}: expected CapabilityDenied, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn an_assemblyscript_abort_is_a_guest_error_naming_the_place() {
+    let host = host_with(
+        Arc::new(StepClock::new(Duration::from_micros(1))),
+        MemoryKv::new(),
+    );
+    let t = tenant(&host, "house", &[]);
+    let m = compile(&host, AS_ABORT);
+    assert_eq!(
+        host.runtime.call(&m, &t, "explode", b"x").result.unwrap(),
+        b""
+    );
+    match host.runtime.call(&m, &t, "explode", b"").result {
+        Err(e) => match e.kind() {
+            ErrorKind::GuestError { code: 1, message } => assert!(
+                message.starts_with("abort: the input is empty at assembly/abort.ts:"),
+                "{message}"
+            ),
+            other => panic!("expected guest error 1, got {other:?}"),
+        },
+        Ok(out) => panic!("the assertion should fail, got {out:?}"),
+    }
+    // The host then serves the next call normally.
+    assert!(host.runtime.call(&m, &t, "explode", b"y").result.is_ok());
 }

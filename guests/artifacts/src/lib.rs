@@ -157,6 +157,9 @@ pub mod hostile {
         TENANT_KEYS, TENANT_KEYS_PATH = "tenant_keys", "steal", "finds nothing: the output is empty";
         /// Panics (Rust). → `GuestError { code: 101 }` with the panic's location.
         PANIC, PANIC_PATH = "panic", "explode", "GuestError code 101 (panic) naming the location";
+        /// Fails an `assert` on an empty input (AssemblyScript, `guests/assemblyscript`). →
+        /// `GuestError { code: 1 }` naming the place, through the SDK's `abort`.
+        AS_ABORT, AS_ABORT_PATH = "as_abort", "explode", "GuestError code 1 (AssemblyScript abort) naming the place";
         /// Its allocator returns `0xFFFFFF00`. → `GuestMemoryOutOfBounds`, nothing written.
         BAD_ALLOC, BAD_ALLOC_PATH = "bad_alloc", "run", "GuestMemoryOutOfBounds (called with a non-empty input)";
         /// Passes `log` a region past the end of memory. → `GuestMemoryOutOfBounds`.
