@@ -11,6 +11,9 @@ source scripts/setup.sh
 step "system packages: QEMU for the Cortex-M4 board, binutils for \`size\`"
 need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
 
+step "system packages: clang, lld, wasi-libc and compiler-rt's wasm32 builtins for the C guests; Node.js and npm for the AssemblyScript guest"
+need_guest_packages
+
 step "toolchain (pinned in rust-toolchain.toml, with its targets)"
 need_toolchain
 

@@ -33,6 +33,16 @@ need_packages() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# need_guest_packages — what guests/artifacts/build.rs needs besides Rust to build every guest
+# from source: clang and wasm-ld (lld) for the C guests, Debian's wasi-libc sysroot and
+# compiler-rt's wasm32 builtins (without them the WASI link fails) for the C WASI guest, and
+# Node.js with npm for the AssemblyScript guest (its compiler comes from
+# guests/assemblyscript/package-lock.json through `npm ci`; it needs Node.js 18 or later).
+need_guest_packages() {
+  need_packages clang:clang wasm-ld:lld /usr/include/wasm32-wasi/stdio.h:wasi-libc \
+    :libclang-rt-14-dev-wasm32 node:nodejs npm:npm
+}
+
 # need_toolchain — the toolchain pinned in rust-toolchain.toml with its components and targets.
 # rustup adds the listed targets only when it installs the toolchain itself; `rustup toolchain
 # install` (no argument) also completes a toolchain that is already there.

@@ -39,9 +39,13 @@ fn engine_config(stack: &StackLimits) -> Config {
     config
 }
 
-/// Identifies the engine configuration above; part of compile-cache keys.
+/// Identifies the engine configuration above; part of compile-cache keys. With the `simd`
+/// feature wasmi accepts the `simd` and `relaxed-simd` proposals (its `Config::default`).
+#[cfg(not(feature = "simd"))]
 const CONFIG_DESCRIPTION: &str =
     "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";
+#[cfg(feature = "simd")]
+const CONFIG_DESCRIPTION: &str = "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits;simd";
 
 pub(crate) fn generation(shared: &Shared) -> Result<(Engine, Linker<CallState>), Error> {
     let engine = Engine::new(&engine_config(&shared.stack));

@@ -54,6 +54,7 @@
 //! | feature | default | effect |
 //! |---|---|---|
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
+//! | `simd` | no | wasmi's `simd`: modules using the fixed-width SIMD (`simd128`) and relaxed-SIMD proposals are accepted ([`SIMD`]); the std hosts enable it, the board does not (flash) |
 //! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
 //!
 //! ## Limitations with malicious guests
@@ -122,6 +123,10 @@ pub use runtime::{Runtime, RuntimeBuilder};
 pub use store::CallState;
 pub use tenant::{Tenant, TenantBuilder};
 pub use wasmi;
+
+/// Whether this build accepts modules that use SIMD (`simd128`, relaxed SIMD): the `simd`
+/// feature. Without it such modules are refused at compile time as `InvalidModule`.
+pub const SIMD: bool = cfg!(feature = "simd");
 
 #[cfg(test)]
 mod tests;

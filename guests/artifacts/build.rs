@@ -4,8 +4,13 @@
 //!    guests workspace (`guests/Cargo.toml`), with its own target directory next to the outer
 //!    one (`<target>/palisade-guests`), none of the outer build's RUSTFLAGS or wrappers, and the
 //!    outer jobserver (so it shares the outer `-j`);
-//! 2. the hostile WAT modules in `guests/hostile/wat/` assembled with `wat`;
-//! 3. two generated modules: `large` (≥ 1 MB of code for compile-cost benches) and
+//! 2. the C guests in `guests/c/` with clang and lld (`build_c_guests`): the native-ABI example
+//!    on the header-only SDK `palisade.h`, and a plain stdio program against Debian's wasi-libc;
+//! 3. the AssemblyScript guests in `guests/assemblyscript/` (`build_as_guests`): `npm ci` from the
+//!    committed lockfile into `<target>/palisade-guests/assemblyscript`, then `asc` with the SDK's
+//!    transform that adds the `palisade.abi` section;
+//! 4. the hostile WAT modules in `guests/hostile/wat/` assembled with `wat`;
+//! 5. two generated modules: `large` (≥ 1 MB of code for compile-cost benches) and
 //!    `compile_bomb` (more functions than wasmi's strict limits allow).
 //!
 //! `rerun-if-changed` lists every guest source, so an edited guest is rebuilt by the next build
@@ -58,6 +63,8 @@ fn main() -> Result {
     println!("cargo:rerun-if-env-changed=PALISADE_GUESTS_TARGET_DIR");
 
     build_rust_guests(&guests, &out)?;
+    build_c_guests(&guests, &out)?;
+    build_as_guests(&guests, &out)?;
     assemble_wat(&guests.join("hostile").join("wat"), &out)?;
     write(&out.join("large.wasm"), &large_module())?;
     write(&out.join("compile_bomb.wasm"), &compile_bomb())?;
@@ -69,7 +76,11 @@ fn rerun_for(dir: &Path, skip: &Path) -> Result {
     let entries = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
-        if path == skip || path.file_name().is_some_and(|n| n == "target") {
+        if path == skip
+            || path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "node_modules")
+        {
             continue;
         }
         if path.is_dir() {
@@ -200,6 +211,237 @@ fn build_rust_guests(guests: &Path, out: &Path) -> Result {
         write(&out.join(format!("{name}.wasm")), &bytes)?;
     }
     Ok(())
+}
+
+/// What to install for the C guests (Debian packages; `scripts/setup.sh` installs them).
+const C_PACKAGES: &str = "clang lld wasi-libc libclang-rt-14-dev-wasm32";
+
+/// C guests on `palisade.h`: (source in `guests/c/examples`, artifact name, extra clang flags).
+const C_NATIVE_GUESTS: &[(&str, &str, &[&str])] = &[
+    ("thermostat.c", "c_thermostat", &[]),
+    ("simd_checksum.c", "c_simd_checksum", &["-msimd128"]),
+];
+
+/// Where Debian's `wasi-libc` puts the WASI sysroot's headers and libraries.
+const WASI_INCLUDE: &str = "/usr/include/wasm32-wasi";
+const WASI_LIB: &str = "/usr/lib/wasm32-wasi";
+
+/// Runs `cmd`; on failure says what failed and the command to rerun by hand.
+fn run(mut cmd: Command, what: &str) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: could not run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({status}); its messages are above. The command was: {shown}"
+        ))
+    }
+}
+
+/// Whether `program --version` runs.
+fn has_command(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The C guests (`guests/c/`), built with clang for wasm32:
+///
+/// - `c_thermostat` and `c_simd_checksum` (with `-msimd128`): `examples/*.c` on the header-only
+///   SDK `palisade.h`, no C library (`--target=wasm32 -nostdlib`, wasm-ld with `--no-entry`);
+/// - `c_wasi_stdio`: `wasi/wasi_stdio.c`, a plain stdio program linked against Debian's
+///   wasi-libc (`--target=wasm32-wasi --sysroot=/usr`), which needs compiler-rt's builtins.
+///
+/// Each missing tool is a build error naming the Debian package that provides it.
+fn build_c_guests(guests: &Path, out: &Path) -> Result {
+    println!("cargo:rerun-if-env-changed=CLANG");
+    let clang = env::var("CLANG").unwrap_or_else(|_| "clang".into());
+    if !has_command(&clang) {
+        return Err(format!(
+            "the C guests (guests/c) are built with clang, and `{clang} --version` does not run. \
+             Install the C toolchain for wasm32: `apt-get install {C_PACKAGES}` (scripts/setup.sh, \
+             sourced by ci.sh, does it), or set CLANG to a clang with the wasm32 target"
+        ));
+    }
+    if !has_command("wasm-ld") {
+        return Err(format!(
+            "the C guests (guests/c) are linked with wasm-ld, which is not on PATH. Install lld: \
+             `apt-get install {C_PACKAGES}`"
+        ));
+    }
+    let c = guests.join("c");
+    for (source, name, extra) in C_NATIVE_GUESTS {
+        let mut native = Command::new(&clang);
+        native
+            .args([
+                "--target=wasm32",
+                "-nostdlib",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Wl,--no-entry,--strip-all,-z,stack-size=16384",
+            ])
+            .args(*extra)
+            .arg("-I")
+            .arg(&c)
+            .arg("-o")
+            .arg(out.join(format!("{name}.wasm")))
+            .arg(c.join("examples").join(source));
+        run(
+            native,
+            &format!("building the C guest guests/c/examples/{source}"),
+        )?;
+    }
+
+    if !Path::new(WASI_INCLUDE).join("stdio.h").is_file() {
+        return Err(format!(
+            "the C WASI guest (guests/c/wasi) needs the wasi-libc sysroot, and {WASI_INCLUDE}/stdio.h \
+             does not exist. Install it: `apt-get install {C_PACKAGES}`"
+        ));
+    }
+    let builtins = Command::new(&clang)
+        .args(["--target=wasm32-wasi", "-print-libgcc-file-name"])
+        .output()
+        .map_err(|e| format!("could not run {clang}: {e}"))?;
+    let builtins = PathBuf::from(String::from_utf8_lossy(&builtins.stdout).trim());
+    if !builtins.is_file() {
+        return Err(format!(
+            "the C WASI guest (guests/c/wasi) links compiler-rt's builtins for wasm32, and {} does \
+             not exist. Install them: `apt-get install {C_PACKAGES}` (the builtins are \
+             libclang-rt-14-dev-wasm32; use the package matching your clang's version)",
+            builtins.display()
+        ));
+    }
+    let mut wasi = Command::new(&clang);
+    wasi.args([
+        "--target=wasm32-wasi",
+        "--sysroot=/usr",
+        "-isystem",
+        WASI_INCLUDE,
+        &format!("-L{WASI_LIB}"),
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wl,--strip-all",
+    ])
+    .arg("-o")
+    .arg(out.join("c_wasi_stdio.wasm"))
+    .arg(c.join("wasi").join("wasi_stdio.c"));
+    run(wasi, "building the C WASI guest guests/c/wasi/wasi_stdio.c")
+}
+
+/// AssemblyScript guests: (entry file in `guests/assemblyscript/assembly`, artifact name).
+const AS_GUESTS: &[(&str, &str)] = &[("thermostat.ts", "as_thermostat"), ("abort.ts", "as_abort")];
+
+/// The oldest Node.js the pinned AssemblyScript runs on (its `engines.node`).
+const NODE_MAJOR: u32 = 18;
+
+/// The AssemblyScript guests (`guests/assemblyscript/`): `as_thermostat` and `as_abort`.
+///
+/// The sources, `package.json`, the committed `package-lock.json` and the SDK transform are
+/// copied into `<nested target>/assemblyscript`; `npm ci` installs the pinned compiler there
+/// (only when the lockfile changed since the last install), and `asc` compiles from there. The
+/// source tree gets no `node_modules`.
+fn build_as_guests(guests: &Path, out: &Path) -> Result {
+    let node_version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let Some(node_version) = node_version else {
+        return Err(format!(
+            "the AssemblyScript guests (guests/assemblyscript) are compiled with Node.js, and \
+             `node --version` does not run. Install Node.js {NODE_MAJOR} or later and npm \
+             (Debian: `apt-get install nodejs npm`; scripts/setup.sh does it)"
+        ));
+    };
+    let major = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    if major.is_none_or(|m| m < NODE_MAJOR) {
+        return Err(format!(
+            "the AssemblyScript guests need Node.js {NODE_MAJOR} or later; `node --version` says \
+             {node_version}. Install a newer Node.js"
+        ));
+    }
+    if !has_command("npm") {
+        return Err(
+            "the AssemblyScript guests (guests/assemblyscript) install their compiler with \
+             `npm ci`, and npm is not on PATH. Install it (Debian: `apt-get install npm`)"
+                .into(),
+        );
+    }
+    let src = guests.join("assemblyscript");
+    let work = nested_target_dir(out).join("assemblyscript");
+    fs::create_dir_all(work.join("assembly"))
+        .map_err(|e| format!("creating {}: {e}", work.display()))?;
+    // Every profile's build of this crate shares `work`, and one cargo invocation may run two
+    // of them at once: hold a lock over install and compile.
+    let lock_path = work.join(".build-lock");
+    let lock = fs::File::create(&lock_path)
+        .map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    for file in ["package.json", "palisade-abi.js"] {
+        copy(&src.join(file), &work.join(file))?;
+    }
+    for entry in fs::read_dir(src.join("assembly")).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if let Some(name) = path.file_name() {
+            copy(&path, &work.join("assembly").join(name))?;
+        }
+    }
+    let lockfile = fs::read(src.join("package-lock.json"))
+        .map_err(|e| format!("reading guests/assemblyscript/package-lock.json: {e}"))?;
+    let stamp = work.join("node_modules").join(".palisade-lock");
+    if fs::read(&stamp).ok().as_deref() != Some(lockfile.as_slice()) {
+        write(&work.join("package-lock.json"), &lockfile)?;
+        let mut npm = Command::new("npm");
+        npm.current_dir(&work)
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"]);
+        run(
+            npm,
+            "installing the AssemblyScript compiler (`npm ci` from guests/assemblyscript/package-lock.json; needs the npm registry once)",
+        )?;
+        write(&stamp, &lockfile)?;
+    }
+    for (source, name) in AS_GUESTS {
+        let mut asc = Command::new("node");
+        asc.current_dir(&work)
+            .arg(work.join("node_modules/assemblyscript/bin/asc.js"))
+            .arg(format!("assembly/{source}"))
+            .args([
+                "--runtime",
+                "stub",
+                "--use",
+                "abort=assembly/palisade/palisadeAbort",
+                "--transform",
+                "./palisade-abi.js",
+                "-O3z",
+                "--outFile",
+            ])
+            .arg(out.join(format!("{name}.wasm")));
+        run(
+            asc,
+            &format!("compiling the AssemblyScript guest guests/assemblyscript/assembly/{source}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` (only when the contents changed).
+fn copy(from: &Path, to: &Path) -> Result {
+    let bytes = fs::read(from).map_err(|e| format!("reading {}: {e}", from.display()))?;
+    write(to, &bytes)
 }
 
 fn assemble_wat(dir: &Path, out: &Path) -> Result {

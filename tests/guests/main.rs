@@ -7,6 +7,9 @@
     reason = "tests: a failed expectation fails the test"
 )]
 
+mod languages;
+mod simd;
+
 use palisade::{ErrorKind, Limits};
 use palisade_guest_artifacts::{COREMARK, LARGE, SDK_TOUR, SHA256, TEXT_TRANSFORM, THERMOSTAT};
 use palisade_tests::{compile, error_kind, host, tenant, tenant_with};

