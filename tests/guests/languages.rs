@@ -4,7 +4,7 @@
 //! lines and kv state, so a rule can be ported from one language to another unchanged.
 
 use palisade::{ErrorKind, MemoryKv};
-use palisade_guest_artifacts::hostile::AS_ABORT;
+use palisade_guest_artifacts::languages::hostile::AS_ABORT;
 use palisade_guest_artifacts::{AS_THERMOSTAT, C_THERMOSTAT, THERMOSTAT};
 use palisade_tests::{StepClock, compile, host_with, tenant};
 

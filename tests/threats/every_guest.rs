@@ -1,9 +1,10 @@
-//! One table over the whole hostile suite: every guest in `hostile::ALL` has a row saying how
+//! One table over the whole hostile suite: every guest in `hostile::ALL` (and the C and
+//! AssemblyScript ones in `languages::hostile::ALL`) has a row saying how
 //! it is run and exactly how Palisade stops it, so a new hostile guest cannot ship without a
 //! test. The per-threat files next to this one assert the details (logs, kv contents, reports).
 
 use palisade::{ContractViolation, ErrorKind, Limits, MemoryKv, TrapKind};
-use palisade_guest_artifacts::{Artifact, hostile};
+use palisade_guest_artifacts::{Artifact, hostile, languages};
 use palisade_tests::{Host, assert_serves_good_guest, attack_limits, host_with, tenant_with};
 use std::sync::Arc;
 
@@ -126,6 +127,10 @@ fn row(guest: &Artifact) -> Row {
                 ErrorKind::ContractViolation(ContractViolation::ForeignImport { .. })
             )
         })),
+        "as_abort" => plain(Stop::CallMatching("GuestError 1 naming the place", |k| {
+            matches!(k, ErrorKind::GuestError { code: 1, message }
+                if message.starts_with("abort: the input is empty at assembly/abort.ts:"))
+        })),
         "amplify_output" => Row {
             limits: Limits::builder()
                 .output_bytes(4096)
@@ -149,7 +154,7 @@ fn every_hostile_guest_is_stopped_as_documented() {
     // A clock that stands still: only fuel can stop the loops (a moving clock lets the
     // deadline, which host calls check, come first for `host_call_loop`).
     let host: Host = host_with(Arc::new(palisade::ManualClock::new()), MemoryKv::new());
-    for guest in hostile::ALL {
+    for guest in hostile::ALL.iter().chain(languages::hostile::ALL) {
         let row = row(guest);
         let t = tenant_with(&host, "mallory", row.grants, row.limits);
         let compiled = host.runtime.compile(guest.bytes);
