@@ -1096,6 +1096,7 @@ impl Registry {
             entry,
             input,
             interrupt,
+            None,
             read,
         );
         call.result = call.result.map_err(|e| e.with_plugin(plugin));
