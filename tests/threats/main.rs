@@ -16,3 +16,4 @@ mod exfiltration;
 mod memory;
 mod read_data;
 mod supply_chain;
+mod wasi;
