@@ -246,6 +246,9 @@ pub(crate) fn check(
     })
 }
 
+/// The `palisade` imports of a module, each with its capability's index.
+type PalisadeImports = Vec<(Box<str>, u8)>;
+
 /// Checks every import: a `palisade` function this host provides with the right signature,
 /// or one that `other(namespace, import)` accepts. Returns the capabilities needed and the
 /// `palisade` imports with theirs.
@@ -253,7 +256,7 @@ fn check_imports(
     module: &Module,
     table: &CapabilityTable,
     mut other: impl FnMut(&str, &wasmi::ImportType<'_>) -> Result<bool, Error>,
-) -> Result<(CapSet, Vec<(Box<str>, u8)>), Error> {
+) -> Result<(CapSet, PalisadeImports), Error> {
     let mut required = CapSet::EMPTY;
     let mut imports = Vec::new();
     for import in module.imports() {

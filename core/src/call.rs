@@ -42,15 +42,11 @@ impl Runtime {
         input: &[u8],
         interrupt: &Interrupt,
     ) -> Call<Vec<u8>> {
-        self.call_inner(
-            module,
-            tenant,
-            entry,
-            input,
-            Some(interrupt),
-            None,
-            <[u8]>::to_vec,
-        )
+        let hooks = CallHooks {
+            interrupt: Some(interrupt),
+            extensions: None,
+        };
+        self.call_inner(module, tenant, entry, input, hooks, <[u8]>::to_vec)
     }
 
     /// [`Runtime::call`] with the per-call extension slot seeded from `extensions`: host
@@ -66,15 +62,11 @@ impl Runtime {
         input: &[u8],
         extensions: &mut Extensions,
     ) -> Call<Vec<u8>> {
-        self.call_inner(
-            module,
-            tenant,
-            entry,
-            input,
-            None,
-            Some(extensions),
-            <[u8]>::to_vec,
-        )
+        let hooks = CallHooks {
+            interrupt: None,
+            extensions: Some(extensions),
+        };
+        self.call_inner(module, tenant, entry, input, hooks, <[u8]>::to_vec)
     }
 
     /// Calls `entry` of `module` for `tenant` with `input`, handing the output to `read` in
@@ -87,7 +79,7 @@ impl Runtime {
         input: &[u8],
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
-        self.call_inner(module, tenant, entry, input, None, None, read)
+        self.call_inner(module, tenant, entry, input, CallHooks::default(), read)
     }
 
     /// [`Runtime::call_with`], optionally interruptible.
@@ -97,10 +89,13 @@ impl Runtime {
         tenant: &Tenant,
         entry: &str,
         input: &[u8],
-        interrupt: Option<&Interrupt>,
-        extensions: Option<&mut Extensions>,
+        hooks: CallHooks<'_>,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
+        let CallHooks {
+            interrupt,
+            extensions,
+        } = hooks;
         let start = self.shared.clock.now();
         let mut report = CallReport {
             outcome: Outcome::Ok,
@@ -393,6 +388,13 @@ fn refuel(store: &mut Store<CallState>, required: u64) -> Result<(), Error> {
     let give = limits.fuel_slice.max(need).min(reserve);
     store.data_mut().fuel_reserve = reserve - give;
     set_fuel(store, left + give)
+}
+
+/// What the host hands a call besides its input: an interrupt, and the extension slot's values.
+#[derive(Default)]
+pub(crate) struct CallHooks<'a> {
+    pub(crate) interrupt: Option<&'a Interrupt>,
+    pub(crate) extensions: Option<&'a mut Extensions>,
 }
 
 /// What one call runs: the entry point, its input, when it was admitted, its interrupt, and
