@@ -54,7 +54,7 @@
 //! | feature | default | effect |
 //! |---|---|---|
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
-//! | `wasi` | no | the WASI preview1 profile ([`wasi`], `docs/WASI.md`): modules importing `wasi_snapshot_preview1` run as guests, stdin = input, stdout = output |
+//! | `wasi` | no | the WASI preview1 profile (module `wasi`, `docs/WASI.md`): modules importing `wasi_snapshot_preview1` run as guests, stdin = input, stdout = output |
 //! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
 //!
 //! ## Limitations with malicious guests
