@@ -42,6 +42,7 @@ step "guests workspace (wasm32): clippy and SDK docs"
 step "no_std core and MCU adapter for the embedded targets"
 for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   cargo build -p palisade --target "$target"
+  cargo build -p palisade --features wasi --target "$target"
   cargo build -p palisade-mcu --features defmt --target "$target"
 done
 

@@ -41,6 +41,29 @@ pub struct ContractInfo {
     /// `palisade_alloc` and the entry point, under the call's fuel, deadline and interrupt
     /// (Palisade exports it as [`START_EXPORT`] to run it so).
     pub has_start: bool,
+    /// Set for a WASI guest (`docs/WASI.md`): a module that imports from
+    /// `wasi_snapshot_preview1`. Its entry points take no parameters and return nothing; its
+    /// input is stdin and its output stdout. `abi_version` is then 0 (WASI guests declare none).
+    pub wasi: Option<WasiInfo>,
+}
+
+/// What kind of WASI guest a module is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasiKind {
+    /// Exports `_start`, the one entry point: `main` of an ordinary program.
+    Command,
+    /// Exports no `_start`: every call runs `_initialize` (if exported) and then one of its
+    /// exported `() -> ()` functions.
+    Reactor,
+}
+
+/// What the contract check learned about a WASI guest.
+#[derive(Debug, Clone)]
+pub struct WasiInfo {
+    /// Command or reactor.
+    pub kind: WasiKind,
+    /// The `wasi_snapshot_preview1` functions it imports, in import order.
+    pub imports: Vec<Box<str>>,
 }
 
 impl ContractInfo {
@@ -135,6 +158,16 @@ pub(crate) fn check(
     table: &CapabilityTable,
     has_start: bool,
 ) -> Result<ContractInfo, Error> {
+    // A module that declares `palisade.abi` is an ABI-v1 guest whatever it imports (a WASI
+    // import is then foreign); one that does not and imports WASI is a WASI guest.
+    #[cfg(feature = "wasi")]
+    if module
+        .imports()
+        .any(|i| i.module() == crate::wasi::NAMESPACE)
+        && !module.custom_sections().any(|s| s.name() == ABI_SECTION)
+    {
+        return check_wasi(module, table, has_start);
+    }
     let abi_version = abi_version(module)?;
 
     let mut has_memory = false;
@@ -202,9 +235,34 @@ pub(crate) fn check(
         return Err(ContractViolation::NoEntryPoint.into());
     }
 
+    let (required, imports) = check_imports(module, table, |_, _| Ok(false))?;
+    Ok(ContractInfo {
+        abi_version,
+        required,
+        imports,
+        entries,
+        has_start,
+        wasi: None,
+    })
+}
+
+/// The `palisade` imports of a module, each with its capability's index.
+type PalisadeImports = Vec<(Box<str>, u8)>;
+
+/// Checks every import: a `palisade` function this host provides with the right signature,
+/// or one that `other(namespace, import)` accepts. Returns the capabilities needed and the
+/// `palisade` imports with theirs.
+fn check_imports(
+    module: &Module,
+    table: &CapabilityTable,
+    mut other: impl FnMut(&str, &wasmi::ImportType<'_>) -> Result<bool, Error>,
+) -> Result<(CapSet, PalisadeImports), Error> {
     let mut required = CapSet::EMPTY;
     let mut imports = Vec::new();
     for import in module.imports() {
+        if other(import.module(), &import)? {
+            continue;
+        }
         let name = import.name();
         let ExternType::Func(f) = import.ty() else {
             return Err(ContractViolation::ForeignImport {
@@ -234,12 +292,118 @@ pub(crate) fn check(
         }
         imports.push((Box::from(name), def.capability));
     }
+    Ok((required, imports))
+}
+
+/// The contract of a WASI guest (`docs/WASI.md`): a memory, `_start` (a command) or entry
+/// points `() -> ()` (a reactor), and imports that are preview1 functions with their
+/// specified types or `palisade` functions as for an ABI-v1 guest. No `palisade.abi` section
+/// and no allocator are needed: input and output go through stdin and stdout.
+#[cfg(feature = "wasi")]
+fn check_wasi(
+    module: &Module,
+    table: &CapabilityTable,
+    has_start: bool,
+) -> Result<ContractInfo, Error> {
+    use crate::wasi;
+
+    let mut has_memory = false;
+    let mut command = false;
+    let mut entries = Vec::new();
+    for export in module.exports() {
+        let name = export.name();
+        let ty = export.ty();
+        if name == MEMORY_EXPORT {
+            if !matches!(ty, ExternType::Memory(_)) {
+                return Err(ContractViolation::WrongExportType {
+                    name: name.into(),
+                    expected: "a memory",
+                    found: describe_extern(ty),
+                }
+                .into());
+            }
+            has_memory = true;
+            continue;
+        }
+        let ExternType::Func(f) = ty else {
+            continue;
+        };
+        if has_start && name == START_EXPORT {
+            continue;
+        }
+        if name.starts_with(RESERVED_PREFIX) {
+            return Err(ContractViolation::ReservedExport { name: name.into() }.into());
+        }
+        let unit = is_func(f, &[], &[]);
+        if name == wasi::START || name == wasi::INITIALIZE {
+            if !unit {
+                return Err(ContractViolation::WrongExportType {
+                    name: name.into(),
+                    expected: "a function () -> ()",
+                    found: describe_extern(ty),
+                }
+                .into());
+            }
+            command |= name == wasi::START;
+            continue;
+        }
+        // Other exports of other types (`cabi_realloc`, helpers) are not entry points.
+        if unit {
+            entries.push(Box::from(name));
+        }
+    }
+    if !has_memory {
+        return Err(ContractViolation::MissingExport {
+            name: MEMORY_EXPORT,
+            expected: "a memory",
+        }
+        .into());
+    }
+    let kind = if command {
+        // A command's one entry point is `_start`; its other exports are not called.
+        entries = alloc::vec![Box::from(wasi::START)];
+        WasiKind::Command
+    } else {
+        WasiKind::Reactor
+    };
+    if entries.is_empty() {
+        return Err(ContractViolation::NoEntryPoint.into());
+    }
+    let mut wasi_imports = Vec::new();
+    let (required, imports) = check_imports(module, table, |namespace, import| {
+        if namespace != wasi::NAMESPACE {
+            return Ok(false);
+        }
+        let name = import.name();
+        let full = || concat(&[wasi::NAMESPACE, ".", name]);
+        let Some(expected) = wasi::func_type(name) else {
+            return Err(ContractViolation::UnknownImport { name: full() }.into());
+        };
+        match import.ty() {
+            ExternType::Func(f) if *f == expected => {}
+            ExternType::Func(f) => {
+                return Err(ContractViolation::ImportSignature {
+                    name: full(),
+                    expected: describe(&expected),
+                    found: describe(f),
+                }
+                .into());
+            }
+            _ => return Err(ContractViolation::ForeignImport { import: full() }.into()),
+        }
+        wasi_imports.push(Box::from(name));
+        Ok(true)
+    })?;
     Ok(ContractInfo {
-        abi_version,
+        abi_version: 0,
         required,
         imports,
         entries,
         has_start,
+        wasi: Some(WasiInfo {
+            kind,
+            imports: wasi_imports,
+        }),
     })
 }
 

@@ -9,6 +9,7 @@ use wasmi::{Engine, Linker, Store, TypedFunc, TypedResumableCall, WasmParams, Wa
 use crate::abi::{self, ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::digest::Digest;
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome, wasm_reason};
+use crate::extensions::Extensions;
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
 use crate::module::CompiledModule;
@@ -41,14 +42,31 @@ impl Runtime {
         input: &[u8],
         interrupt: &Interrupt,
     ) -> Call<Vec<u8>> {
-        self.call_inner(
-            module,
-            tenant,
-            entry,
-            input,
-            Some(interrupt),
-            <[u8]>::to_vec,
-        )
+        let hooks = CallHooks {
+            interrupt: Some(interrupt),
+            extensions: None,
+        };
+        self.call_inner(module, tenant, entry, input, hooks, <[u8]>::to_vec)
+    }
+
+    /// [`Runtime::call`] with the per-call extension slot seeded from `extensions`: host
+    /// functions reach the values through [`CallState::extensions`], and when the call ends
+    /// (whatever its outcome) `extensions` holds what the call left there. This is how an
+    /// embedder keeps per-call state (the plugin being run, what the guest handed back) without
+    /// thread-locals.
+    pub fn call_with_extensions(
+        &self,
+        module: &CompiledModule,
+        tenant: &Tenant,
+        entry: &str,
+        input: &[u8],
+        extensions: &mut Extensions,
+    ) -> Call<Vec<u8>> {
+        let hooks = CallHooks {
+            interrupt: None,
+            extensions: Some(extensions),
+        };
+        self.call_inner(module, tenant, entry, input, hooks, <[u8]>::to_vec)
     }
 
     /// Calls `entry` of `module` for `tenant` with `input`, handing the output to `read` in
@@ -61,7 +79,7 @@ impl Runtime {
         input: &[u8],
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
-        self.call_inner(module, tenant, entry, input, None, read)
+        self.call_inner(module, tenant, entry, input, CallHooks::default(), read)
     }
 
     /// [`Runtime::call_with`], optionally interruptible.
@@ -71,9 +89,13 @@ impl Runtime {
         tenant: &Tenant,
         entry: &str,
         input: &[u8],
-        interrupt: Option<&Interrupt>,
+        hooks: CallHooks<'_>,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
+        let CallHooks {
+            interrupt,
+            extensions,
+        } = hooks;
         let start = self.shared.clock.now();
         let mut report = CallReport {
             outcome: Outcome::Ok,
@@ -88,13 +110,14 @@ impl Runtime {
         let result = self
             .admit(module, tenant, entry, input, start)
             .and_then(|()| {
-                let call = CallSpec {
+                let mut call = CallSpec {
                     entry,
                     input,
                     start,
                     interrupt,
+                    extensions,
                 };
-                self.run(module, tenant, &call, &mut report, read)
+                self.run(module, tenant, &mut call, &mut report, read)
             });
         report.wall_time = self.shared.clock.now().saturating_since(start);
         let result = result.map_err(|e| {
@@ -151,7 +174,7 @@ impl Runtime {
         &self,
         module: &CompiledModule,
         tenant: &Tenant,
-        call: &CallSpec<'_>,
+        call: &mut CallSpec<'_>,
         report: &mut CallReport,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, Error> {
@@ -163,6 +186,9 @@ impl Runtime {
             call.start.saturating_add(limits.deadline),
         );
         state.interrupt = call.interrupt.cloned();
+        if let Some(ext) = call.extensions.as_deref_mut() {
+            state.extensions = core::mem::take(ext);
+        }
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.meter);
         let result = Self::run_in(
@@ -174,6 +200,9 @@ impl Runtime {
             read,
         );
         let fuel_left = store.get_fuel().unwrap_or(0);
+        if let Some(ext) = call.extensions.as_deref_mut() {
+            *ext = core::mem::take(&mut store.data_mut().extensions);
+        }
         let state = store.data();
         // KV call scope (docs/ABI.md): a call's writes take effect only if it succeeded.
         let result = match result {
@@ -235,6 +264,12 @@ impl Runtime {
             .get_memory(&*store, MEMORY_EXPORT)
             .ok_or_else(|| missing(MEMORY_EXPORT))?;
         store.data_mut().memory = Some(memory);
+
+        #[cfg(feature = "wasi")]
+        if let Some(wasi) = &module.0.info.wasi {
+            let has_start = module.0.info.has_start;
+            return crate::wasi::run(store, &instance, has_start, wasi.kind, entry, input, read);
+        }
 
         if module.0.info.has_start {
             // The start function, hoisted into an export: a call like any other, in slices.
@@ -308,7 +343,7 @@ fn set_fuel(store: &mut Store<CallState>, fuel: u64) -> Result<(), Error> {
 }
 
 /// Runs `func` to completion in fuel slices, checking the deadline between slices.
-fn drive<P: WasmParams, R: WasmResults>(
+pub(crate) fn drive<P: WasmParams, R: WasmResults>(
     store: &mut Store<CallState>,
     func: &TypedFunc<P, R>,
     params: P,
@@ -355,12 +390,21 @@ fn refuel(store: &mut Store<CallState>, required: u64) -> Result<(), Error> {
     set_fuel(store, left + give)
 }
 
-/// What one call runs: the entry point, its input, when it was admitted, and its interrupt.
+/// What the host hands a call besides its input: an interrupt, and the extension slot's values.
+#[derive(Default)]
+pub(crate) struct CallHooks<'a> {
+    pub(crate) interrupt: Option<&'a Interrupt>,
+    pub(crate) extensions: Option<&'a mut Extensions>,
+}
+
+/// What one call runs: the entry point, its input, when it was admitted, its interrupt, and
+/// the embedder's extension slot (moved into the call's state and back out).
 struct CallSpec<'a> {
     entry: &'a str,
     input: &'a [u8],
     start: Instant,
     interrupt: Option<&'a Interrupt>,
+    extensions: Option<&'a mut Extensions>,
 }
 
 /// What a call did: its outcome and what it cost. Every call produces one, successful or not.

@@ -54,6 +54,9 @@ pub(crate) fn generation(shared: &Shared) -> Result<(Engine, Linker<CallState>),
         install(&mut linker)
             .map_err(|e| Error::config(wasm_reason(&e, "a host function could not be linked")))?;
     }
+    #[cfg(feature = "wasi")]
+    crate::wasi::install(&mut linker)
+        .map_err(|e| Error::config(wasm_reason(&e, "a WASI function could not be linked")))?;
     Ok((engine, linker))
 }
 

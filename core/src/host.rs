@@ -34,6 +34,25 @@ impl Instant {
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Instant;
+
+    /// Nanoseconds since 1970-01-01T00:00:00Z, if the host knows the date (default: `None`).
+    /// Only WASI's `clock_time_get(realtime)` asks; without it a guest reads [`Clock::now`]
+    /// there too, so it measures durations but does not learn the date.
+    fn unix_time(&self) -> Option<u64> {
+        None
+    }
+
+    /// Waits until [`Clock::now`] reaches `until` (WASI's `poll_oneoff` sleeps with it, never
+    /// past the call's deadline and in short steps, so an interrupt is seen).
+    ///
+    /// The default busy-waits on [`Clock::now`]: right for a no_std host with nothing better,
+    /// costly anywhere else. A host with an OS sleeps (`palisade-std`'s `StdClock`), a board
+    /// may wait for an interrupt, and a simulated clock ([`ManualClock`]) jumps forward.
+    fn sleep_until(&self, until: Instant) {
+        while self.now() < until {
+            core::hint::spin_loop();
+        }
+    }
 }
 
 /// A clock that moves only when told to: for tests and for simulated time.
@@ -58,6 +77,12 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         Instant(*self.now.lock())
+    }
+
+    /// Simulated time: a sleep moves the clock forward to `until` at once.
+    fn sleep_until(&self, until: Instant) {
+        let mut now = self.now.lock();
+        *now = (*now).max(until.0);
     }
 }
 

@@ -55,6 +55,7 @@
 //! |---|---|---|
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
 //! | `simd` | no | wasmi's `simd`: modules using the fixed-width SIMD (`simd128`) and relaxed-SIMD proposals are accepted ([`SIMD`]); the std hosts enable it, the board does not (flash) |
+//! | `wasi` | no | the WASI preview1 profile (module `wasi`, `docs/WASI.md`): modules importing `wasi_snapshot_preview1` run as guests, stdin = input, stdout = output |
 //! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
 //!
 //! ## Limitations with malicious guests
@@ -80,6 +81,7 @@ mod digest;
 mod engine;
 mod error;
 mod escape;
+mod extensions;
 mod host;
 mod interrupt;
 mod kv;
@@ -94,6 +96,8 @@ pub mod start;
 mod store;
 mod tenant;
 mod trap;
+#[cfg(feature = "wasi")]
+pub mod wasi;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
 pub use call::{Call, CallReport};
@@ -101,6 +105,7 @@ pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
 pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
 pub use escape::{Escaped, MAX_LOG_LINE_BYTES};
+pub use extensions::Extensions;
 pub use host::{
     Clock, DiscardLog, Instant, LogLevel, LogRecord, LogSink, ManualClock, NoRandom, RandomError,
     RandomSource, SeededRandom,

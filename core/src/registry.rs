@@ -1095,7 +1095,10 @@ impl Registry {
             tenant,
             entry,
             input,
-            interrupt,
+            crate::call::CallHooks {
+                interrupt,
+                extensions: None,
+            },
             read,
         );
         call.result = call.result.map_err(|e| e.with_plugin(plugin));

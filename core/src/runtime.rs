@@ -296,6 +296,8 @@ impl Runtime {
             id: id.into(),
             grants: CapSet::EMPTY,
             limits: Limits::default(),
+            args: Vec::new(),
+            env: Vec::new(),
             error: None,
         }
     }

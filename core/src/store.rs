@@ -7,6 +7,7 @@ use wasmi::Memory;
 
 use crate::capability::{CapabilityTable, Installer};
 use crate::digest::Digest;
+use crate::extensions::Extensions;
 use crate::host::{Clock, Instant, LogSink, RandomSource};
 use crate::interrupt::Interrupt;
 use crate::limits::{Limits, MemoryMeter, StackLimits};
@@ -44,6 +45,8 @@ pub struct CallState {
     pub(crate) kv_written: usize,
     /// This call's KV writes, committed when it succeeds (`Runtime::run`).
     pub(crate) kv_writes: KvWrites,
+    /// The per-call extension slot: the embedder's (and profiles') own state for this call.
+    pub(crate) extensions: Extensions,
 }
 
 impl CallState {
@@ -65,6 +68,18 @@ impl CallState {
     /// The host clock's current time.
     pub fn clock_now(&self) -> Instant {
         self.shared.clock.now()
+    }
+
+    /// The per-call extension slot: values the embedder seeded with
+    /// [`Runtime::call_with_extensions`](crate::Runtime::call_with_extensions) (and that profiles
+    /// such as WASI keep), one per type. Fresh for every call.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// The per-call extension slot, for changing (see [`CallState::extensions`]).
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
     }
 
     /// Whether the host has interrupted this call ([`Runtime::call_interruptible`](crate::Runtime::call_interruptible)); a host
@@ -99,6 +114,7 @@ impl CallState {
             log_dropped: 0,
             kv_written: 0,
             kv_writes: KvWrites::default(),
+            extensions: Extensions::new(),
             limits,
             tenant,
         }

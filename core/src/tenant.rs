@@ -15,6 +15,10 @@ pub(crate) struct TenantInner {
     pub(crate) grants: CapSet,
     pub(crate) limits: Limits,
     pub(crate) bucket: spin::Mutex<TokenBucket>,
+    /// The WASI profile's `args` (`docs/WASI.md`), each without its NUL.
+    pub(crate) args: Vec<Box<[u8]>>,
+    /// The WASI profile's environment, each entry `KEY=VALUE` without its NUL.
+    pub(crate) env: Vec<Box<[u8]>>,
 }
 
 /// A tenant: who is calling, which capabilities it was granted, and its limits.
@@ -30,6 +34,8 @@ impl Tenant {
             grants,
             limits,
             bucket: spin::Mutex::new(TokenBucket::new()),
+            args: Vec::new(),
+            env: Vec::new(),
         }))
     }
 
@@ -46,6 +52,17 @@ impl Tenant {
     /// The limits each call runs under.
     pub fn limits(&self) -> &Limits {
         &self.0.limits
+    }
+
+    /// The arguments a WASI guest of this tenant sees (`args_get`; empty by default).
+    pub fn wasi_args(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.args.iter().map(|a| &**a)
+    }
+
+    /// The environment a WASI guest of this tenant sees (`environ_get`), as `KEY=VALUE`
+    /// entries; empty by default.
+    pub fn wasi_env(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.env.iter().map(|e| &**e)
     }
 }
 
@@ -66,6 +83,8 @@ pub struct TenantBuilder<'r> {
     pub(crate) id: Box<str>,
     pub(crate) grants: CapSet,
     pub(crate) limits: Limits,
+    pub(crate) args: Vec<Box<[u8]>>,
+    pub(crate) env: Vec<Box<[u8]>>,
     pub(crate) error: Option<Error>,
 }
 
@@ -102,11 +121,46 @@ impl TenantBuilder<'_> {
         self
     }
 
+    /// The arguments a WASI guest sees (`args_get`, `docs/WASI.md`), replacing any set before;
+    /// by convention the first is the program's name. Default: none. An argument containing a
+    /// NUL byte is reported by [`TenantBuilder::build`].
+    pub fn wasi_args<A: AsRef<[u8]>>(mut self, args: impl IntoIterator<Item = A>) -> Self {
+        self.args = args.into_iter().map(|a| Box::from(a.as_ref())).collect();
+        self
+    }
+
+    /// The environment a WASI guest sees (`environ_get`), replacing any set before. Default:
+    /// empty, whatever the host's own environment holds. A key that is empty or contains `=`
+    /// or NUL, or a value containing NUL, is reported by [`TenantBuilder::build`].
+    pub fn wasi_env<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.env = vars
+            .into_iter()
+            .map(|(k, v)| {
+                let (k, v) = (k.as_ref(), v.as_ref());
+                let mut entry = Vec::with_capacity(k.len() + 1 + v.len());
+                entry.extend_from_slice(k);
+                entry.push(b'=');
+                entry.extend_from_slice(v);
+                if k.is_empty() || k.contains(&b'=') {
+                    // Marks the entry invalid: `build` reports it.
+                    entry.insert(0, 0);
+                }
+                entry.into_boxed_slice()
+            })
+            .collect();
+        self
+    }
+
     /// The tenant.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an unknown capability or an empty id.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an unknown capability, an empty id,
+    /// or a WASI argument or environment entry that a guest could not read back (see
+    /// [`TenantBuilder::wasi_args`], [`TenantBuilder::wasi_env`]).
     pub fn build(self) -> Result<Tenant, Error> {
         if let Some(e) = self.error {
             return Err(e.with_tenant(&self.id));
@@ -114,6 +168,23 @@ impl TenantBuilder<'_> {
         if self.id.is_empty() {
             return Err(Error::config("a tenant id must not be empty"));
         }
-        Ok(Tenant::new_unchecked(&self.id, self.grants, self.limits))
+        if self.args.iter().any(|a| a.contains(&0)) {
+            return Err(Error::config(
+                "a WASI argument contains a NUL byte; guests read arguments as C strings",
+            )
+            .with_tenant(&self.id));
+        }
+        if self.env.iter().any(|e| e.contains(&0)) {
+            return Err(Error::config(
+                "a WASI environment variable has an empty key, a key containing `=`, or a NUL byte",
+            )
+            .with_tenant(&self.id));
+        }
+        let mut tenant = Tenant::new_unchecked(&self.id, self.grants, self.limits);
+        if let Some(inner) = Arc::get_mut(&mut tenant.0) {
+            inner.args = self.args;
+            inner.env = self.env;
+        }
+        Ok(tenant)
     }
 }

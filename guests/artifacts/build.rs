@@ -4,11 +4,15 @@
 //!    guests workspace (`guests/Cargo.toml`), with its own target directory next to the outer
 //!    one (`<target>/palisade-guests`), none of the outer build's RUSTFLAGS or wrappers, and the
 //!    outer jobserver (so it shares the outer `-j`);
-//! 2. the C guests in `guests/c/` with clang and lld (`build_c_guests`): the native-ABI example
-//!    on the header-only SDK `palisade.h`, and a plain stdio program against Debian's wasi-libc;
-//! 3. the AssemblyScript guests in `guests/assemblyscript/` (`build_as_guests`): `npm ci` from the
-//!    committed lockfile into `<target>/palisade-guests/assemblyscript`, then `asc` with the SDK's
-//!    transform that adds the `palisade.abi` section;
+//!    then `cargo build --release --target wasm32-wasip1 -p wasi-tour` for the ordinary Rust
+//!    WASI program (`examples/wasi-tour`, which the first build excludes);
+//! 2. with the feature `languages`, the C guests in `guests/c/` with clang and lld
+//!    (`build_c_guests`): the native-ABI example on the header-only SDK `palisade.h`, and a
+//!    plain stdio program against Debian's wasi-libc;
+//! 3. with the feature `languages`, the AssemblyScript guests in `guests/assemblyscript/`
+//!    (`build_as_guests`): `npm ci` from the committed lockfile into
+//!    `<target>/palisade-guests/assemblyscript`, then `asc` with the SDK's transform that adds
+//!    the `palisade.abi` section;
 //! 4. the hostile WAT modules in `guests/hostile/wat/` assembled with `wat`;
 //! 5. two generated modules: `large` (≥ 1 MB of code for compile-cost benches) and
 //!    `compile_bomb` (more functions than wasmi's strict limits allow).
@@ -113,14 +117,17 @@ fn nested_target_dir(out: &Path) -> PathBuf {
 
 /// The target every guest is built for.
 const GUEST_TARGET: &str = "wasm32-unknown-unknown";
+/// The target of the WASI guests: (package, binary = the .wasm file stem, artifact name).
+const WASI_TARGET: &str = "wasm32-wasip1";
+const WASI_GUESTS: &[(&str, &str, &str)] = &[("wasi-tour", "wasi_tour", "wasi_tour")];
 
-/// Makes sure the active toolchain has the standard library for [`GUEST_TARGET`].
+/// Makes sure the active toolchain has the standard library for `target`.
 ///
 /// `rust-toolchain.toml` lists the target, but rustup adds listed targets only when it installs
 /// the toolchain itself: a machine that already had the pinned toolchain lacks them. So the build
 /// installs the target through rustup (one line on the terminal), and without rustup says exactly
 /// what to install.
-fn ensure_guest_target() -> Result {
+fn ensure_guest_target(target: &str) -> Result {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -129,7 +136,7 @@ fn ensure_guest_target() -> Result {
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot
         .join("lib/rustlib")
-        .join(GUEST_TARGET)
+        .join(target)
         .join("lib")
         .is_dir()
     {
@@ -137,49 +144,73 @@ fn ensure_guest_target() -> Result {
     }
     let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
     let mut add = Command::new("rustup");
-    add.args(["target", "add", GUEST_TARGET]);
+    add.args(["target", "add", target]);
     if let Some(toolchain) = &toolchain {
         add.args(["--toolchain", toolchain]);
     }
     let on = toolchain.as_deref().unwrap_or("the active toolchain");
     let Ok(mut child) = add.spawn() else {
         return Err(format!(
-            "the guests are built for {GUEST_TARGET}, whose standard library is not installed in \
+            "the guests are built for {target}, whose standard library is not installed in \
              {}, and rustup is not on PATH to install it. Install Rust with rustup \
              (https://rustup.rs: `curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh`) \
              and build again; the pinned toolchain and targets in rust-toolchain.toml are then \
              installed for you. Without rustup, install your distribution's Rust standard library \
-             for {GUEST_TARGET} (Debian: `apt-get install libstd-rust-dev-wasm32`).",
+             for {target} (Debian: `apt-get install libstd-rust-dev-wasm32`).",
             sysroot.display()
         ));
     };
     println!(
-        "cargo:warning=installing the Rust target {GUEST_TARGET} for {on} (the guests are built \
-         for it): rustup target add {GUEST_TARGET}"
+        "cargo:warning=installing the Rust target {target} for {on} (the guests are built \
+         for it): rustup target add {target}"
     );
     match child.wait() {
         Ok(status) if status.success() => Ok(()),
         outcome => Err(format!(
-            "`rustup target add {GUEST_TARGET}` failed ({outcome:?}); run it yourself and look at \
+            "`rustup target add {target}` failed ({outcome:?}); run it yourself and look at \
              its message (a network or permissions problem?), then build again"
         )),
     }
 }
 
 fn build_rust_guests(guests: &Path, out: &Path) -> Result {
-    ensure_guest_target()?;
+    ensure_guest_target(GUEST_TARGET)?;
+    let mut args = vec!["--workspace"];
+    for (package, _, _) in WASI_GUESTS {
+        args.extend(["--exclude", package]);
+    }
+    cargo_build(guests, out, GUEST_TARGET, &args)?;
+    let built = nested_target_dir(out).join(GUEST_TARGET).join("release");
+    for (stem, name) in RUST_GUESTS {
+        let from = built.join(format!("{stem}.wasm"));
+        let bytes =
+            fs::read(&from).map_err(|e| format!("reading built guest {}: {e}", from.display()))?;
+        write(&out.join(format!("{name}.wasm")), &bytes)?;
+    }
+    ensure_guest_target(WASI_TARGET)?;
+    let mut args = Vec::new();
+    for (package, _, _) in WASI_GUESTS {
+        args.extend(["-p", package]);
+    }
+    cargo_build(guests, out, WASI_TARGET, &args)?;
+    let built = nested_target_dir(out).join(WASI_TARGET).join("release");
+    for (_, stem, name) in WASI_GUESTS {
+        let from = built.join(format!("{stem}.wasm"));
+        let bytes =
+            fs::read(&from).map_err(|e| format!("reading built guest {}: {e}", from.display()))?;
+        write(&out.join(format!("{name}.wasm")), &bytes)?;
+    }
+    Ok(())
+}
+
+/// `cargo build --release --target <target> --locked <args>` in the guests workspace.
+fn cargo_build(guests: &Path, out: &Path, target: &str, args: &[&str]) -> Result {
     let target_dir = nested_target_dir(out);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(guests)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--workspace",
-            "--locked",
-        ])
+        .args(["build", "--release", "--target", target, "--locked"])
+        .args(args)
         .env("CARGO_TARGET_DIR", &target_dir);
     // The outer build's flags and wrappers (clippy-driver, coverage, sanitizers) are for the
     // host target: none of them may leak into the guests.
@@ -203,16 +234,10 @@ fn build_rust_guests(guests: &Path, out: &Path) -> Result {
     if !status.success() {
         return Err(format!(
             "building the guests failed ({status}); the compiler's messages are above. To see \
-             them alone, run `cargo build --release --target {GUEST_TARGET}` in {}",
+             them alone, run `cargo build --release --target {target} {}` in {}",
+            args.join(" "),
             guests.display()
         ));
-    }
-    let built = target_dir.join(GUEST_TARGET).join("release");
-    for (stem, name) in RUST_GUESTS {
-        let from = built.join(format!("{stem}.wasm"));
-        let bytes =
-            fs::read(&from).map_err(|e| format!("reading built guest {}: {e}", from.display()))?;
-        write(&out.join(format!("{name}.wasm")), &bytes)?;
     }
     Ok(())
 }

@@ -131,6 +131,42 @@ fn row(guest: &Artifact) -> Row {
             matches!(k, ErrorKind::GuestError { code: 1, message }
                 if message.starts_with("abort: the input is empty at assembly/abort.ts:"))
         })),
+        "wasi_path_open" => Row {
+            grants: &["log", "clock", "random", "kv.read"],
+            ..plain(Stop::Call(ErrorKind::GuestError {
+                code: palisade::wasi::errno::NOTCAPABLE,
+                message: String::new(),
+            }))
+        },
+        "wasi_stdout_flood" => Row {
+            limits: Limits::builder()
+                .fuel(budget)
+                .output_bytes(100_000)
+                .calls_per_second(0)
+                .build(),
+            ..plain(Stop::Call(ErrorKind::OutputTooLarge {
+                len: 120_000,
+                cap: 100_000,
+            }))
+        },
+        "wasi_stderr_flood" => Row {
+            grants: &["log"],
+            ..plain(Stop::Call(ErrorKind::OutOfFuel { budget }))
+        },
+        "wasi_sleep" => Row {
+            grants: &["clock"],
+            ..plain(Stop::Call(ErrorKind::DeadlineExceeded {
+                deadline: Limits::DEFAULT_DEADLINE,
+            }))
+        },
+        "wasi_loop" => plain(Stop::Call(ErrorKind::OutOfFuel { budget })),
+        "wasi_exit_deep" => Row {
+            grants: &["log"],
+            ..plain(Stop::Call(ErrorKind::GuestError {
+                code: 7,
+                message: "deep\n".into(),
+            }))
+        },
         "amplify_output" => Row {
             limits: Limits::builder()
                 .output_bytes(4096)

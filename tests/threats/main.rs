@@ -17,3 +17,4 @@ mod exfiltration;
 mod memory;
 mod read_data;
 mod supply_chain;
+mod wasi;

@@ -10,7 +10,7 @@
 use core::fmt;
 
 mod builtin;
-mod guest;
+pub(crate) mod guest;
 mod table;
 
 pub(crate) use builtin::register as register_builtins;

@@ -8,6 +8,7 @@
 
 mod contract;
 mod execution;
+mod extensions;
 mod fuel;
 mod interrupt;
 mod kv;

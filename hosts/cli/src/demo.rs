@@ -64,6 +64,8 @@ struct Case {
     limits: Limits,
     /// The tenant runs as this id (the KV namespace).
     tenant: &'static str,
+    /// A WASI program's arguments (docs/WASI.md); empty for other guests.
+    wasi_args: &'static [&'static str],
     expect: Expect,
     /// What the row shows it expects.
     expect_text: &'static str,
@@ -171,7 +173,12 @@ fn stopped_by(e: &Error) -> String {
             format!("validation: {short}")
         }
         ErrorKind::GuestError { code, message } => {
-            let short: String = message.chars().take(30).collect();
+            // Guest text: escaped before it reaches the terminal (a newline would break the row).
+            let short: String = palisade::Escaped::str(message)
+                .to_string()
+                .chars()
+                .take(30)
+                .collect();
             format!("guest error {code}: {short}")
         }
         _ => e.to_string(),
@@ -190,6 +197,7 @@ fn cases() -> Vec<Case> {
             allow: &["log", "kv.read", "kv.write"],
             limits: l,
             tenant: "home",
+            wasi_args: &[],
             expect: Expect::Ok(|o| o == [1]),
             expect_text: "ok: heat on",
         },
@@ -201,6 +209,7 @@ fn cases() -> Vec<Case> {
             allow: &[],
             limits: l,
             tenant: "notes",
+            wasi_args: &[],
             expect: Expect::Ok(ok_any),
             expect_text: "ok",
         },
@@ -212,6 +221,7 @@ fn cases() -> Vec<Case> {
             allow: &[],
             limits: l,
             tenant: "hash",
+            wasi_args: &[],
             expect: Expect::Ok(|o| o.starts_with(b"2cf24dba")),
             expect_text: "ok: 2cf24dba…",
         },
@@ -226,11 +236,28 @@ fn cases() -> Vec<Case> {
                 ..l
             },
             tenant: "bench",
+            wasi_args: &[],
             expect: Expect::Ok(|o| o.len() == 8),
             expect_text: "ok: 4 CRCs",
         },
+        Case {
+            artifact: "wasi_tour",
+            entry: "_start",
+            input: b"hello from stdin\n".to_vec(),
+            tried: "WASI program: args, env, stdin -> stdout",
+            allow: &[],
+            // Rust's wasip1 programs start with a 1 MiB stack in 17 pages of memory.
+            limits: Limits {
+                memory_bytes: 4 << 20,
+                ..l
+            },
+            tenant: "wasi",
+            wasi_args: &["wasi_tour", "echo", "--demo"],
+            expect: Expect::Ok(|o| o.ends_with(b"HELLO FROM STDIN\n")),
+            expect_text: "ok: upper-cased",
+        },
     ];
-    let hostile_cases: [HostileRow; 24] = [
+    let hostile_cases: [HostileRow; 30] = [
         (
             "infinite_loop",
             "run",
@@ -486,6 +513,66 @@ fn cases() -> Vec<Case> {
             Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: 101, .. })),
             "guest error",
         ),
+        (
+            "wasi_path_open",
+            "_start",
+            vec![],
+            "WASI: open /etc/passwd",
+            &["log", "clock", "random"],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: 76, .. })),
+            "ENOTCAPABLE",
+        ),
+        (
+            "wasi_stdout_flood",
+            "_start",
+            vec![],
+            "WASI: flood stdout",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutputTooLarge { .. })),
+            "output cap",
+        ),
+        (
+            "wasi_stderr_flood",
+            "_start",
+            vec![],
+            "WASI: flood stderr (the log)",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "wasi_sleep",
+            "_start",
+            vec![],
+            "WASI: sleep 10 s in poll_oneoff",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::DeadlineExceeded { .. })),
+            "deadline",
+        ),
+        (
+            "wasi_loop",
+            "_start",
+            vec![],
+            "WASI: loop forever in _start",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::OutOfFuel { .. })),
+            "out of fuel",
+        ),
+        (
+            "wasi_exit_deep",
+            "_start",
+            vec![],
+            "WASI: proc_exit(7) 500 frames deep",
+            &[],
+            l,
+            Expect::Err(|k| matches!(k, ErrorKind::GuestError { code: 7, .. })),
+            "guest error 7",
+        ),
     ];
     for (artifact, entry, input, tried, allow, limits, expect, expect_text) in hostile_cases {
         out.push(Case {
@@ -496,6 +583,7 @@ fn cases() -> Vec<Case> {
             allow,
             limits,
             tenant: "mallory",
+            wasi_args: &[],
             expect,
             expect_text,
         });
@@ -560,6 +648,7 @@ fn run_case(runtime: &Runtime, case: &Case) -> Row {
         .tenant(case.tenant)
         .grant_all(case.allow.iter().copied())
         .limits(case.limits)
+        .wasi_args(case.wasi_args)
         .build()
     {
         Ok(t) => t,
@@ -651,7 +740,7 @@ pub fn demo(args: &DemoArgs) -> Result<Exit, CliError> {
         .build()?;
     let selected = |c: &Case| args.only.as_deref().is_none_or(|s| c.artifact.contains(s));
     let all = cases();
-    let n_examples = 4;
+    let n_examples = 5;
     let (examples, hostile): (Vec<&Case>, Vec<&Case>) = {
         let (e, h) = all.split_at(n_examples.min(all.len()));
         (

@@ -15,6 +15,21 @@ struct Import {
     kind: String,
     /// The capability, or `None` when the host does not provide it.
     capability: Option<String>,
+    /// For a `wasi_snapshot_preview1` function: what the WASI profile does with it.
+    wasi: Option<palisade::wasi::Access>,
+}
+
+/// What the WASI profile does with an import, for the text output (docs/WASI.md).
+fn wasi_text(name: &str, access: palisade::wasi::Access) -> String {
+    use palisade::wasi::Access;
+    match access {
+        Access::Always if name.ends_with(".fd_write") => String::from(
+            "WASI: stdout = the output (always); stderr = the log with capability `log`",
+        ),
+        Access::Always => String::from("WASI: always (stdio, args, env, exit, sleep)"),
+        Access::Capability(c) => format!("WASI: capability `{c}` (ENOTCAPABLE without it)"),
+        Access::Denied => String::from("WASI: ENOTCAPABLE (outside the profile)"),
+    }
 }
 
 fn kind_of(ty: &ExternType) -> &'static str {
@@ -132,9 +147,14 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     })?;
     let runtime = crate::runtime(None)?;
     let contract = runtime.compile(&wasm);
-    let abi = match palisade::abi::abi_version(&parsed) {
-        Ok(v) => format!("{v}"),
-        Err(e) => format!("invalid: {e}"),
+    let wasi_kind = contract
+        .as_ref()
+        .ok()
+        .and_then(|m| m.info().wasi.as_ref().map(|w| w.kind));
+    let abi = match (palisade::abi::abi_version(&parsed), wasi_kind) {
+        (Ok(v), _) => format!("{v}"),
+        (Err(_), Some(_)) => String::from("none: a WASI preview1 guest (docs/WASI.md)"),
+        (Err(e), None) => format!("invalid: {e}"),
     };
 
     let exports: Vec<(String, String)> = parsed
@@ -161,10 +181,19 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
                 && matches!(i.ty(), ExternType::Func(_)))
             .then(|| runtime.capability_of_import(i.name()).map(str::to_owned))
             .flatten();
+            let wasi = (i.module() == palisade::wasi::NAMESPACE
+                && matches!(i.ty(), ExternType::Func(_)))
+            .then(|| palisade::wasi::access(i.name()))
+            .flatten();
+            let capability = capability.or_else(|| match wasi {
+                Some(palisade::wasi::Access::Capability(c)) => Some(c.to_owned()),
+                _ => None,
+            });
             Import {
                 name: format!("{}.{}", i.module(), i.name()),
                 kind: kind_of(i.ty()).to_owned(),
                 capability,
+                wasi,
             }
         })
         .collect();
@@ -185,7 +214,15 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     let has_start = contract.as_ref().is_ok_and(|m| m.info().has_start);
     let (contract_text, exit) = match &contract {
         Ok(_) => (
-            String::from("ok (follows ABI v1, docs/ABI.md)"),
+            match wasi_kind {
+                Some(palisade::abi::WasiKind::Command) => {
+                    String::from("ok (a WASI command: `palisade run FILE -- ARGS`, docs/WASI.md)")
+                }
+                Some(palisade::abi::WasiKind::Reactor) => {
+                    String::from("ok (a WASI reactor, docs/WASI.md)")
+                }
+                None => String::from("ok (follows ABI v1, docs/ABI.md)"),
+            },
             signature_exit,
         ),
         Err(e) => match e.kind() {
@@ -212,7 +249,8 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
             "exports": exports.iter().map(|(n, r)| serde_json::json!({"name": n, "kind": r})).collect::<Vec<_>>(),
             "imports": imports.iter().map(|i| serde_json::json!({
                 "name": i.name, "kind": i.kind, "capability": i.capability,
-                "known": i.capability.is_some(),
+                "known": i.capability.is_some() || i.wasi.is_some(),
+                "wasi": i.wasi.map(|a| wasi_text(&i.name, a)),
             })).collect::<Vec<_>>(),
             "needs": needs,
             "start_function": has_start,
@@ -254,12 +292,21 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
     }
     for (i, imp) in imports.iter().enumerate() {
         let cap = match &imp.capability {
+            _ if imp.wasi.is_some() => imp
+                .wasi
+                .map(|a| wasi_text(&imp.name, a))
+                .unwrap_or_default(),
             Some(c) if c == "core" => String::from("capability `core` (always granted)"),
             Some(c) => format!("capability `{c}`"),
             None if imp.name.starts_with("palisade.") => {
                 String::from("UNKNOWN: this host does not provide it")
             }
-            None => String::from("FOREIGN: guests may import only `palisade` functions"),
+            None if imp.name.starts_with("wasi_snapshot_preview1.") => {
+                String::from("UNKNOWN: not a WASI preview1 function")
+            }
+            None => String::from(
+                "FOREIGN: guests may import only `palisade` and WASI preview1 functions",
+            ),
         };
         line(
             if i == 0 { "imports" } else { "" },

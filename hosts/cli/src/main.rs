@@ -42,7 +42,9 @@ enum LogLevelArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run one entry point of a module or bundle and print its output and a one-line report.
+    /// Run one entry point of a module or bundle and print its output and a one-line report;
+    /// or run a WASI program (`palisade run prog.wasm -- ARGS`): stdin in, stdout out, its exit
+    /// status as ours.
     #[command(after_help = EXIT_CODES_HELP)]
     Run(run::RunArgs),
     /// Show a module's or bundle's digest, size, ABI version, exports, imports mapped to
@@ -107,14 +109,14 @@ fn main() -> ExitCode {
     init_tracing(cli.log);
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
-        Command::Inspect(args) => inspect::inspect(&args),
-        Command::Keygen(args) => bundle::keygen(&args),
-        Command::Pack(args) => bundle::pack(&args),
-        Command::Verify(args) => bundle::verify(&args),
-        Command::Demo(args) => demo::demo(&args),
+        Command::Inspect(args) => inspect::inspect(&args).map(|e| e as u8),
+        Command::Keygen(args) => bundle::keygen(&args).map(|e| e as u8),
+        Command::Pack(args) => bundle::pack(&args).map(|e| e as u8),
+        Command::Verify(args) => bundle::verify(&args).map(|e| e as u8),
+        Command::Demo(args) => demo::demo(&args).map(|e| e as u8),
     };
     match result {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "palisade: error: {e}");
             ExitCode::from(e.exit as u8)

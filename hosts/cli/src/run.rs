@@ -75,6 +75,13 @@ pub struct RunArgs {
     /// Print one JSON object (output and report) instead of the raw output.
     #[arg(long)]
     pub json: bool,
+    /// Environment variables a WASI program sees (docs/WASI.md): `KEY=VALUE`, repeatable.
+    /// Nothing of palisade's own environment is passed.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Arguments of a WASI program, after `--` (its first argument is the file's name).
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 /// Parses `1234`, `64KiB`, `16MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`: binary units).
@@ -175,13 +182,12 @@ pub fn choose_entry(
     }
 }
 
-/// `--allow` names into a tenant.
-pub fn tenant(
+/// `--allow` names into a tenant being built.
+fn tenant_with(
+    mut builder: palisade::TenantBuilder<'_>,
     runtime: &Runtime,
     allow: &[String],
-    limits: Limits,
 ) -> Result<palisade::Tenant, CliError> {
-    let mut builder = runtime.tenant("cli").limits(limits);
     for cap in allow.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
         if !runtime.capabilities().any(|c| c == cap) {
             let known: Vec<&str> = runtime.capabilities().filter(|c| *c != "core").collect();
@@ -251,7 +257,34 @@ pub fn report_json(r: &CallReport) -> serde_json::Value {
     })
 }
 
-pub fn run(args: &RunArgs) -> Result<Exit, CliError> {
+/// The tenant's WASI arguments (the file's name, then `ARGS`) and `--env` variables.
+fn wasi_tenant<'r>(
+    builder: palisade::TenantBuilder<'r>,
+    args: &RunArgs,
+) -> Result<palisade::TenantBuilder<'r>, CliError> {
+    let name = args
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let argv: Vec<&str> = std::iter::once(name.as_str())
+        .chain(args.args.iter().map(String::as_str))
+        .collect();
+    let mut vars = Vec::new();
+    for var in &args.env {
+        let Some((k, v)) = var.split_once('=') else {
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("--env {var}: write KEY=VALUE"),
+            ));
+        };
+        vars.push((k.to_owned(), v.to_owned()));
+    }
+    Ok(builder.wasi_args(argv).wasi_env(vars))
+}
+
+/// Runs one call; the process exit code (an [`Exit`], or a WASI program's own status).
+pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     let runtime = crate::runtime(args.kv.as_deref())?;
     let trust = crate::bundle::trust_store(&args.trust, args.require_signed)?;
     let loaded = load_module(&runtime, &args.path, &trust)?;
@@ -264,7 +297,17 @@ pub fn run(args: &RunArgs) -> Result<Exit, CliError> {
         // A CLI run is one call: the rate limit protects servers, not this.
         .calls_per_second(0)
         .build();
-    let tenant = tenant(&runtime, &args.allow, limits)?;
+    let wasi = module.info().wasi.is_some();
+    let mut builder = runtime.tenant("cli").limits(limits);
+    if wasi {
+        builder = wasi_tenant(builder, args)?;
+    } else if !args.args.is_empty() || !args.env.is_empty() {
+        return Err(CliError::new(
+            Exit::Usage,
+            "arguments after `--` and --env are for WASI programs; this module is an ABI-v1 guest (give it --input)",
+        ));
+    }
+    let tenant = tenant_with(builder, &runtime, &args.allow)?;
     check_grants(&runtime, module, &tenant)?;
     let entry = choose_entry(
         module,
@@ -273,12 +316,26 @@ pub fn run(args: &RunArgs) -> Result<Exit, CliError> {
     )?;
     let input = match &args.input {
         Some(p) => load::read_capped(p, args.max_input as u64, "input", "--max-input BYTES")?,
+        // A WASI program reads its stdin: ours, unless it is a terminal.
+        None if wasi && !std::io::stdin().is_terminal() => load::read_capped(
+            std::path::Path::new("-"),
+            args.max_input as u64,
+            "input",
+            "--max-input BYTES",
+        )?,
         None => Vec::new(),
     };
     let call = runtime.call(module, &tenant, &entry, &input);
     let exit = match &call.result {
-        Ok(_) => Exit::Ok,
-        Err(e) => Exit::of(e),
+        Ok(_) => Exit::Ok as u8,
+        // A WASI program's exit status is ours (docs/CLI.md).
+        Err(e) if wasi => match e.kind() {
+            palisade::ErrorKind::GuestError { code, .. } => {
+                u8::try_from(*code).unwrap_or(Exit::GuestError as u8)
+            }
+            _ => Exit::of(e) as u8,
+        },
+        Err(e) => Exit::of(e) as u8,
     };
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
@@ -292,10 +349,21 @@ pub fn run(args: &RunArgs) -> Result<Exit, CliError> {
             "output": output.map(|o| String::from_utf8_lossy(o).into_owned()),
             "output_hex": output.map(|o| o.iter().map(|b| format!("{b:02x}")).collect::<String>()),
             "error": error,
-            "exit_code": exit as i32,
+            "exit_code": exit,
             "report": report_json(&call.report),
         });
         let _ = writeln!(stdout, "{value}");
+        return Ok(exit);
+    }
+    if wasi {
+        // A WASI program's stdout and stderr are its own: no report line unless asked for.
+        if let Ok(out) = &call.result {
+            let _ = stdout.write_all(out);
+            let _ = stdout.flush();
+        } else if let Err(e) = &call.result {
+            let _ = writeln!(stderr, "palisade: error: {e}");
+        }
+        tracing::info!("{}", report_line(&call.report));
         return Ok(exit);
     }
     match &call.result {

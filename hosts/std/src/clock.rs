@@ -33,4 +33,20 @@ impl Clock for StdClock {
         let nanos = self.origin.elapsed().as_nanos();
         Instant(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
+
+    /// The system's wall clock (what WASI's realtime clock reads, with capability `clock`).
+    fn unix_time(&self) -> Option<u64> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        u64::try_from(since.as_nanos()).ok()
+    }
+
+    /// Sleeps the thread (a WASI `poll_oneoff`), instead of the default busy-wait.
+    fn sleep_until(&self, until: Instant) {
+        let now = self.now();
+        if until > now {
+            std::thread::sleep(until.saturating_since(now));
+        }
+    }
 }

@@ -751,6 +751,8 @@ fn demo_runs_examples_and_hostile_guests_and_every_limit_holds() {
         "grant check: `kv.write` not granted",
         "trap: stack overflow",
         "output cap",
+        "WASI program: args, env, stdin -> stdout",
+        "WASI: open /etc/passwd",
         "the host still serves",
     ] {
         assert!(out.contains(needle), "demo output lacks {needle:?}:\n{out}");

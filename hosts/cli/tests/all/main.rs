@@ -10,3 +10,4 @@
 
 mod cli;
 mod fixtures;
+mod wasi;

@@ -254,3 +254,30 @@ fn manifest_edits_add_and_remove_scripts() {
     assert_eq!(host.scripts(), vec![String::from("bye")]);
     assert_eq!(text(&host, "bye"), "bye");
 }
+
+/// A WASI command (docs/WASI.md) that copies stdin to stdout, 64 bytes at a time.
+const WASI_CAT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (block $eof (loop $more
+      (i32.store (i32.const 0) (i32.const 1024))
+      (i32.store (i32.const 4) (i32.const 64))
+      (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (br_if $eof (i32.eqz (i32.load (i32.const 8))))
+      (i32.store (i32.const 4) (i32.load (i32.const 8)))
+      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))
+      (br $more)))))"#;
+
+#[test]
+fn a_wasi_program_is_a_script_with_input_on_stdin_and_output_on_stdout() {
+    let dir = folder(
+        "[scripts.cat]\nfile = \"cat.wat\"\n",
+        &[("cat.wat", WASI_CAT)],
+    );
+    let host = ScriptHost::open(dir.path()).expect("host");
+    let input = "a line that is longer than sixty-four bytes, so that it takes two reads\n";
+    let out = host.call_raw("cat", input.as_bytes()).expect("call");
+    assert_eq!(String::from_utf8(out).expect("utf-8"), input);
+}

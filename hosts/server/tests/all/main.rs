@@ -23,3 +23,4 @@ mod operator;
 mod rollout;
 mod state;
 mod upload;
+mod wasi;

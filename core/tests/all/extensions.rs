@@ -1,0 +1,102 @@
+//! The per-call extension slot: embedder state seeded before a call, seen and changed by host
+//! functions, handed back after it, and never carried into the next call.
+
+use std::sync::Arc;
+
+use palisade::wasmi::Caller;
+use palisade::{CallState, Extensions, Limits, ManualClock, Runtime, charge};
+
+use crate::{compile, guest_with, tenant};
+
+/// Which plugin a call runs (what the server kept in a thread-local).
+struct Plugin(&'static str);
+/// How often the guest called `palisade.tick` in this call.
+#[derive(Debug, PartialEq)]
+struct Ticks(u32);
+
+fn tick(mut caller: Caller<'_, CallState>) -> Result<i32, palisade::wasmi::Error> {
+    charge(&mut caller, 1)?;
+    let ext = caller.data_mut().extensions_mut();
+    let len = ext.get::<Plugin>().map_or(0, |p| p.0.len());
+    match ext.get_mut::<Ticks>() {
+        Some(t) => t.0 += 1,
+        None => {
+            ext.insert(Ticks(1));
+        }
+    }
+    Ok(i32::try_from(len).unwrap_or(-1))
+}
+
+const TICKER: &str = r#"
+  (func (export "run") (param i32 i32) (result i32)
+    (drop (call $tick))
+    (drop (call $tick))
+    (call $tick))"#;
+
+fn runtime() -> Runtime {
+    Runtime::builder(Arc::new(ManualClock::new()))
+        .host_func("app.tick", "tick", tick)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn host_functions_see_and_change_the_slot_and_the_embedder_gets_it_back() {
+    let runtime = runtime();
+    let module = compile(
+        &runtime,
+        &guest_with(
+            r#"(import "palisade" "tick" (func $tick (result i32)))"#,
+            "1",
+            TICKER,
+        ),
+    );
+    let tenant = tenant(&runtime, "t", &["app.tick"], Limits::default());
+    let mut ext = Extensions::new();
+    ext.insert(Plugin("thermostat"));
+    let call = runtime.call_with_extensions(&module, &tenant, "run", b"", &mut ext);
+    // The guest returns what the third tick returned: the plugin name's length.
+    let err = call.result.unwrap_err();
+    assert_eq!(
+        *err.kind(),
+        palisade::ErrorKind::GuestError {
+            code: 10,
+            message: String::new()
+        }
+    );
+    assert_eq!(ext.get::<Ticks>(), Some(&Ticks(3)));
+    assert_eq!(ext.get::<Plugin>().map(|p| p.0), Some("thermostat"));
+}
+
+#[test]
+fn every_call_starts_with_an_empty_slot() {
+    let runtime = runtime();
+    let module = compile(
+        &runtime,
+        &guest_with(
+            r#"(import "palisade" "tick" (func $tick (result i32)))"#,
+            "1",
+            TICKER,
+        ),
+    );
+    let tenant = tenant(&runtime, "t", &["app.tick"], Limits::default());
+    let mut first = Extensions::new();
+    let _ = runtime.call_with_extensions(&module, &tenant, "run", b"", &mut first);
+    assert_eq!(first.get::<Ticks>(), Some(&Ticks(3)));
+    // A plain call does not see the previous call's values: ticks start from 1 again.
+    let mut second = Extensions::new();
+    let _ = runtime.call_with_extensions(&module, &tenant, "run", b"", &mut second);
+    assert_eq!(second.get::<Ticks>(), Some(&Ticks(3)));
+    assert_eq!(second.get::<Plugin>().map(|p| p.0), None);
+}
+
+#[test]
+fn insert_replaces_and_remove_takes_out() {
+    let mut ext = Extensions::new();
+    assert!(ext.is_empty());
+    assert!(ext.insert(Ticks(1)).is_none());
+    assert_eq!(ext.insert(Ticks(2)), Some(Ticks(1)));
+    assert_eq!(ext.len(), 1);
+    assert_eq!(ext.remove::<Ticks>(), Some(Ticks(2)));
+    assert!(ext.get::<Ticks>().is_none());
+}

@@ -1,0 +1,63 @@
+//! An ordinary `wasm32-wasip1` program: `fn main()`, the standard library, no Palisade SDK.
+//! Palisade runs it as a WASI command (`docs/WASI.md`): stdin is the call's input, stdout its
+//! output, stderr the guest log, and the exit code the call's outcome.
+//!
+//! The first argument picks what it does (the tests in `tests/wasi/` assert each output):
+//!
+//! | argument | needs | prints |
+//! |---|---|---|
+//! | `echo` (or none) | - | `args: ...`, `env: ...` (sorted) and the input upper-cased |
+//! | `clock` | `clock` | the realtime clock in ns, then the ns a 250 ms `thread::sleep` took |
+//! | `random` | `random` | a `RandomState` hash of 42 as 16 hex digits |
+//! | `exit` | - | nothing: writes `exiting with N` to stderr and exits with the input as status |
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn main() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("cannot read stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let mut out = std::io::stdout().lock();
+    let written = match args.get(1).map(String::as_str) {
+        None | Some("echo") => {
+            let mut env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+            env.sort();
+            writeln!(out, "args: {}", args.join(" "))
+                .and_then(|()| writeln!(out, "env: {}", env.join(",")))
+                .and_then(|()| write!(out, "{}", input.to_uppercase()))
+        }
+        Some("clock") => {
+            let since_epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let start = Instant::now();
+            std::thread::sleep(Duration::from_millis(250));
+            let slept = start.elapsed();
+            writeln!(out, "{} {}", since_epoch.as_nanos(), slept.as_nanos())
+        }
+        Some("random") => writeln!(out, "{:016x}", RandomState::new().hash_one(42u64)),
+        Some("exit") => {
+            let code: u8 = input.trim().parse().unwrap_or(1);
+            eprintln!("exiting with {code}");
+            return ExitCode::from(code);
+        }
+        Some(other) => {
+            eprintln!("unknown mode `{other}`: use echo, clock, random or exit");
+            return ExitCode::from(2);
+        }
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
