@@ -55,6 +55,7 @@
 //! |---|---|---|
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
 //! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
+//! | `defmt` | no | `defmt::Format` for the allocation-free types a board logs: [`BundleError`], [`ManifestMismatch`], [`PublicKey`], [`Digest`], [`Outcome`], [`TrapKind`], [`ContractViolation`] |
 //!
 //! ## Limitations with malicious guests
 //!
@@ -80,6 +81,7 @@ mod engine;
 mod error;
 mod escape;
 mod host;
+mod install;
 mod interrupt;
 mod kv;
 mod limits;
@@ -94,7 +96,10 @@ mod store;
 mod tenant;
 mod trap;
 
-pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
+pub use bundle::{
+    Bundle, BundleBuilder, BundleError, Manifest, ManifestMismatch, PublicKey, ShortName,
+    SignaturePolicy, TrustStore, VerifiedBundle,
+};
 pub use call::{Call, CallReport};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
@@ -116,7 +121,7 @@ pub use module::CompiledModule;
 pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{
     Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
-    RegistryStats, Smoke,
+    RegistryError, RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use store::CallState;
