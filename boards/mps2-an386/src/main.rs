@@ -20,6 +20,10 @@ extern crate alloc;
 
 mod board;
 mod heap;
+#[cfg(not(feature = "scenarios"))]
+#[path = "no_scenario.rs"]
+mod scenario;
+#[cfg(feature = "scenarios")]
 mod scenario;
 
 use alloc::sync::Arc;
