@@ -25,9 +25,12 @@ TOOL_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 (cd "$ROOT" && cargo build -q -p palisade-mcu --example pack_rule)
 PACK="$TOOL_TARGET/debug/examples/pack_rule"
 
-step "firmware (release: opt-level z, LTO)"
-(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" cargo build -q --release)
+step "firmware (release: opt-level z, LTO): the product build, then the scenario build"
 ELF="$BOARD/target/thumbv7em-none-eabihf/release/palisade-board-mps2-an386"
+(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" cargo build -q --release)
+cp "$ELF" "$OUT/product.elf"
+arm-none-eabi-size "$OUT/product.elf"
+(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" cargo build -q --release --features scenarios)
 arm-none-eabi-size "$ELF"
 
 step "the thermostat guest (guests/examples/thermostat, wasm32, 1-byte pages)"

@@ -3,13 +3,17 @@
 //! The reading side is allocation-free: [`Bundle::new_checked`] parses a borrowed view of a
 //! `&[u8]` (a download, or a flash partition on a board), and [`Bundle::verify`] checks the
 //! module digest (SHA-256) and the ed25519 signature against a [`TrustStore`] without copying.
-//! Errors are a small `Copy` enum, [`BundleError`], that converts into [`Error`].
+//! A bundle that passed [`Bundle::verify`] is a [`VerifiedBundle`]: the only input of the
+//! install pipeline ([`Runtime::compile_bundle`](crate::Runtime::compile_bundle): compile, then
+//! [`Manifest::check`] against the module), which the registry, the server and the board share.
+//! Errors are a small `Copy` enum, [`BundleError`], that converts into [`Error`] as
+//! [`ErrorKind::Bundle`]; no refusal formats or allocates.
 //!
 //! The packing side ([`BundleBuilder`]) allocates the output and is used by the CLI, the
 //! server and board test tooling. Signing code is only linked into programs that call it.
 //!
 //! ```
-//! use palisade::{Bundle, BundleBuilder, TrustStore};
+//! use palisade::{Bundle, BundleBuilder, PublicKey, TrustStore};
 //!
 //! # fn main() -> Result<(), palisade::Error> {
 //! let secret = [7u8; 32]; // in real life: 32 random bytes, kept secret
@@ -20,15 +24,14 @@
 //!     .sign(&secret)?;
 //!
 //! let mut trust = TrustStore::require_signatures();
-//! trust.add_key(&palisade::bundle::public_key(&secret))?;
+//! trust.add_key(&PublicKey::from_secret(&secret))?;
 //! let bundle = Bundle::new_checked(&bytes)?;
-//! bundle.verify(&trust)?;
-//! assert_eq!(bundle.manifest().name(), "thermostat");
-//! assert_eq!(bundle.module(), module);
+//! let verified = bundle.verify(&trust)?;
+//! assert_eq!(verified.manifest().name(), "thermostat");
+//! assert_eq!(verified.module(), module);
 //! # Ok(()) }
 //! ```
 
-use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -37,6 +40,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use crate::abi::ABI_VERSION;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
+use crate::{CompiledModule, Runtime};
 
 /// The first four bytes of every bundle.
 pub const BUNDLE_MAGIC: [u8; 4] = *b"PLSB";
@@ -54,8 +58,9 @@ pub const MAX_MANIFEST_LEN: usize = u16::MAX as usize;
 const FLAG_SIGNED: u8 = 1;
 
 /// Why a bundle was refused. Small and `Copy`, so a board can handle it without allocating;
-/// converts into [`Error`] with the matching [`ErrorKind`].
+/// converts into [`Error`] as [`ErrorKind::Bundle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum BundleError {
     /// The bytes end before a field the header or manifest declares.
@@ -77,35 +82,194 @@ pub enum BundleError {
     /// The signature does not verify.
     BadSignature,
     /// The signer's key is not trusted.
-    UntrustedKey([u8; 32]),
+    UntrustedKey(PublicKey),
     /// The policy requires a signature and there is none.
     MissingSignature,
+    /// The manifest does not describe the module it carries ([`Manifest::check`]).
+    Manifest(ManifestMismatch),
 }
 
-impl From<BundleError> for ErrorKind {
-    fn from(e: BundleError) -> Self {
-        match e {
-            BundleError::Truncated { needed, len } => ErrorKind::TruncatedBundle { needed, len },
-            BundleError::Malformed(reason) => ErrorKind::MalformedBundle { reason },
-            BundleError::DigestMismatch { expected, found } => {
-                ErrorKind::BundleDigestMismatch { expected, found }
-            }
-            BundleError::BadSignature => ErrorKind::BadSignature,
-            BundleError::UntrustedKey(key) => ErrorKind::UntrustedKey { key },
-            BundleError::MissingSignature => ErrorKind::MissingSignature,
+/// How a manifest disagrees with its module or with the host ([`Manifest::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ManifestMismatch {
+    /// The manifest states another ABI version than the module declares.
+    AbiVersion {
+        /// The version the manifest states.
+        manifest: u32,
+        /// The version the module declares (its `palisade.abi` section).
+        module: u32,
+    },
+    /// The manifest asks for a capability this host does not provide.
+    UnknownCapability {
+        /// The capability asked for.
+        capability: ShortName,
+    },
+    /// The module imports a function of a capability the manifest does not ask for.
+    UndeclaredCapability {
+        /// The import (`palisade.<import>`).
+        import: ShortName,
+        /// Its capability.
+        capability: ShortName,
+    },
+}
+
+impl From<ManifestMismatch> for BundleError {
+    fn from(m: ManifestMismatch) -> Self {
+        Self::Manifest(m)
+    }
+}
+
+/// A name of at most [`ShortName::CAPACITY`] bytes held inline, so that [`BundleError`] stays
+/// `Copy` and allocation-free. A longer name keeps its first bytes (cut at a character
+/// boundary) and displays with a trailing `…`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShortName {
+    bytes: [u8; ShortName::CAPACITY],
+    len: u8,
+    cut: bool,
+}
+
+impl ShortName {
+    /// Bytes kept.
+    pub const CAPACITY: usize = 32;
+
+    /// `name`, cut to [`ShortName::CAPACITY`] bytes at a character boundary.
+    pub fn new(name: &str) -> Self {
+        let mut end = name.len().min(Self::CAPACITY);
+        while !name.is_char_boundary(end) {
+            end -= 1;
         }
+        let mut bytes = [0; Self::CAPACITY];
+        let kept = name.as_bytes().get(..end).unwrap_or_default();
+        if let Some(dst) = bytes.get_mut(..kept.len()) {
+            dst.copy_from_slice(kept);
+        }
+        Self {
+            bytes,
+            len: u8::try_from(kept.len()).unwrap_or(0),
+            cut: end < name.len(),
+        }
+    }
+
+    /// The name (its first [`ShortName::CAPACITY`] bytes if it was cut).
+    pub fn as_str(&self) -> &str {
+        let kept = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        core::str::from_utf8(kept).unwrap_or_default()
+    }
+
+    /// Whether the name was longer than [`ShortName::CAPACITY`] bytes.
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+}
+
+impl fmt::Display for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())?;
+        if self.cut { f.write_str("…") } else { Ok(()) }
+    }
+}
+
+impl fmt::Debug for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)?;
+        if self.cut { f.write_str("…") } else { Ok(()) }
+    }
+}
+
+impl PartialEq<&str> for ShortName {
+    fn eq(&self, other: &&str) -> bool {
+        !self.cut && self.as_str() == *other
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ShortName {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str());
     }
 }
 
 impl From<BundleError> for Error {
     fn from(e: BundleError) -> Self {
-        Error::new(e.into())
+        Error::new(ErrorKind::Bundle(e))
+    }
+}
+
+impl BundleError {
+    /// What the person reading the error should do next.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Self::Truncated { .. } => {
+                "the bundle is cut short; copy or flash the whole bundle again"
+            }
+            Self::Malformed(_) => {
+                "rebuild the bundle with `palisade pack` (format in docs/BUNDLE.md)"
+            }
+            Self::DigestMismatch { .. } => {
+                "the module bytes were altered or swapped; rebuild the bundle from the module it should carry"
+            }
+            Self::BadSignature => {
+                "the manifest was altered after signing or the signature is forged; do not install it, re-sign the original"
+            }
+            Self::UntrustedKey(_) => {
+                "add the signer's public key to the host's trusted keys if you trust it, or re-sign with a trusted key"
+            }
+            Self::MissingSignature => {
+                "sign the bundle with a trusted key (this host requires signatures)"
+            }
+            Self::Manifest(_) => {
+                "rebuild the bundle so that its manifest describes the module it carries and asks only for capabilities this host provides"
+            }
+        }
     }
 }
 
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&ErrorKind::from(*self), f)
+        match self {
+            Self::Truncated { needed, len } => write!(
+                f,
+                "the bundle is truncated: {len} bytes, but its header and fields need at least {needed}"
+            ),
+            Self::Malformed(reason) => write!(f, "malformed bundle: {reason}"),
+            Self::DigestMismatch { expected, found } => write!(
+                f,
+                "the bundle's module bytes have digest {found}, but its manifest names {expected}"
+            ),
+            Self::BadSignature => {
+                f.write_str("the bundle's signature does not verify against its manifest")
+            }
+            Self::UntrustedKey(key) => write!(
+                f,
+                "the bundle is signed by key {key}, which this host does not trust"
+            ),
+            Self::MissingSignature => {
+                f.write_str("the bundle is unsigned, and this host requires signed bundles")
+            }
+            Self::Manifest(m) => write!(f, "the manifest does not match the module: {m}"),
+        }
+    }
+}
+
+impl fmt::Display for ManifestMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AbiVersion { manifest, module } => write!(
+                f,
+                "the manifest states ABI version {manifest}, the module declares {module}"
+            ),
+            Self::UnknownCapability { capability } => write!(
+                f,
+                "the manifest asks for capability `{capability}`, which this host does not provide"
+            ),
+            Self::UndeclaredCapability { import, capability } => write!(
+                f,
+                "the module imports `palisade.{import}` of capability `{capability}`, which the manifest does not ask for"
+            ),
+        }
     }
 }
 
@@ -389,8 +553,8 @@ impl<'a> Bundle<'a> {
     }
 
     /// The signer's public key, if the bundle is signed.
-    pub fn signer(&self) -> Option<&'a [u8; 32]> {
-        self.signer.map(|(k, _)| k)
+    pub fn signer(&self) -> Option<PublicKey> {
+        self.signer.map(|(k, _)| PublicKey(*k))
     }
 
     /// The bundle's length in bytes (header to the end of the module).
@@ -405,13 +569,14 @@ impl<'a> Bundle<'a> {
 
     /// Checks the bundle against `trust`: a signature if present (or required by the
     /// policy) must come from a trusted key and verify over the manifest, and the module
-    /// bytes must hash to the manifest's digest. Allocation-free.
+    /// bytes must hash to the manifest's digest. Allocation-free. The [`VerifiedBundle`] it
+    /// returns is what the install pipeline takes, so no host can skip this step.
     ///
     /// # Errors
     ///
     /// [`BundleError::MissingSignature`], [`BundleError::UntrustedKey`],
     /// [`BundleError::BadSignature`] or [`BundleError::DigestMismatch`], checked in that order.
-    pub fn verify(&self, trust: &TrustStore) -> Result<(), BundleError> {
+    pub fn verify(&self, trust: &TrustStore) -> Result<VerifiedBundle<'a>, BundleError> {
         match self.signer {
             None if trust.policy == SignaturePolicy::Required => {
                 return Err(BundleError::MissingSignature);
@@ -422,7 +587,7 @@ impl<'a> Bundle<'a> {
                     .keys
                     .iter()
                     .find(|k| k.as_bytes() == key)
-                    .ok_or(BundleError::UntrustedKey(*key))?;
+                    .ok_or(BundleError::UntrustedKey(PublicKey(*key)))?;
                 verifying
                     .verify_strict(self.manifest.as_bytes(), &Signature::from_bytes(signature))
                     .map_err(|_| BundleError::BadSignature)?;
@@ -435,7 +600,149 @@ impl<'a> Bundle<'a> {
                 found,
             });
         }
+        Ok(VerifiedBundle { bundle: *self })
+    }
+}
+
+/// A bundle that passed [`Bundle::verify`]: its signature (if any, or as the policy
+/// requires) comes from a trusted key, and its module bytes hash to the manifest's digest.
+/// Only [`Bundle::verify`] makes one.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedBundle<'a> {
+    bundle: Bundle<'a>,
+}
+
+impl<'a> VerifiedBundle<'a> {
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle<'a> {
+        &self.bundle
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest<'a> {
+        &self.bundle.manifest
+    }
+
+    /// The module bytes.
+    pub fn module(&self) -> &'a [u8] {
+        self.bundle.module
+    }
+
+    /// The signer's public key, if the bundle is signed.
+    pub fn signer(&self) -> Option<PublicKey> {
+        self.bundle.signer()
+    }
+}
+
+impl Manifest<'_> {
+    /// Checks that this manifest describes `module` as compiled by `runtime`: it states the
+    /// module's ABI version, asks only for capabilities `runtime` provides, and asks for every
+    /// capability the module's imports need (`core` needs no asking). Allocation-free: the
+    /// registry, the server and a board refuse with the same [`BundleError::Manifest`].
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Manifest`] with the first [`ManifestMismatch`] found.
+    pub fn check(&self, runtime: &Runtime, module: &CompiledModule) -> Result<(), BundleError> {
+        let declared = module.info().abi_version;
+        if self.abi_version != declared {
+            return Err(ManifestMismatch::AbiVersion {
+                manifest: self.abi_version,
+                module: declared,
+            }
+            .into());
+        }
+        for asked in self.capabilities() {
+            if !runtime.capabilities().any(|c| c == asked) {
+                return Err(ManifestMismatch::UnknownCapability {
+                    capability: ShortName::new(asked),
+                }
+                .into());
+            }
+        }
+        for (import, _) in &module.info().imports {
+            let Some(cap) = runtime.capability_of_import(import) else {
+                continue;
+            };
+            if cap != crate::capability::CORE && !self.capabilities().any(|c| c == cap) {
+                return Err(ManifestMismatch::UndeclaredCapability {
+                    import: ShortName::new(import),
+                    capability: ShortName::new(cap),
+                }
+                .into());
+            }
+        }
         Ok(())
+    }
+}
+
+/// An ed25519 public key: who signed a bundle, or whom a host trusts. Displays and parses
+/// ([`core::str::FromStr`]) as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicKey([u8; 32]);
+
+impl PublicKey {
+    /// The key with these 32 bytes. Whether they are a valid ed25519 point is checked where
+    /// the key is used ([`TrustStore::add_key`]).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The public key of a 32-byte ed25519 secret key (seed).
+    pub fn from_secret(secret: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(secret).verifying_key().to_bytes())
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Parses 64 hex digits (either case), as [`PublicKey`]'s `Display` writes them.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] if `hex` is not 64 hex digits.
+    pub fn from_hex(hex: &str) -> Result<Self, Error> {
+        Digest::from_hex(hex.trim())
+            .map(|d| Self(d.0))
+            .ok_or_else(|| Error::config("a public key is 64 hex digits (32 bytes)"))
+    }
+}
+
+impl From<[u8; 32]> for PublicKey {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl core::str::FromStr for PublicKey {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_hex(s)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for PublicKey {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=[u8]:x}", self.0);
     }
 }
 
@@ -475,23 +782,23 @@ impl TrustStore {
         Self::new(SignaturePolicy::Optional)
     }
 
-    /// Trusts the ed25519 public key `key` (32 bytes).
+    /// Trusts the ed25519 public key `key`.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Config`] if the bytes are not a valid ed25519 public key.
-    pub fn add_key(&mut self, key: &[u8; 32]) -> Result<(), Error> {
-        let verifying = VerifyingKey::from_bytes(key)
+    pub fn add_key(&mut self, key: &PublicKey) -> Result<(), Error> {
+        let verifying = VerifyingKey::from_bytes(&key.0)
             .map_err(|_| Error::config("the trusted key is not a valid ed25519 public key"))?;
-        if !self.keys.iter().any(|k| k.as_bytes() == key) {
+        if !self.is_trusted(key) {
             self.keys.push(verifying);
         }
         Ok(())
     }
 
     /// Whether `key` is trusted.
-    pub fn is_trusted(&self, key: &[u8; 32]) -> bool {
-        self.keys.iter().any(|k| k.as_bytes() == key)
+    pub fn is_trusted(&self, key: &PublicKey) -> bool {
+        self.keys.iter().any(|k| *k.as_bytes() == key.0)
     }
 
     /// The policy.
@@ -500,9 +807,9 @@ impl TrustStore {
     }
 }
 
-/// The ed25519 public key of a 32-byte secret key (seed).
-pub fn public_key(secret: &[u8; 32]) -> [u8; 32] {
-    SigningKey::from_bytes(secret).verifying_key().to_bytes()
+/// The ed25519 public key of a 32-byte secret key (seed): [`PublicKey::from_secret`].
+pub fn public_key(secret: &[u8; 32]) -> PublicKey {
+    PublicKey::from_secret(secret)
 }
 
 /// The ed25519 signature of `manifest` with `secret`: the detached signature of a bundle.
@@ -656,7 +963,7 @@ impl<'a> BundleBuilder<'a> {
 /// [`ErrorKind::Config`] if the manifest is longer than 65535 bytes or the module than 4 GiB.
 pub fn assemble(
     manifest: &[u8],
-    signature: Option<(&[u8; 32], &[u8; 64])>,
+    signature: Option<(&PublicKey, &[u8; 64])>,
     module: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let manifest_len = u16::try_from(manifest.len())
@@ -676,7 +983,7 @@ pub fn assemble(
     out.extend_from_slice(&module_len.to_le_bytes());
     out.extend_from_slice(manifest);
     if let Some((key, sig)) = signature {
-        out.extend_from_slice(key);
+        out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(sig);
     }
     out.extend_from_slice(module);
@@ -693,14 +1000,5 @@ impl fmt::Display for Manifest<'_> {
             self.abi_version,
             self.digest.short()
         )
-    }
-}
-
-/// An owned copy of a manifest's smoke test, kept with a registered module.
-pub(crate) fn smoke_to_owned(smoke: &SmokeView<'_>) -> crate::registry::Smoke {
-    crate::registry::Smoke {
-        entry: smoke.entry.to_string(),
-        input: smoke.input.to_vec(),
-        expected: smoke.expected.to_vec(),
     }
 }

@@ -5,7 +5,8 @@ use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
 
-use crate::digest::Digest;
+use crate::bundle::BundleError;
+use crate::registry::RegistryError;
 
 /// An error from Palisade: what happened, to which plugin and tenant, and what to do about it.
 ///
@@ -121,64 +122,16 @@ pub enum ErrorKind {
         /// What failed.
         reason: String,
     },
-    /// The bundle ends before a field it declares (cut short in transfer or in flash).
-    TruncatedBundle {
-        /// Bytes the bundle needs up to the field that is cut off.
-        needed: usize,
-        /// Bytes there are.
-        len: usize,
-    },
-    /// The bundle is not in the format of `docs/BUNDLE.md` (bad magic, unknown format version,
-    /// bad UTF-8, trailing bytes, ...).
-    MalformedBundle {
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The module bytes of a bundle do not hash to the digest its manifest names.
-    BundleDigestMismatch {
-        /// The digest the manifest names.
-        expected: Digest,
-        /// The digest of the bytes in the bundle.
-        found: Digest,
-    },
-    /// The bundle's signature does not verify against its manifest and signer key.
-    BadSignature,
-    /// The bundle is signed by a key the host does not trust.
-    UntrustedKey {
-        /// The signer's ed25519 public key.
-        key: [u8; 32],
-    },
-    /// The host requires signed bundles and this one is unsigned.
-    MissingSignature,
-    /// The manifest disagrees with the module it describes (ABI version, capabilities).
-    ManifestMismatch {
-        /// What disagrees.
-        reason: String,
-    },
-    /// The smoke call of a version being promoted failed or returned an unexpected output.
-    SmokeFailed {
-        /// What the smoke call did.
-        reason: String,
-    },
-    /// No plugin of this name has an active version in the registry.
-    UnknownPlugin {
-        /// The name asked for.
-        name: String,
-    },
-    /// No module with this digest is registered (never registered, or evicted).
-    UnknownModule {
-        /// The digest asked for.
-        digest: Digest,
-    },
-    /// A rollback was asked for, but the plugin keeps no previous version.
-    NoPreviousVersion {
-        /// The plugin.
-        name: String,
-    },
+    /// A bundle was refused: malformed, not verified, or its manifest does not describe its
+    /// module ([`BundleError`]).
+    Bundle(BundleError),
+    /// The registry refused a rollout step ([`RegistryError`]).
+    Registry(RegistryError),
 }
 
 /// A trap: the guest failed in a way WebAssembly defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TrapKind {
     /// `unreachable` was executed (Rust guests: a panic or abort).
@@ -223,6 +176,7 @@ impl TrapKind {
 
 /// Exactly how a module breaks the guest contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ContractViolation {
     /// No `palisade.abi` custom section.
@@ -346,6 +300,7 @@ impl fmt::Display for ContractViolation {
 
 /// The class of a call's outcome: what reports show and metrics count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Outcome {
     /// The guest returned success.
@@ -463,17 +418,8 @@ impl Error {
             | ErrorKind::InputTooLarge { .. }
             | ErrorKind::NoSuchEntry { .. }
             | ErrorKind::InvalidModule { .. }
-            | ErrorKind::TruncatedBundle { .. }
-            | ErrorKind::MalformedBundle { .. }
-            | ErrorKind::BundleDigestMismatch { .. }
-            | ErrorKind::BadSignature
-            | ErrorKind::UntrustedKey { .. }
-            | ErrorKind::MissingSignature
-            | ErrorKind::ManifestMismatch { .. }
-            | ErrorKind::SmokeFailed { .. }
-            | ErrorKind::UnknownPlugin { .. }
-            | ErrorKind::UnknownModule { .. }
-            | ErrorKind::NoPreviousVersion { .. } => Outcome::Rejected,
+            | ErrorKind::Bundle(_)
+            | ErrorKind::Registry(_) => Outcome::Rejected,
             ErrorKind::OutputTooLarge { .. } | ErrorKind::OutputOutOfBounds { .. } => {
                 Outcome::BadOutput
             }
@@ -551,39 +497,8 @@ impl Error {
             }
             ErrorKind::Config { .. } => "fix the host configuration",
             ErrorKind::Host { .. } => "check the host backend; retrying later may work",
-            ErrorKind::TruncatedBundle { .. } => {
-                "the bundle is cut short; copy or flash the whole bundle again"
-            }
-            ErrorKind::MalformedBundle { .. } => {
-                "rebuild the bundle with `palisade bundle` (format in docs/BUNDLE.md)"
-            }
-            ErrorKind::BundleDigestMismatch { .. } => {
-                "the module bytes were altered or swapped; rebuild the bundle from the module it should carry"
-            }
-            ErrorKind::BadSignature => {
-                "the manifest was altered after signing or the signature is forged; do not install it, re-sign the original"
-            }
-            ErrorKind::UntrustedKey { .. } => {
-                "add the signer's public key to the host's trusted keys if you trust it, or re-sign with a trusted key"
-            }
-            ErrorKind::MissingSignature => {
-                "sign the bundle with a trusted key (this host requires signatures)"
-            }
-            ErrorKind::ManifestMismatch { .. } => {
-                "rebuild the bundle so that its manifest describes the module it carries"
-            }
-            ErrorKind::SmokeFailed { .. } => {
-                "fix the new version (the previous one stays active), or correct the manifest's smoke input/output"
-            }
-            ErrorKind::UnknownPlugin { .. } => {
-                "install a version of the plugin first, or check the plugin name"
-            }
-            ErrorKind::UnknownModule { .. } => {
-                "register the module (or install its bundle) before promoting it"
-            }
-            ErrorKind::NoPreviousVersion { .. } => {
-                "promote a known-good version instead; the registry keeps no older one"
-            }
+            ErrorKind::Bundle(e) => e.advice(),
+            ErrorKind::Registry(e) => e.advice(),
         }
     }
 }
@@ -648,41 +563,8 @@ impl fmt::Display for ErrorKind {
             Self::InvalidModule { reason } => write!(f, "invalid module: {reason}"),
             Self::Config { reason } => write!(f, "configuration error: {reason}"),
             Self::Host { reason } => write!(f, "host error: {reason}"),
-            Self::TruncatedBundle { needed, len } => write!(
-                f,
-                "the bundle is truncated: {len} bytes, but its header and fields need at least {needed}"
-            ),
-            Self::MalformedBundle { reason } => write!(f, "malformed bundle: {reason}"),
-            Self::BundleDigestMismatch { expected, found } => write!(
-                f,
-                "the bundle's module bytes have digest {found}, but its manifest names {expected}"
-            ),
-            Self::BadSignature => {
-                f.write_str("the bundle's signature does not verify against its manifest")
-            }
-            Self::UntrustedKey { key } => {
-                f.write_str("the bundle is signed by key ")?;
-                for b in key {
-                    write!(f, "{b:02x}")?;
-                }
-                f.write_str(", which this host does not trust")
-            }
-            Self::MissingSignature => {
-                f.write_str("the bundle is unsigned, and this host requires signed bundles")
-            }
-            Self::ManifestMismatch { reason } => {
-                write!(f, "the manifest does not match the module: {reason}")
-            }
-            Self::SmokeFailed { reason } => write!(f, "the smoke call failed: {reason}"),
-            Self::UnknownPlugin { name } => {
-                write!(f, "no plugin `{name}` has an active version")
-            }
-            Self::UnknownModule { digest } => {
-                write!(f, "no module with digest {digest} is registered")
-            }
-            Self::NoPreviousVersion { name } => {
-                write!(f, "plugin `{name}` has no previous version to roll back to")
-            }
+            Self::Bundle(e) => fmt::Display::fmt(e, f),
+            Self::Registry(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -715,6 +597,12 @@ impl core::error::Error for Error {}
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
         Self::new(kind)
+    }
+}
+
+impl From<RegistryError> for Error {
+    fn from(e: RegistryError) -> Self {
+        Self::new(ErrorKind::Registry(e))
     }
 }
 

@@ -57,6 +57,7 @@
 //! | `simd` | no | wasmi's `simd`: modules using the fixed-width SIMD (`simd128`) and relaxed-SIMD proposals are accepted ([`SIMD`]); the std hosts enable it, the board does not (flash) |
 //! | `wasi` | no | the WASI preview1 profile (module `wasi`, `docs/WASI.md`): modules importing `wasi_snapshot_preview1` run as guests, stdin = input, stdout = output |
 //! | `messages` | no | [`ErrorKind::InvalidModule`] (and wasmi failures reported as `Host`/`Config`) carry wasmi's own message; without it a short fixed reason, and none of wasmi's `Display` code is linked (flash on a board) |
+//! | `defmt` | no | `defmt::Format` for the allocation-free types a board logs: [`BundleError`], [`ManifestMismatch`], [`PublicKey`], [`Digest`], [`Outcome`], [`TrapKind`], [`ContractViolation`] |
 //!
 //! ## Limitations with malicious guests
 //!
@@ -83,6 +84,7 @@ mod error;
 mod escape;
 mod extensions;
 mod host;
+mod install;
 mod interrupt;
 mod kv;
 mod limits;
@@ -99,7 +101,10 @@ mod trap;
 #[cfg(feature = "wasi")]
 pub mod wasi;
 
-pub use bundle::{Bundle, BundleBuilder, BundleError, Manifest, SignaturePolicy, TrustStore};
+pub use bundle::{
+    Bundle, BundleBuilder, BundleError, Manifest, ManifestMismatch, PublicKey, ShortName,
+    SignaturePolicy, TrustStore, VerifiedBundle,
+};
 pub use call::{Call, CallReport};
 pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
 pub use digest::{Digest, ShortDigest};
@@ -122,7 +127,7 @@ pub use module::CompiledModule;
 pub use raw::{RawInstance, RawModule, RawStore};
 pub use registry::{
     Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
-    RegistryStats, Smoke,
+    RegistryError, RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use store::CallState;

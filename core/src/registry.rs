@@ -63,9 +63,9 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::bundle::{Bundle, TrustStore, smoke_to_owned};
+use crate::bundle::{Bundle, SmokeView, TrustStore, VerifiedBundle};
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::error::{Error, Outcome};
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
 use crate::metrics::Metrics;
@@ -83,6 +83,80 @@ pub struct Smoke {
     pub input: Vec<u8>,
     /// The exact output expected.
     pub expected: Vec<u8>,
+}
+
+impl From<SmokeView<'_>> for Smoke {
+    fn from(smoke: SmokeView<'_>) -> Self {
+        Self {
+            entry: smoke.entry.into(),
+            input: smoke.input.into(),
+            expected: smoke.expected.into(),
+        }
+    }
+}
+
+/// Why the registry refused a rollout step; converts into [`Error`] as
+/// [`ErrorKind::Registry`](crate::ErrorKind::Registry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No plugin of this name has an active version in the registry.
+    UnknownPlugin {
+        /// The name asked for.
+        name: String,
+    },
+    /// No module with this digest is registered (never registered, or evicted).
+    UnknownModule {
+        /// The digest asked for.
+        digest: Digest,
+    },
+    /// A rollback was asked for, but the plugin keeps no previous version.
+    NoPreviousVersion {
+        /// The plugin.
+        name: String,
+    },
+    /// The smoke call of a version being promoted failed or returned an unexpected output.
+    SmokeFailed {
+        /// What the smoke call did.
+        reason: String,
+    },
+}
+
+impl RegistryError {
+    /// What the person reading the error should do next.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Self::UnknownPlugin { .. } => {
+                "install a version of the plugin first, or check the plugin name"
+            }
+            Self::UnknownModule { .. } => {
+                "register the module (or install its bundle) before promoting it"
+            }
+            Self::NoPreviousVersion { .. } => {
+                "promote a known-good version instead; the registry keeps no older one"
+            }
+            Self::SmokeFailed { .. } => {
+                "fix the new version (the previous one stays active), or correct the manifest's smoke input/output"
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownPlugin { name } => {
+                write!(f, "no plugin `{name}` has an active version")
+            }
+            Self::UnknownModule { digest } => {
+                write!(f, "no module with digest {digest} is registered")
+            }
+            Self::NoPreviousVersion { name } => {
+                write!(f, "plugin `{name}` has no previous version to roll back to")
+            }
+            Self::SmokeFailed { reason } => write!(f, "the smoke call failed: {reason}"),
+        }
+    }
 }
 
 /// What the registering party says about a module. Bundles fill it from their manifest.
@@ -496,7 +570,7 @@ impl Registry {
             bytes,
             meta,
             || Source::Owned(Arc::from(bytes)),
-            |_, _| Ok(()),
+            |runtime, name, digest| runtime.compile_digested(bytes, name, Some(digest)),
         )
     }
 
@@ -511,7 +585,12 @@ impl Registry {
         bytes: &'static [u8],
         meta: ModuleMeta,
     ) -> Result<Registered, Error> {
-        self.register_with(bytes, meta, || Source::Static(bytes), |_, _| Ok(()))
+        self.register_with(
+            bytes,
+            meta,
+            || Source::Static(bytes),
+            |runtime, name, digest| runtime.compile_digested(bytes, name, Some(digest)),
+        )
     }
 
     fn register_with(
@@ -519,7 +598,7 @@ impl Registry {
         bytes: &[u8],
         meta: ModuleMeta,
         source: impl FnOnce() -> Source,
-        check: impl Fn(&Runtime, &CompiledModule) -> Result<(), Error>,
+        compile: impl Fn(&Runtime, Option<&str>, Digest) -> Result<CompiledModule, Error>,
     ) -> Result<Registered, Error> {
         let digest = Digest::of(bytes);
         let key = self.key(digest);
@@ -534,13 +613,7 @@ impl Registry {
             state.generation.clone()
         };
         let name = Some(meta.name.as_str()).filter(|n| !n.is_empty());
-        let mut module = generation
-            .runtime
-            .compile_digested(bytes, name, Some(digest))?;
-        check(&generation.runtime, &module).map_err(|e| match name {
-            Some(n) => e.with_plugin(n),
-            None => e,
-        })?;
+        let mut module = compile(&generation.runtime, name, digest)?;
         let mut state = self.state.lock();
         if state.modules.contains_key(&key) {
             return Ok(Registered {
@@ -582,20 +655,18 @@ impl Registry {
     }
 
     /// Verifies a bundle against `trust` and registers its module with the manifest as
-    /// metadata. The manifest must state the module's ABI version and list every capability
-    /// its imports need, and name only capabilities this runtime knows.
+    /// metadata, through the install pipeline ([`Runtime::compile_bundle`]): the manifest must
+    /// state the module's ABI version, list every capability its imports need, and name only
+    /// capabilities this runtime knows.
     ///
     /// # Errors
     ///
-    /// The bundle's [`BundleError`](crate::BundleError) as an [`Error`] (truncated, malformed,
-    /// digest mismatch, bad signature, untrusted key, missing signature),
-    /// [`ErrorKind::ManifestMismatch`], or those of [`Registry::register`]. Nothing is
-    /// registered on error.
+    /// [`ErrorKind::Bundle`](crate::ErrorKind::Bundle) (truncated, malformed, digest mismatch,
+    /// bad signature, untrusted key, missing signature, manifest mismatch), or those of
+    /// [`Registry::register`]. Nothing is registered on error.
     pub fn register_bundle(&self, bytes: &[u8], trust: &TrustStore) -> Result<Registered, Error> {
-        let bundle = Bundle::new_checked(bytes)?;
-        bundle.verify(trust)?;
-        let module = bundle.module();
-        self.register_verified(&bundle, || Source::Owned(Arc::from(module)))
+        let verified = Bundle::new_checked(bytes)?.verify(trust)?;
+        self.register_verified(&verified)
     }
 
     /// [`Registry::register_bundle`] for a bundle that lives forever (a flash partition):
@@ -609,15 +680,25 @@ impl Registry {
         bytes: &'static [u8],
         trust: &TrustStore,
     ) -> Result<Registered, Error> {
-        let bundle = Bundle::new_checked_prefix(bytes)?;
-        bundle.verify(trust)?;
-        let module = bundle.module();
-        self.register_verified(&bundle, || Source::Static(module))
+        let verified = Bundle::new_checked_prefix(bytes)?.verify(trust)?;
+        let module = verified.module();
+        self.register_verified_with(&verified, || Source::Static(module))
     }
 
-    fn register_verified(
+    /// Registers the module of a bundle the host has already verified (a server that checks
+    /// the signer before registering), with the manifest as metadata: no second verification.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register_bundle`], except the verification's.
+    pub fn register_verified(&self, bundle: &VerifiedBundle<'_>) -> Result<Registered, Error> {
+        let module = bundle.module();
+        self.register_verified_with(bundle, || Source::Owned(Arc::from(module)))
+    }
+
+    fn register_verified_with(
         &self,
-        bundle: &Bundle<'_>,
+        bundle: &VerifiedBundle<'_>,
         source: impl FnOnce() -> Source,
     ) -> Result<Registered, Error> {
         let manifest = bundle.manifest();
@@ -626,16 +707,18 @@ impl Registry {
             version: manifest.version().into(),
             provenance: manifest.provenance().into(),
             capabilities: manifest.capabilities().map(String::from).collect(),
-            smoke: manifest.smoke().as_ref().map(smoke_to_owned),
+            smoke: manifest.smoke().map(Smoke::from),
         };
-        let registered = self.register_with(bundle.module(), meta, source, |runtime, module| {
-            check_manifest(runtime, module, bundle)
+        let registered = self.register_with(bundle.module(), meta, source, |runtime, _, _| {
+            runtime.compile_bundle(bundle)
         })?;
         if !registered.compiled {
             // Already registered (perhaps from other bytes' manifest): the manifest must
             // still describe the module.
             let resolved = self.resolve(registered.digest)?;
-            check_manifest(&resolved.generation.runtime, &resolved.module, bundle)?;
+            manifest
+                .check(&resolved.generation.runtime, &resolved.module)
+                .map_err(|e| Error::from(e).with_plugin(manifest.name()))?;
         }
         Ok(registered)
     }
@@ -653,9 +736,9 @@ impl Registry {
         trust: &TrustStore,
         tenant: &Tenant,
     ) -> Result<Digest, Error> {
-        let bundle = Bundle::new_checked(bytes)?;
-        let registered = self.register_bundle(bytes, trust)?;
-        let name = bundle.manifest().name();
+        let verified = Bundle::new_checked(bytes)?.verify(trust)?;
+        let registered = self.register_verified(&verified)?;
+        let name = verified.manifest().name();
         if let Err(e) = self.promote(name, registered.digest, tenant) {
             if registered.compiled {
                 self.remove_if_unused(registered.digest);
@@ -684,7 +767,7 @@ impl Registry {
         let e = state
             .modules
             .get(&self.key(digest))
-            .ok_or_else(|| Error::new(ErrorKind::UnknownModule { digest }))?;
+            .ok_or_else(|| Error::from(RegistryError::UnknownModule { digest }))?;
         Ok(Resolved {
             generation: state.generation.clone(),
             module: e.module.clone(),
@@ -705,7 +788,7 @@ impl Registry {
             let e = state
                 .modules
                 .get(&self.key(digest))
-                .ok_or_else(|| Error::new(ErrorKind::UnknownModule { digest }))?;
+                .ok_or_else(|| Error::from(RegistryError::UnknownModule { digest }))?;
             (
                 Resolved {
                     generation: state.generation.clone(),
@@ -732,7 +815,7 @@ impl Registry {
                 ),
                 Err(e) => alloc::format!("`{}` failed: {}", smoke.entry, e.kind()),
             };
-            return Err(ErrorKind::SmokeFailed { reason }.into());
+            return Err(RegistryError::SmokeFailed { reason }.into());
         }
         Ok(())
     }
@@ -749,8 +832,8 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownModule`], [`ErrorKind::CapabilityDenied`] or
-    /// [`ErrorKind::SmokeFailed`]; the plugin is unchanged then.
+    /// [`RegistryError::UnknownModule`], [`ErrorKind::CapabilityDenied`](crate::ErrorKind::CapabilityDenied) or
+    /// [`RegistryError::SmokeFailed`]; the plugin is unchanged then.
     pub fn promote(&self, plugin: &str, digest: Digest, tenant: &Tenant) -> Result<(), Error> {
         self.gate(digest, tenant, None)
             .map_err(|e| e.with_plugin(plugin).with_tenant(tenant.id()))?;
@@ -787,7 +870,7 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownModule`] if `digest` is not registered.
+    /// [`RegistryError::UnknownModule`] if `digest` is not registered.
     pub fn restore_active(&self, plugin: &str, digest: Digest) -> Result<(), Error> {
         self.commit_promote(plugin, digest)
     }
@@ -796,7 +879,7 @@ impl Registry {
         let key = self.key(digest);
         let mut state = self.state.lock();
         if !state.modules.contains_key(&key) {
-            return Err(Error::new(ErrorKind::UnknownModule { digest }).with_plugin(plugin));
+            return Err(Error::from(RegistryError::UnknownModule { digest }).with_plugin(plugin));
         }
         if !state.plugins.contains_key(plugin) {
             state.plugins.insert(plugin.into(), Plugin::default());
@@ -838,8 +921,8 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownPlugin`] if the plugin has no active version, a
-    /// [`ErrorKind::Config`] error for a share over 10 000 or a canary of the active version,
+    /// [`RegistryError::UnknownPlugin`] if the plugin has no active version, a
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error for a share over 10 000 or a canary of the active version,
     /// and the gate's errors.
     pub fn set_canary(
         &self,
@@ -917,7 +1000,7 @@ impl Registry {
         let key = self.key(digest);
         let mut state = self.state.lock();
         if !state.modules.contains_key(&key) {
-            return Err(Error::new(ErrorKind::UnknownModule { digest }).with_plugin(plugin));
+            return Err(Error::from(RegistryError::UnknownModule { digest }).with_plugin(plugin));
         }
         let Some(p) = state.plugins.get_mut(plugin) else {
             return Err(unknown_plugin(plugin));
@@ -939,7 +1022,7 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownPlugin`].
+    /// [`RegistryError::UnknownPlugin`].
     pub fn clear_canary(&self, plugin: &str) -> Result<Option<Canary>, Error> {
         let mut state = self.state.lock();
         let p = state
@@ -962,7 +1045,7 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownPlugin`] or [`ErrorKind::NoPreviousVersion`].
+    /// [`RegistryError::UnknownPlugin`] or [`RegistryError::NoPreviousVersion`].
     pub fn rollback(&self, plugin: &str) -> Result<Digest, Error> {
         let mut state = self.state.lock();
         let p = state
@@ -970,7 +1053,7 @@ impl Registry {
             .get_mut(plugin)
             .ok_or_else(|| unknown_plugin(plugin))?;
         let previous = p.previous.pop_front().ok_or_else(|| {
-            Error::new(ErrorKind::NoPreviousVersion {
+            Error::from(RegistryError::NoPreviousVersion {
                 name: plugin.into(),
             })
             .with_plugin(plugin)
@@ -989,7 +1072,7 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::UnknownPlugin`].
+    /// [`RegistryError::UnknownPlugin`].
     pub fn route(&self, plugin: &str, request_key: &[u8]) -> Result<Digest, Error> {
         let state = self.state.lock();
         state
@@ -1211,44 +1294,8 @@ impl Registry {
 }
 
 fn unknown_plugin(plugin: &str) -> Error {
-    Error::new(ErrorKind::UnknownPlugin {
+    Error::from(RegistryError::UnknownPlugin {
         name: plugin.into(),
     })
     .with_plugin(plugin)
-}
-
-/// Checks that a manifest describes its module: ABI version, and capabilities asked for
-/// cover the imports and are known to the runtime.
-fn check_manifest(
-    runtime: &Runtime,
-    module: &CompiledModule,
-    bundle: &Bundle<'_>,
-) -> Result<(), Error> {
-    let manifest = bundle.manifest();
-    let mismatch = |reason: String| Error::new(ErrorKind::ManifestMismatch { reason });
-    if manifest.abi_version() != module.info().abi_version {
-        return Err(mismatch(alloc::format!(
-            "the manifest states ABI version {}, the module declares {}",
-            manifest.abi_version(),
-            module.info().abi_version
-        )));
-    }
-    for asked in manifest.capabilities() {
-        if !runtime.capabilities().any(|c| c == asked) {
-            return Err(mismatch(alloc::format!(
-                "the manifest asks for capability `{asked}`, which this host does not provide"
-            )));
-        }
-    }
-    for (import, _) in &module.info().imports {
-        let Some(cap) = runtime.capability_of_import(import) else {
-            continue;
-        };
-        if cap != "core" && !manifest.capabilities().any(|c| c == cap) {
-            return Err(mismatch(alloc::format!(
-                "the module imports `palisade.{import}` of capability `{cap}`, which the manifest does not ask for"
-            )));
-        }
-    }
-    Ok(())
 }

@@ -245,7 +245,7 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), E
             // Validate the module as written: the rewrite would hide a start function of the
             // wrong type, and its export would count as a declaration for `ref.func`. Only
             // modules with a start function pay for this second validation.
-            Module::validate(engine, bytes).map_err(|e| invalid(&e))?;
+            validate_as_written(engine, bytes)?;
             Module::new(engine, &rewritten)
                 .map(|m| (m, true))
                 .map_err(|e| invalid(&e))
@@ -256,9 +256,23 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), E
         Err(e) if matches!(e.kind(), ErrorKind::InvalidModule { .. }) => {
             // Let wasmi say what is wrong. Should it accept bytes whose sections could not be
             // read here, refuse them anyway: a start section might have been missed.
-            Module::new(engine, bytes).map_err(|e| invalid(&e))?;
+            validate_as_written(engine, bytes)?;
             Err(e)
         }
         Err(e) => Err(e),
     }
+}
+
+/// Validates `bytes` as written with `engine`'s configuration, keeping nothing.
+///
+/// It compiles them into a scratch engine (dropped at once, so the module's code is freed:
+/// an engine never frees its modules) instead of calling `Module::validate`: `Module::new`'s
+/// validator is linked anyway, while `Module::validate` would link a second instantiation of
+/// wasmparser's operator visitors (about 10 KiB of flash on a board, docs/EMBEDDED.md).
+/// `LazyTranslation` validates every function body in `Module::new`.
+fn validate_as_written(engine: &Engine, bytes: &[u8]) -> Result<(), Error> {
+    let scratch = Engine::new(engine.config());
+    Module::new(&scratch, bytes)
+        .map(drop)
+        .map_err(|e| invalid(&e))
 }

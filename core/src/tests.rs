@@ -223,7 +223,10 @@ fn the_caller_s_smoke_test_gates_and_restore_skips_the_gate() {
         .promote_with_smoke("b", digest, &tenant, Some(&failing))
         .expect_err("the caller's smoke test fails");
     assert!(
-        matches!(err.kind(), ErrorKind::SmokeFailed { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(crate::RegistryError::SmokeFailed { .. })
+        ),
         "{err:?}"
     );
     assert!(

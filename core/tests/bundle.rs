@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use palisade::bundle::{self, SIGNATURE_BLOCK_LEN};
 use palisade::{
-    Bundle, BundleBuilder, BundleError, Digest, ErrorKind, Limits, ManualClock, Registry, Runtime,
-    Tenant, TrustStore,
+    Bundle, BundleBuilder, BundleError, Digest, ErrorKind, Limits, ManifestMismatch, ManualClock,
+    Registry, RegistryError, Runtime, Tenant, TrustStore,
 };
 
 const SECRET: [u8; 32] = [0x11; 32];
@@ -107,7 +107,7 @@ fn a_signed_bundle_round_trips_and_installs() {
     let smoke = m.smoke().expect("smoke test");
     assert_eq!((smoke.entry, smoke.expected), ("version", &b"v1"[..]));
     assert_eq!(parsed.module(), wasm.as_slice());
-    assert_eq!(parsed.signer(), Some(&bundle::public_key(&SECRET)));
+    assert_eq!(parsed.signer(), Some(bundle::public_key(&SECRET)));
     assert_eq!(parsed.len(), bytes.len());
     parsed.verify(&trust()).expect("verifies");
 
@@ -138,7 +138,7 @@ fn a_forged_signature_is_refused() {
     let err = registry
         .install(&bytes, &trust(), &tenant)
         .expect_err("forged");
-    assert_eq!(err.kind(), &ErrorKind::BadSignature);
+    assert_eq!(err.kind(), &ErrorKind::Bundle(BundleError::BadSignature));
 
     // A manifest altered after signing (the version string) is refused the same way.
     let (mut bytes, _) = signed("v1");
@@ -150,7 +150,7 @@ fn a_forged_signature_is_refused() {
     let err = registry
         .install(&bytes, &trust(), &tenant)
         .expect_err("tampered");
-    assert_eq!(err.kind(), &ErrorKind::BadSignature);
+    assert_eq!(err.kind(), &ErrorKind::Bundle(BundleError::BadSignature));
     assert!(err.to_string().contains("do not install it"), "{err}");
     assert_untouched_and_serving(&registry, &tenant);
 }
@@ -172,10 +172,10 @@ fn module_bytes_that_do_not_match_the_digest_are_refused() {
         .expect_err("swapped module");
     assert_eq!(
         err.kind(),
-        &ErrorKind::BundleDigestMismatch {
+        &ErrorKind::Bundle(BundleError::DigestMismatch {
             expected: Digest::of(&good),
             found: Digest::of(&evil),
-        }
+        })
     );
     assert_untouched_and_serving(&registry, &tenant);
 }
@@ -192,9 +192,7 @@ fn a_bundle_signed_by_an_untrusted_key_is_refused() {
         .expect_err("untrusted");
     assert_eq!(
         err.kind(),
-        &ErrorKind::UntrustedKey {
-            key: bundle::public_key(&OTHER_SECRET)
-        }
+        &ErrorKind::Bundle(BundleError::UntrustedKey(bundle::public_key(&OTHER_SECRET)))
     );
     // Even where signatures are optional, a signature is never ignored.
     let mut optional = TrustStore::signatures_optional();
@@ -205,7 +203,7 @@ fn a_bundle_signed_by_an_untrusted_key_is_refused() {
         .install(&bytes, &optional, &tenant)
         .expect_err("untrusted");
     assert!(
-        matches!(err.kind(), ErrorKind::UntrustedKey { .. }),
+        matches!(err.kind(), ErrorKind::Bundle(BundleError::UntrustedKey(_))),
         "{err}"
     );
     assert_untouched_and_serving(&registry, &tenant);
@@ -229,7 +227,7 @@ fn every_truncation_of_a_bundle_is_refused_as_truncated() {
         .install(half, &trust(), &tenant)
         .expect_err("truncated");
     assert!(
-        matches!(err.kind(), ErrorKind::TruncatedBundle { len, .. } if *len == half.len()),
+        matches!(err.kind(), ErrorKind::Bundle(BundleError::Truncated { len, .. }) if *len == half.len()),
         "{err}"
     );
     assert!(
@@ -249,7 +247,10 @@ fn an_unsigned_bundle_needs_a_policy_that_allows_it() {
     let err = registry
         .install(&bytes, &trust(), &tenant)
         .expect_err("signatures required");
-    assert_eq!(err.kind(), &ErrorKind::MissingSignature);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::Bundle(BundleError::MissingSignature)
+    );
     assert!(registry.modules().is_empty());
     let digest = registry
         .install(&bytes, &TrustStore::signatures_optional(), &tenant)
@@ -269,7 +270,11 @@ fn a_manifest_that_misdescribes_its_module_is_refused() {
         .install(&bytes, &trust(), &tenant)
         .expect_err("capability not declared");
     assert!(
-        matches!(err.kind(), ErrorKind::ManifestMismatch { reason } if reason.contains("palisade.log")),
+        matches!(
+            err.kind(),
+            ErrorKind::Bundle(BundleError::Manifest(ManifestMismatch::UndeclaredCapability { import, capability }))
+                if *import == "log" && *capability == "log"
+        ) && err.to_string().contains("palisade.log"),
         "{err}"
     );
     // The manifest states another ABI version.
@@ -282,7 +287,13 @@ fn a_manifest_that_misdescribes_its_module_is_refused() {
         .install(&bytes, &trust(), &tenant)
         .expect_err("abi mismatch");
     assert!(
-        matches!(err.kind(), ErrorKind::ManifestMismatch { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Bundle(BundleError::Manifest(ManifestMismatch::AbiVersion {
+                manifest: 7,
+                module: 1
+            }))
+        ),
         "{err}"
     );
     // It asks for a capability this host does not have.
@@ -294,7 +305,11 @@ fn a_manifest_that_misdescribes_its_module_is_refused() {
         .install(&bytes, &trust(), &tenant)
         .expect_err("unknown capability");
     assert!(
-        matches!(err.kind(), ErrorKind::ManifestMismatch { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Bundle(BundleError::Manifest(ManifestMismatch::UnknownCapability { capability }))
+                if *capability == "teleport"
+        ),
         "{err}"
     );
     assert_untouched_and_serving(&registry, &tenant);
@@ -313,7 +328,13 @@ fn a_bundle_whose_smoke_test_fails_leaves_the_active_version() {
     let err = registry
         .install(&bad, &trust(), &tenant)
         .expect_err("smoke fails");
-    assert!(matches!(err.kind(), ErrorKind::SmokeFailed { .. }), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::SmokeFailed { .. })
+        ),
+        "{err}"
+    );
     assert_eq!(registry.plugin("thermo").expect("plugin").active, active);
     // The refused module does not linger.
     assert_eq!(registry.module(Digest::of(&wasm)), None);
@@ -347,7 +368,7 @@ fn malformed_bundles_are_refused_with_a_reason() {
         .install(&bad_magic, &trust(), &tenant)
         .expect_err("malformed");
     assert!(
-        matches!(err.kind(), ErrorKind::MalformedBundle { .. }),
+        matches!(err.kind(), ErrorKind::Bundle(BundleError::Malformed(_))),
         "{err}"
     );
     assert_untouched_and_serving(&registry, &tenant);

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use palisade::{
-    Digest, ErrorKind, Limits, ManualClock, ModuleMeta, Outcome, Registry, Runtime, Tenant,
+    Digest, ErrorKind, Limits, ManualClock, ModuleMeta, Outcome, Registry, RegistryError, Runtime,
+    Tenant,
 };
 
 /// Counts the bytes the *current thread* holds, so that other tests running in parallel in
@@ -178,7 +179,9 @@ fn failed_smoke_call_keeps_the_old_version_active() {
         .promote("p", trapping, &tenant)
         .expect_err("the smoke call traps");
     match err.kind() {
-        ErrorKind::SmokeFailed { reason } => assert!(reason.contains("unreachable"), "{reason}"),
+        ErrorKind::Registry(RegistryError::SmokeFailed { reason }) => {
+            assert!(reason.contains("unreachable"), "{reason}")
+        }
         other => panic!("expected SmokeFailed, got {other:?}"),
     }
     assert_eq!(err.plugin(), Some("p"));
@@ -194,7 +197,13 @@ fn failed_smoke_call_keeps_the_old_version_active() {
     let err = registry
         .promote("p", wrong, &tenant)
         .expect_err("the smoke output differs");
-    assert!(matches!(err.kind(), ErrorKind::SmokeFailed { .. }), "{err}");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::SmokeFailed { .. })
+        ),
+        "{err}"
+    );
 
     // A version the tenant's grants do not cover (it imports `log`, which is not granted).
     let needs_log = registry
@@ -281,7 +290,10 @@ fn canary_share_over_100_percent_is_refused() {
         .set_canary("nope", b, 10, &tenant)
         .expect_err("no such plugin");
     assert!(
-        matches!(err.kind(), ErrorKind::UnknownPlugin { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::UnknownPlugin { .. })
+        ),
         "{err}"
     );
     assert_eq!(registry.plugin("p").expect("plugin").canary, None);
@@ -304,7 +316,10 @@ fn rollback_restores_the_previous_digest_and_the_next_call_runs_it() {
 
     let err = registry.rollback("p").expect_err("nothing older");
     assert!(
-        matches!(err.kind(), ErrorKind::NoPreviousVersion { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::NoPreviousVersion { .. })
+        ),
         "{err}"
     );
     // Still serving.
@@ -335,7 +350,10 @@ fn more_than_n_previous_versions_evict_the_oldest() {
         .promote("p", v0, &tenant)
         .expect_err("evicted modules cannot be promoted");
     assert!(
-        matches!(err.kind(), ErrorKind::UnknownModule { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::UnknownModule { .. })
+        ),
         "{err}"
     );
 
@@ -354,7 +372,10 @@ fn unknown_plugin_is_refused_and_the_registry_keeps_serving() {
     let call = registry.call("missing", &tenant, "version", b"", b"k");
     let err = call.result.expect_err("no such plugin");
     assert!(
-        matches!(err.kind(), ErrorKind::UnknownPlugin { .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Registry(RegistryError::UnknownPlugin { .. })
+        ),
         "{err}"
     );
     assert_eq!(call.report.outcome, Outcome::Rejected);

@@ -20,6 +20,10 @@ extern crate alloc;
 
 mod board;
 mod heap;
+#[cfg(not(feature = "scenarios"))]
+#[path = "no_scenario.rs"]
+mod scenario;
+#[cfg(feature = "scenarios")]
 mod scenario;
 
 use alloc::sync::Arc;
@@ -28,7 +32,7 @@ use core::time::Duration;
 use cortex_m as _; // the critical-section implementation
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
-use palisade::{Clock, Limits, MemoryKv, Runtime, StackLimits, TrustStore};
+use palisade::{Clock, Limits, MemoryKv, PublicKey, Runtime, StackLimits, TrustStore};
 use palisade_mcu::{BundleSlot, DefmtLog, Gpio, PinSet, Sensors, TimerClock, load_first_good};
 
 use board::{LedPin, SimThermometer, Timer0};
@@ -52,10 +56,10 @@ const RULE_PINS: PinSet = PinSet::of(&[0, 1]);
 /// The one key rules are signed with. A development key: its secret is
 /// `[0x50; 32]`, in hosts/mcu/examples/pack_rule.rs (`pack_rule pubkey` prints this). A product
 /// embeds its own.
-const TRUSTED_KEY: [u8; 32] = [
+const TRUSTED_KEY: PublicKey = PublicKey::from_bytes([
     0x3e, 0xf0, 0x89, 0x59, 0x03, 0x30, 0x28, 0xc8, 0xfc, 0x6f, 0xc6, 0xd4, 0x91, 0xa1, 0x25, 0x48,
     0xe7, 0x8d, 0xf6, 0xae, 0xfb, 0x2d, 0x7c, 0x2c, 0x19, 0x0c, 0x3f, 0x78, 0xce, 0xf3, 0xf5, 0x0b,
-];
+]);
 
 /// Defaults of the control loop.
 const PERIOD: Duration = Duration::from_millis(50);
@@ -135,7 +139,7 @@ fn run() -> Verdict {
         slot("fallback", layout::FALLBACK_SLOT),
     ];
     let rule = load_first_good(&slots, &runtime, &trust, &tenant, |slot, e| {
-        defmt::warn!("slot {=str} refused: {=str}", slot.name(), e.as_str());
+        defmt::warn!("slot {=str} refused: {}", slot.name(), e);
     });
     let load_time = clock.now().saturating_since(load_started);
     match &rule {
@@ -144,7 +148,7 @@ fn run() -> Verdict {
             r.bundle.manifest().name(),
             r.bundle.manifest().version(),
             r.slot,
-            r.bundle.len(),
+            r.bundle.bundle().len(),
             load_time.as_micros() as u64
         ),
         None => defmt::warn!("no good rule: LEDs stay at the safe default (off)"),

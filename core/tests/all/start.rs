@@ -349,7 +349,9 @@ fn registry_smoke_call_of_a_start_loop_is_stopped_by_the_deadline() {
         .digest;
     let err = registry.promote("looper", digest, &t).unwrap_err();
     match err.kind() {
-        ErrorKind::SmokeFailed { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        ErrorKind::Registry(palisade::RegistryError::SmokeFailed { reason }) => {
+            assert!(reason.contains("deadline"), "{reason}")
+        }
         other => panic!("expected SmokeFailed, got {other:?}"),
     }
     assert!(registry.plugin("looper").is_none());

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use palisade::Escaped;
 use palisade::bundle::{self, BUNDLE_MAGIC};
-use palisade::{Bundle, BundleBuilder, ErrorKind, Registry, Runtime, TrustStore};
+use palisade::{
+    Bundle, BundleBuilder, BundleError, ErrorKind, PublicKey, Registry, Runtime, TrustStore,
+};
 use serde::Deserialize;
 
 use crate::exit::{CliError, Exit};
@@ -134,7 +136,7 @@ pub fn trust_store(values: &[String], require: bool) -> Result<TrustStore, CliEr
             None => read_key(Path::new(v), "public key")?,
         };
         trust
-            .add_key(&key)
+            .add_key(&PublicKey::from_bytes(key))
             .map_err(|e| CliError::new(Exit::Usage, format!("--trust {v}: {e}")))?;
     }
     Ok(trust)
@@ -147,10 +149,9 @@ pub fn is_bundle(bytes: &[u8]) -> bool {
 
 fn bundle_error(path: &Path, e: palisade::Error) -> CliError {
     let hint = match e.kind() {
-        ErrorKind::UntrustedKey { key } => format!(
-            " (to trust this signer, pass --trust {} or its .pub file)",
-            hex(key)
-        ),
+        ErrorKind::Bundle(BundleError::UntrustedKey(key)) => {
+            format!(" (to trust this signer, pass --trust {key} or its .pub file)")
+        }
         _ => String::new(),
     };
     CliError::new(Exit::of(&e), format!("{}: {e}{hint}", path.display()))
@@ -186,7 +187,7 @@ pub fn open(
             "bundle {} {} signed by {} (trusted)",
             Escaped::str(m.name()),
             Escaped::str(m.version()),
-            hex(k)
+            k
         ),
         None => format!(
             "bundle {} {} (unsigned)",
@@ -225,11 +226,10 @@ pub fn keygen(args: &KeygenArgs) -> Result<Exit, CliError> {
     })?;
     let public = bundle::public_key(&secret);
     write_secret(&args.out, &format!("{}\n", hex(&secret)))?;
-    std::fs::write(&pub_path, format!("{}\n", hex(&public)))
-        .map_err(|e| CliError::write(&pub_path, &e))?;
+    std::fs::write(&pub_path, format!("{public}\n")).map_err(|e| CliError::write(&pub_path, &e))?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "secret key  {} (keep it secret)", args.out.display());
-    let _ = writeln!(out, "public key  {} ({})", pub_path.display(), hex(&public));
+    let _ = writeln!(out, "public key  {} ({})", pub_path.display(), public);
     Ok(Exit::Ok)
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
-use palisade::ErrorKind;
+use palisade::{BundleError, ErrorKind, RegistryError};
 
 /// The process exit code of each outcome class. Documented in `--help` and docs/CLI.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +62,13 @@ impl Exit {
         match e.kind() {
             ErrorKind::InvalidModule { .. }
             | ErrorKind::ContractViolation(_)
-            | ErrorKind::TruncatedBundle { .. }
-            | ErrorKind::MalformedBundle { .. }
-            | ErrorKind::ManifestMismatch { .. } => Exit::InvalidModule,
-            ErrorKind::BundleDigestMismatch { .. }
-            | ErrorKind::BadSignature
-            | ErrorKind::UntrustedKey { .. }
-            | ErrorKind::MissingSignature => Exit::Signature,
-            ErrorKind::SmokeFailed { .. } => Exit::Rejected,
+            | ErrorKind::Bundle(
+                BundleError::Truncated { .. }
+                | BundleError::Malformed(_)
+                | BundleError::Manifest(_),
+            ) => Exit::InvalidModule,
+            ErrorKind::Bundle(_) => Exit::Signature,
+            ErrorKind::Registry(RegistryError::SmokeFailed { .. }) => Exit::Rejected,
             ErrorKind::InputTooLarge { .. }
             | ErrorKind::NoSuchEntry { .. }
             | ErrorKind::RateLimited { .. } => Exit::Rejected,

@@ -97,28 +97,28 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         let trust = crate::bundle::trust_store(&args.trust, false)?;
         let signature = match b.signer() {
             None => match b.verify(&trust) {
-                Ok(()) => String::from("unsigned bundle (module digest matches the manifest)"),
+                Ok(_) => String::from("unsigned bundle (module digest matches the manifest)"),
                 Err(e) => {
                     signature_exit = Exit::Signature;
                     format!("unsigned bundle; INVALID: {e}")
                 }
             },
             Some(key) => {
-                let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                let key_hex = key.to_string();
                 let mut self_trust = palisade::TrustStore::signatures_optional();
-                self_trust.add_key(key)?;
+                self_trust.add_key(&key)?;
                 match b.verify(&self_trust) {
                     Err(e) => {
                         signature_exit = Exit::Signature;
                         format!("INVALID: {e} (signer {key_hex})")
                     }
-                    Ok(()) if args.trust.is_empty() => format!(
+                    Ok(_) if args.trust.is_empty() => format!(
                         "valid signature by {key_hex} (pass --trust to check the key against yours)"
                     ),
-                    Ok(()) if trust.is_trusted(key) => {
+                    Ok(_) if trust.is_trusted(&key) => {
                         format!("valid signature by trusted key {key_hex}")
                     }
-                    Ok(()) => {
+                    Ok(_) => {
                         signature_exit = Exit::Signature;
                         format!("valid signature by {key_hex}, which is NOT among the --trust keys")
                     }

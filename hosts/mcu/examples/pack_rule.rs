@@ -37,7 +37,11 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("scenario") => scenario(args.get(1..).unwrap_or_default()),
         Some("pubkey") => {
             let key = palisade::bundle::public_key(&DEV_SECRET);
-            let list: Vec<String> = key.iter().map(|b| format!("0x{b:02x}")).collect();
+            let list: Vec<String> = key
+                .as_bytes()
+                .iter()
+                .map(|b| format!("0x{b:02x}"))
+                .collect();
             println!("[{}]", list.join(", "));
             Ok(())
         }

@@ -1,6 +1,11 @@
-//! Rule bundles kept in flash: parse in place, verify digest and signature, then compile.
+//! Rule bundles kept in flash: parse in place, verify digest and signature, then install them
+//! through the core's one pipeline ([`Runtime::compile_bundle`]: compile, contract, manifest
+//! check), as the registry and the server do.
 
-use palisade::{Bundle, BundleError, CompiledModule, Error, Runtime, Tenant, TrustStore};
+use palisade::{
+    Bundle, BundleError, CompiledModule, Error, ErrorKind, Runtime, Tenant, TrustStore,
+    VerifiedBundle,
+};
 
 /// A flash region that may hold one bundle, followed by erased bytes.
 ///
@@ -18,7 +23,7 @@ pub struct FlashBundle {
     /// The slot it came from.
     pub slot: &'static str,
     /// The verified bundle (manifest, signer, module bytes in flash).
-    pub bundle: Bundle<'static>,
+    pub bundle: VerifiedBundle<'static>,
     /// The module compiled by the runtime and checked against the contract and the tenant.
     pub module: CompiledModule,
 }
@@ -28,34 +33,42 @@ pub struct FlashBundle {
 pub enum LoadError {
     /// The slot is erased (starts with `0xFF` or `0x00` bytes): nothing was flashed there.
     Empty,
-    /// The bytes are not a well-formed bundle, or fail verification (digest, signature,
-    /// trusted key).
+    /// The bytes are not a well-formed bundle, fail verification (digest, signature, trusted
+    /// key), or the manifest does not describe the module (ABI version, capabilities): the
+    /// same [`BundleError`] the registry refuses the bundle with.
     Bundle(BundleError),
     /// The module does not compile, breaks the guest contract, or imports a capability the
     /// tenant was not granted.
     Module(Error),
 }
 
-impl LoadError {
-    /// A short, stable name for logs (defmt does not format).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Empty => "empty slot",
-            Self::Bundle(BundleError::Truncated { .. }) => "truncated bundle",
-            Self::Bundle(BundleError::Malformed(_)) => "malformed bundle",
-            Self::Bundle(BundleError::DigestMismatch { .. }) => "module digest mismatch",
-            Self::Bundle(BundleError::BadSignature) => "bad signature",
-            Self::Bundle(BundleError::UntrustedKey(_)) => "untrusted signing key",
-            Self::Bundle(BundleError::MissingSignature) => "unsigned bundle",
-            Self::Bundle(_) => "bundle refused",
-            Self::Module(_) => "module refused",
+impl From<BundleError> for LoadError {
+    fn from(e: BundleError) -> Self {
+        Self::Bundle(e)
+    }
+}
+
+impl From<Error> for LoadError {
+    fn from(e: Error) -> Self {
+        match e.kind() {
+            ErrorKind::Bundle(b) => Self::Bundle(*b),
+            _ => Self::Module(e),
         }
     }
 }
 
-impl From<BundleError> for LoadError {
-    fn from(e: BundleError) -> Self {
-        Self::Bundle(e)
+#[cfg(feature = "defmt")]
+impl defmt::Format for LoadError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Empty => defmt::write!(f, "empty slot"),
+            Self::Bundle(e) => defmt::write!(f, "{}", e),
+            Self::Module(e) => match e.kind() {
+                ErrorKind::ContractViolation(v) => defmt::write!(f, "contract: {}", v),
+                ErrorKind::Trap(t) => defmt::write!(f, "trap: {}", t),
+                _ => defmt::write!(f, "module refused: {}", e.outcome()),
+            },
+        }
     }
 }
 
@@ -89,12 +102,17 @@ impl BundleSlot {
     }
 
     /// Reads the slot's bundle, verifies its signature and module digest against `trust`,
-    /// and only then compiles the module with `runtime` and checks that `tenant` was granted
-    /// every capability it imports.
+    /// and only then installs it as the registry does ([`Runtime::compile_bundle`]: compile,
+    /// contract check, manifest check against the module) and checks that `tenant` was
+    /// granted every capability it imports.
+    ///
+    /// A manifest's smoke test is not run here: in the registry it gates a promotion, and on
+    /// a board a rule's smoke call could drive outputs at boot.
     ///
     /// # Errors
     ///
-    /// [`LoadError::Empty`], [`LoadError::Bundle`] (nothing was compiled), or
+    /// [`LoadError::Empty`], [`LoadError::Bundle`] (for a parse or verification failure
+    /// nothing was compiled; [`BundleError::Manifest`] after compiling), or
     /// [`LoadError::Module`].
     pub fn load(
         &self,
@@ -102,11 +120,8 @@ impl BundleSlot {
         trust: &TrustStore,
         tenant: &Tenant,
     ) -> Result<FlashBundle, LoadError> {
-        let bundle = self.read()?;
-        bundle.verify(trust)?;
-        let module = runtime
-            .compile_named(bundle.module(), Some(bundle.manifest().name()))
-            .map_err(LoadError::Module)?;
+        let bundle = self.read()?.verify(trust)?;
+        let module = runtime.compile_bundle(&bundle)?;
         runtime
             .check_grants(&module, tenant)
             .map_err(LoadError::Module)?;

@@ -297,7 +297,9 @@ fn call_error(e: &palisade::Error) -> ApiError {
             .retry_after(std::time::Duration::from_secs(1));
         }
         Outcome::Rejected => match e.kind() {
-            ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
+            ErrorKind::Registry(palisade::RegistryError::UnknownPlugin { .. }) => {
+                (StatusCode::NOT_FOUND, "unknown_plugin")
+            }
             ErrorKind::NoSuchEntry { .. } => (StatusCode::NOT_FOUND, "no_such_entry"),
             ErrorKind::InputTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "input_too_large"),
             _ => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),

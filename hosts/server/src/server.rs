@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant as StdInstant;
 
 use axum::http::StatusCode;
-use palisade::bundle::{Bundle, SignaturePolicy, TrustStore};
+use palisade::{Bundle, BundleError, PublicKey, RegistryError, SignaturePolicy, TrustStore};
 use palisade::{
     CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PluginStatus,
     Registry, Runtime, Smoke,
@@ -139,10 +139,9 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn parse_key(hex_key: &str) -> Result<[u8; 32], String> {
-    unhex(hex_key)
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| format!("trusted key {hex_key:?} is not 64 hex digits"))
+fn parse_key(hex_key: &str) -> Result<PublicKey, String> {
+    PublicKey::from_hex(hex_key)
+        .map_err(|_| format!("trusted key {hex_key:?} is not 64 hex digits"))
 }
 
 impl Server {
@@ -366,7 +365,7 @@ impl Server {
                     .trusted_keys
                     .iter()
                     .filter_map(|k| parse_key(k).ok())
-                    .any(|k| hex(&k).eq_ignore_ascii_case(signer));
+                    .any(|k| k.to_string().eq_ignore_ascii_case(signer));
                 (!trusted).then(|| {
                     format!(
                         "{}@{} is signed by key {signer}, which is not in `trusted_keys`; upload a version signed by a trusted key",
@@ -762,25 +761,12 @@ impl Server {
                 format!("plugin name {plugin:?} must be 1-64 of [a-z0-9_-]"),
             ));
         }
-        let (module, meta, signer) = if body.starts_with(b"\0asm") {
-            if !self.config.allow_unsigned {
-                return Err(ApiError::bad_request(
-                    "signature_required",
-                    format!(
-                        "this server accepts only signed bundles (docs/BUNDLE.md): make one with `palisade pack MODULE.wasm --key palisade.key --name {plugin} --plugin-version VERSION` (the key from `palisade keygen`, the hex of its .pub in `trusted_keys`), or set `allow_unsigned = true`"
-                    ),
-                ));
-            }
-            version.filter(|v| !v.is_empty()).ok_or_else(|| {
-                ApiError::bad_request(
-                    "missing_version",
-                    "a bare module upload needs `?version=` (a bundle carries its own)",
-                )
-            })?;
-            (body, StoredMeta::default(), None)
+        // A bundle is parsed and verified once; the registry takes the verified bundle.
+        let verified = if body.starts_with(b"\0asm") {
+            None
         } else {
             let bundle = Bundle::new_checked(body).map_err(|e| bundle_error(&Error::from(e)))?;
-            bundle.verify(&self.trust).map_err(|e| {
+            Some(bundle.verify(&self.trust).map_err(|e| {
                 let mut err = bundle_error(&Error::from(e));
                 if err.code == "untrusted_key" && self.config.trusted_keys.is_empty() {
                     err.message.push_str(
@@ -788,7 +774,9 @@ impl Server {
                     );
                 }
                 err
-            })?;
+            })?)
+        };
+        let (module, meta, signer) = if let Some(bundle) = &verified {
             let m = bundle.manifest();
             if m.name() != plugin {
                 return Err(ApiError::bad_request(
@@ -812,16 +800,32 @@ impl Server {
                     .smoke()
                     .map(|s| (s.entry.to_owned(), hex(s.input), hex(s.expected))),
             };
-            (bundle.module(), meta, bundle.signer().map(|k| hex(k)))
+            (
+                bundle.module(),
+                meta,
+                bundle.signer().map(|k| k.to_string()),
+            )
+        } else {
+            if !self.config.allow_unsigned {
+                return Err(ApiError::bad_request(
+                    "signature_required",
+                    format!(
+                        "this server accepts only signed bundles (docs/BUNDLE.md): make one with `palisade pack MODULE.wasm --key palisade.key --name {plugin} --plugin-version VERSION` (the key from `palisade keygen`, the hex of its .pub in `trusted_keys`), or set `allow_unsigned = true`"
+                    ),
+                ));
+            }
+            version.filter(|v| !v.is_empty()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "missing_version",
+                    "a bare module upload needs `?version=` (a bundle carries its own)",
+                )
+            })?;
+            (body, StoredMeta::default(), None)
         };
-        let version = match version {
-            Some(v) if body.starts_with(b"\0asm") => v.to_owned(),
-            _ if !body.starts_with(b"\0asm") => Bundle::new_checked(body)
-                .map_err(|e| bundle_error(&Error::from(e)))?
-                .manifest()
-                .version()
-                .to_owned(),
-            _ => String::new(),
+        let version = match (&verified, version) {
+            (Some(bundle), _) => bundle.manifest().version().to_owned(),
+            (None, Some(v)) => v.to_owned(),
+            (None, None) => String::new(),
         };
         if version.is_empty() || version.len() > 64 || version.chars().any(char::is_control) {
             return Err(ApiError::bad_request(
@@ -847,10 +851,9 @@ impl Server {
         let mut core_meta = ModuleMeta::named(plugin, &version);
         core_meta.provenance.clone_from(&meta.provenance);
         core_meta.capabilities.clone_from(&meta.capabilities);
-        let registered = if body.starts_with(b"\0asm") {
-            self.registry.register(module, core_meta)
-        } else {
-            self.registry.register_bundle(body, &self.trust)
+        let registered = match &verified {
+            Some(bundle) => self.registry.register_verified(bundle),
+            None => self.registry.register(module, core_meta),
         }
         .map_err(|e| registration_error(&e))?;
         let compiled = self.registry.compiled(digest);
@@ -1426,13 +1429,20 @@ fn state_of(s: &PluginStatus) -> PluginState {
     }
 }
 
-/// Maps a bundle parsing/verification error to its 4xx.
+/// Maps a bundle error (parsing, verification, manifest check) to its 4xx.
 fn bundle_error(e: &Error) -> ApiError {
     let (status, code) = match e.kind() {
-        ErrorKind::BadSignature => (StatusCode::BAD_REQUEST, "bad_signature"),
-        ErrorKind::UntrustedKey { .. } => (StatusCode::FORBIDDEN, "untrusted_key"),
-        ErrorKind::MissingSignature => (StatusCode::BAD_REQUEST, "signature_required"),
-        ErrorKind::BundleDigestMismatch { .. } => (StatusCode::BAD_REQUEST, "digest_mismatch"),
+        ErrorKind::Bundle(BundleError::BadSignature) => (StatusCode::BAD_REQUEST, "bad_signature"),
+        ErrorKind::Bundle(BundleError::UntrustedKey(_)) => (StatusCode::FORBIDDEN, "untrusted_key"),
+        ErrorKind::Bundle(BundleError::MissingSignature) => {
+            (StatusCode::BAD_REQUEST, "signature_required")
+        }
+        ErrorKind::Bundle(BundleError::DigestMismatch { .. }) => {
+            (StatusCode::BAD_REQUEST, "digest_mismatch")
+        }
+        ErrorKind::Bundle(BundleError::Manifest(_)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch")
+        }
         _ => (StatusCode::BAD_REQUEST, "malformed_bundle"),
     };
     ApiError::new(status, code, e.to_string())
@@ -1441,17 +1451,7 @@ fn bundle_error(e: &Error) -> ApiError {
 /// Maps a registration error to its 4xx.
 fn registration_error(e: &Error) -> ApiError {
     match e.kind() {
-        ErrorKind::BadSignature
-        | ErrorKind::UntrustedKey { .. }
-        | ErrorKind::MissingSignature
-        | ErrorKind::BundleDigestMismatch { .. }
-        | ErrorKind::TruncatedBundle { .. }
-        | ErrorKind::MalformedBundle { .. } => bundle_error(e),
-        ErrorKind::ManifestMismatch { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "manifest_mismatch",
-            e.to_string(),
-        ),
+        ErrorKind::Bundle(_) => bundle_error(e),
         _ => ApiError::from_registration(e),
     }
 }
@@ -1459,10 +1459,18 @@ fn registration_error(e: &Error) -> ApiError {
 /// Maps a promote/canary/rollback error.
 fn rollout_error(e: &Error) -> ApiError {
     let (status, code) = match e.kind() {
-        ErrorKind::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
-        ErrorKind::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_version"),
-        ErrorKind::NoPreviousVersion { .. } => (StatusCode::CONFLICT, "no_previous_version"),
-        ErrorKind::SmokeFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "smoke_failed"),
+        ErrorKind::Registry(RegistryError::UnknownPlugin { .. }) => {
+            (StatusCode::NOT_FOUND, "unknown_plugin")
+        }
+        ErrorKind::Registry(RegistryError::UnknownModule { .. }) => {
+            (StatusCode::NOT_FOUND, "unknown_version")
+        }
+        ErrorKind::Registry(RegistryError::NoPreviousVersion { .. }) => {
+            (StatusCode::CONFLICT, "no_previous_version")
+        }
+        ErrorKind::Registry(RegistryError::SmokeFailed { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "smoke_failed")
+        }
         ErrorKind::CapabilityDenied { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, "ungranted_import")
         }

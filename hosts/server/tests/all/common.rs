@@ -61,7 +61,7 @@ pub fn bundle_with(
 
 /// The hex public key of a signing secret.
 pub fn public_hex(secret: &[u8; 32]) -> String {
-    hex(&palisade::bundle::public_key(secret))
+    palisade::bundle::public_key(secret).to_string()
 }
 
 /// A signed bundle of `module`.
@@ -69,10 +69,6 @@ pub fn bundle(name: &str, version: &str, module: &[u8]) -> Vec<u8> {
     palisade::BundleBuilder::new(name, version, module)
         .sign(&SECRET)
         .unwrap()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -90,7 +86,7 @@ pub struct Srv {
 
 /// Config used by every test; keys in `extra` replace the defaults here.
 pub fn config_text(extra: &str) -> String {
-    let key = hex(&palisade::bundle::public_key(&SECRET));
+    let key = palisade::bundle::public_key(&SECRET).to_string();
     let defaults = format!(
         "workers = 2\nmax_in_flight = 16\nqueue_timeout_ms = 2000\nmax_upload_bytes = 65536\nallow_unsigned = true\nbrotli_quality = 5\nlog_format = \"json\"\nshutdown_grace_ms = 5000\ntrusted_keys = [\"{key}\"]\n"
     );
