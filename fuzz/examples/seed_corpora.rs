@@ -43,14 +43,22 @@ fn spec_modules() -> Vec<Vec<u8>> {
     let mut modules = Vec::new();
     for file in &files {
         let Ok(buffer) = file.wast() else { continue };
-        let Ok(directives) = buffer.directives() else { continue };
+        let Ok(directives) = buffer.directives() else {
+            continue;
+        };
         for d in directives {
             let encoded = match d {
                 WastDirective::Module(mut wat)
                 | WastDirective::ModuleDefinition(mut wat)
-                | WastDirective::AssertInvalid { module: mut wat, .. }
-                | WastDirective::AssertMalformed { module: mut wat, .. } => encode(&mut wat),
-                WastDirective::AssertUnlinkable { module: mut wat, .. } => wat.encode().ok(),
+                | WastDirective::AssertInvalid {
+                    module: mut wat, ..
+                }
+                | WastDirective::AssertMalformed {
+                    module: mut wat, ..
+                } => encode(&mut wat),
+                WastDirective::AssertUnlinkable {
+                    module: mut wat, ..
+                } => wat.encode().ok(),
                 _ => None,
             };
             modules.extend(encoded);
@@ -101,7 +109,11 @@ fn main() {
     let guests = guest_modules(guest_dirs);
     println!("{} spec modules, {} guests", spec.len(), guests.len());
     let mut seen = HashSet::new();
-    let modules: Vec<&Vec<u8>> = spec.iter().chain(&guests).filter(|m| seen.insert(*m)).collect();
+    let modules: Vec<&Vec<u8>> = spec
+        .iter()
+        .chain(&guests)
+        .filter(|m| seen.insert(*m))
+        .collect();
 
     let prefixed = |bytes: Vec<u8>| [&[0u8][..], &bytes].concat();
     let register: Vec<Vec<u8>> = modules
@@ -119,7 +131,10 @@ fn main() {
         .iter()
         .flat_map(|m| {
             let builder = BundleBuilder::new("seed", "1.0.0", m);
-            [builder.build_unsigned().ok(), builder.sign(&BUNDLE_SECRET).ok()]
+            [
+                builder.build_unsigned().ok(),
+                builder.sign(&BUNDLE_SECRET).ok(),
+            ]
         })
         .flatten()
         .map(prefixed)
