@@ -236,8 +236,8 @@ fn invalid(e: &wasmi::Error) -> Error {
 
 /// Whether `bytes` has a code section that declares no function bodies yet is longer than
 /// that count: never valid (the section's size would not match its contents), and wasmi 2.0's
-/// parser divides by the count when its strict limits (`min_avg_bytes_per_function`) apply to
-/// a section of 1,000 bytes or more, which panics. Every code section is read, even one the
+/// parser divides by the count when its strict limits (`min_avg_bytes_per_function`) apply, to
+/// 1,000 bytes or more after the count, which panics. Every code section is read, even one the
 /// bytes end inside, as wasmi's parser streams it. Found by the `register` fuzz target.
 fn empty_code_section_with_bytes(bytes: &[u8]) -> bool {
     if bytes.get(..HEADER_LEN) != Some(&HEADER[..]) {
