@@ -35,6 +35,7 @@ const HEADER_LEN: usize = 8;
 const HEADER: [u8; HEADER_LEN] = *b"\0asm\x01\0\0\0";
 const EXPORT_SECTION: u8 = 7;
 const START_SECTION: u8 = 8;
+const CODE_SECTION: u8 = 10;
 const EXPORT_KIND_FUNC: u8 = 0;
 
 /// A reader of the module bytes that never panics: every read is bounds-checked.
@@ -233,6 +234,42 @@ fn invalid(e: &wasmi::Error) -> Error {
     })
 }
 
+/// Whether `bytes` has a code section that declares no function bodies yet is longer than
+/// that count: never valid (the section's size would not match its contents), and wasmi 2.0's
+/// parser divides by the count when its strict limits (`min_avg_bytes_per_function`) apply, to
+/// 1,000 bytes or more after the count, which panics. Every code section is read, even one the
+/// bytes end inside, as wasmi's parser streams it. Found by the `register` fuzz target.
+fn empty_code_section_with_bytes(bytes: &[u8]) -> bool {
+    if bytes.get(..HEADER_LEN) != Some(&HEADER[..]) {
+        return false;
+    }
+    let mut r = Reader {
+        bytes,
+        pos: HEADER_LEN,
+    };
+    while !r.at_end() {
+        let (Some(id), Some(len)) = (r.byte(), r.u32()) else {
+            return false;
+        };
+        let len = len as usize;
+        if id == CODE_SECTION {
+            let end = r.pos.saturating_add(len).min(bytes.len());
+            let mut payload = Reader {
+                bytes: bytes.get(r.pos..end).unwrap_or_default(),
+                pos: 0,
+            };
+            // Every code section: the parser reaches a second one before any order check.
+            if payload.u32() == Some(0) && len > payload.pos {
+                return true;
+            }
+        }
+        if r.take(len).is_none() {
+            return false;
+        }
+    }
+    false
+}
+
 /// Compiles `bytes` with its start function [`hoist`]ed; the flag says whether the module has
 /// one (exported as [`START_EXPORT`]).
 ///
@@ -240,6 +277,13 @@ fn invalid(e: &wasmi::Error) -> Error {
 ///
 /// As [`hoist`]; [`ErrorKind::InvalidModule`] with wasmi's reason for bytes it refuses.
 pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), Error> {
+    if empty_code_section_with_bytes(bytes) {
+        return Err(Error::new(ErrorKind::InvalidModule {
+            reason: alloc::string::String::from(
+                "the code section declares no function bodies but is longer than that count",
+            ),
+        }));
+    }
     match hoist(bytes) {
         Ok(Some(rewritten)) => {
             // Validate the module as written: the rewrite would hide a start function of the

@@ -44,9 +44,7 @@ struct Fixture {
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let module = palisade_fuzz::with_abi_section(
-        wat::parse_str(palisade_fuzz::ECHO).expect("ECHO is valid WAT"),
-    );
+    let module = palisade_fuzz::with_abi_section(palisade_fuzz::ECHO_WASM.clone());
     let builder = BundleBuilder::new("echo", "1.0.0", &module)
         .capability("log")
         .smoke("echo", b"hi", b"hi");

@@ -5,12 +5,15 @@
 //! never ends with a memory-bounds trap; the host serves a good guest afterwards.
 #![no_main]
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use palisade::{ErrorKind, Limits};
+use wasm_encoder::{
+    CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection, ImportSection,
+    MemorySection, MemoryType, Module, TypeSection, ValType,
+};
 
 /// One host call with its arguments.
 #[derive(Debug, Arbitrary)]
@@ -36,25 +39,25 @@ impl HostCall {
         }
     }
 
-    fn wat(&self) -> String {
-        let c = |name: &str, args: &[i32], drop: bool| {
-            let mut s = String::from(if drop { "(drop (call $" } else { "(call $" });
-            s.push_str(name);
-            for a in args {
-                let _ = write!(s, " (i32.const {a})");
-            }
-            s.push_str(if drop { "))\n" } else { ")\n" });
-            s
+    /// Appends the call to `f`, dropping a result; the imports are numbered as in [`IMPORTS`].
+    fn emit(&self, f: &mut Function) {
+        let mut sink = f.instructions();
+        let (index, args, drop): (u32, &[i32], bool) = match self {
+            Self::Output(p, l) => (0, &[*p, *l], false),
+            Self::Fail(code, p, l) => (1, &[*code, *p, *l], false),
+            Self::Log(level, p, l) => (2, &[*level, *p, *l], true),
+            Self::ClockNow => (3, &[], true),
+            Self::RandomFill(p, l) => (4, &[*p, *l], true),
+            Self::KvGet(a, b, d, e) => (5, &[*a, *b, *d, *e], true),
+            Self::KvSet(a, b, d, e) => (6, &[*a, *b, *d, *e], true),
+            Self::KvDelete(a, b) => (7, &[*a, *b], true),
         };
-        match *self {
-            Self::Output(p, l) => c("output", &[p, l], false),
-            Self::Fail(code, p, l) => c("fail", &[code, p, l], false),
-            Self::Log(level, p, l) => c("log", &[level, p, l], true),
-            Self::ClockNow => "(drop (call $clock_now))\n".into(),
-            Self::RandomFill(p, l) => c("random_fill", &[p, l], true),
-            Self::KvGet(a, b, d, e) => c("kv_get", &[a, b, d, e], true),
-            Self::KvSet(a, b, d, e) => c("kv_set", &[a, b, d, e], true),
-            Self::KvDelete(a, b) => c("kv_delete", &[a, b], true),
+        for a in args {
+            sink.i32_const(*a);
+        }
+        sink.call(index);
+        if drop {
+            sink.drop();
         }
     }
 }
@@ -85,6 +88,72 @@ fn call(u: &mut Unstructured<'_>, memory: i32) -> arbitrary::Result<HostCall> {
     })
 }
 
+/// The host functions the guest imports, in index order, with their type indices in
+/// [`guest`]'s type section.
+const IMPORTS: [(&str, u32); 8] = [
+    ("output", 0),
+    ("fail", 1),
+    ("log", 2),
+    ("clock_now", 3),
+    ("random_fill", 4),
+    ("kv_get", 5),
+    ("kv_set", 5),
+    ("kv_delete", 4),
+];
+
+/// The guest: every host function imported, `memory` bytes of memory in 1-byte pages
+/// (exported), `palisade_alloc` returning 0, and `run` making `calls` in order, then returning 0.
+/// Built with `wasm-encoder` rather than from WAT text: parsing WAT cost more than the call.
+fn guest(memory: i32, calls: &[HostCall]) -> Vec<u8> {
+    use ValType::{I32, I64};
+    let mut types = TypeSection::new();
+    types.ty().function([I32, I32], []);
+    types.ty().function([I32, I32, I32], []);
+    types.ty().function([I32, I32, I32], [I32]);
+    types.ty().function([], [I64]);
+    types.ty().function([I32, I32], [I32]);
+    types.ty().function([I32, I32, I32, I32], [I32]);
+    types.ty().function([I32], [I32]);
+    let mut imports = ImportSection::new();
+    for (name, ty) in IMPORTS {
+        imports.import("palisade", name, EntityType::Function(ty));
+    }
+    let mut functions = FunctionSection::new();
+    functions.function(6).function(4);
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: u64::from(memory as u32),
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: Some(0),
+    });
+    let mut exports = ExportSection::new();
+    exports
+        .export("memory", ExportKind::Memory, 0)
+        .export("palisade_alloc", ExportKind::Func, 8)
+        .export("run", ExportKind::Func, 9);
+    let mut code = CodeSection::new();
+    let mut alloc = Function::new([]);
+    alloc.instructions().i32_const(0).end();
+    code.function(&alloc);
+    let mut run = Function::new([]);
+    for c in calls {
+        c.emit(&mut run);
+    }
+    run.instructions().i32_const(0).end();
+    code.function(&run);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&imports)
+        .section(&functions)
+        .section(&memories)
+        .section(&exports)
+        .section(&code);
+    palisade_fuzz::with_abi_section(module.finish())
+}
+
 fn inside(memory: u64, (ptr, len): (i32, i32)) -> bool {
     u64::from(ptr as u32) + u64::from(len as u32) <= memory
 }
@@ -101,24 +170,7 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => break,
         }
     }
-    let body: String = calls.iter().map(HostCall::wat).collect();
-    let wat = format!(
-        r#"(module
-  (import "palisade" "output" (func $output (param i32 i32)))
-  (import "palisade" "fail" (func $fail (param i32 i32 i32)))
-  (import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))
-  (import "palisade" "clock_now" (func $clock_now (result i64)))
-  (import "palisade" "random_fill" (func $random_fill (param i32 i32) (result i32)))
-  (import "palisade" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
-  (import "palisade" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
-  (import "palisade" "kv_delete" (func $kv_delete (param i32 i32) (result i32)))
-  (memory (export "memory") {memory} (pagesize 1))
-  (func (export "palisade_alloc") (param i32) (result i32) (i32.const 0))
-  (func (export "run") (param i32 i32) (result i32)
-{body}    (i32.const 0))
-  (@custom "palisade.abi" "\01\00\00\00"))"#
-    );
-    let bytes = wat::parse_str(&wat).expect("the generated guest is valid WAT");
+    let bytes = guest(memory, &calls);
     let host = palisade_fuzz::Host::new(1);
     let module = host.runtime.compile(&bytes).expect("the generated guest compiles");
     let limits = Limits::builder()

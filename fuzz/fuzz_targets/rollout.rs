@@ -10,6 +10,7 @@
 #![no_main]
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -49,6 +50,41 @@ fn variant(i: usize) -> Vec<u8> {
     );
     wat::parse_str(&wat).expect("the variant is valid WAT")
 }
+
+/// The variants, their digests, their bundles (signed by the trusted key, by an untrusted key,
+/// unsigned) and the trust store, made once: WAT parsing and Ed25519 signing for every input
+/// cost more than the registry operations under test. Signing is deterministic, so the bundles
+/// are the bytes a per-input build would make.
+struct Fixture {
+    modules: Vec<Vec<u8>>,
+    digests: Vec<Digest>,
+    bundles: Vec<[Vec<u8>; 3]>,
+    trust: TrustStore,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let modules: Vec<Vec<u8>> = (0..VARIANTS).map(variant).collect();
+    let digests = modules.iter().map(|m| Digest::of(m)).collect();
+    let bundles = modules
+        .iter()
+        .map(|m| {
+            let builder = BundleBuilder::new("any", "1", m);
+            [
+                builder.sign(&TRUSTED).expect("signs"),
+                builder.sign(&UNTRUSTED).expect("signs"),
+                builder.build_unsigned().expect("builds"),
+            ]
+        })
+        .collect();
+    let mut trust = TrustStore::require_signatures();
+    trust.add_key(&public_key(&TRUSTED)).expect("a valid key");
+    Fixture {
+        modules,
+        digests,
+        bundles,
+        trust,
+    }
+});
 
 fn check_invariants(registry: &Registry, keep_previous: usize, max_staged: usize) {
     let mut used = HashSet::new();
@@ -100,10 +136,12 @@ fuzz_target!(|data: &[u8]| {
         .max_staged(max_staged)
         .rotate_after_evicted_modules(2)
         .build(runtime);
-    let modules: Vec<Vec<u8>> = (0..VARIANTS).map(variant).collect();
-    let digests: Vec<Digest> = modules.iter().map(|m| Digest::of(m)).collect();
-    let mut trust = TrustStore::require_signatures();
-    trust.add_key(&public_key(&TRUSTED)).expect("a valid key");
+    let Fixture {
+        modules,
+        digests,
+        bundles,
+        trust,
+    } = &*FIXTURE;
 
     for _ in 0..64 {
         if u.is_empty() {
@@ -123,14 +161,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(registered.digest, digests[i], "registered under another digest");
             }
             Op::RegisterBundle { variant, signer } => {
-                let i = pick(variant);
-                let builder = BundleBuilder::new("any", "1", &modules[i]);
-                let (bytes, trusted) = match signer % 3 {
-                    0 => (builder.sign(&TRUSTED).expect("signs"), true),
-                    1 => (builder.sign(&UNTRUSTED).expect("signs"), false),
-                    _ => (builder.build_unsigned().expect("builds"), false),
-                };
-                let result = registry.register_bundle(&bytes, &trust);
+                let signer = usize::from(signer) % 3;
+                let (bytes, trusted) = (&bundles[pick(variant)][signer], signer == 0);
+                let result = registry.register_bundle(bytes, trust);
                 assert_eq!(result.is_ok(), trusted, "bundle registration with signer {signer}: {result:?}");
             }
             Op::Promote { plugin: p, variant } => {

@@ -5,8 +5,8 @@
 //! Oracles panic with a message that names the broken guarantee; libFuzzer reports the panic as
 //! a crash and keeps the input that caused it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
@@ -30,6 +30,19 @@ pub const ECHO: &str = r#"
       (i32.const 0))
     (@custom "palisade.abi" "\01\00\00\00"))
 "#;
+
+/// [`ECHO`] compiled to WebAssembly once: parsing WAT for every input cost more than running
+/// the generated guests did.
+pub static ECHO_WASM: LazyLock<Vec<u8>> =
+    LazyLock::new(|| wat::parse_str(ECHO).expect("ECHO is valid WAT"));
+
+/// [`ABI_EXPORTS`] compiled once; `wasm-smith` requires these exports.
+static ABI_EXPORTS_WASM: LazyLock<Vec<u8>> =
+    LazyLock::new(|| wat::parse_str(ABI_EXPORTS).expect("ABI_EXPORTS is valid WAT"));
+
+/// [`ABI_IMPORTS`] compiled once; `wasm-smith` draws imports from these.
+static ABI_IMPORTS_WASM: LazyLock<Vec<u8>> =
+    LazyLock::new(|| wat::parse_str(ABI_IMPORTS).expect("ABI_IMPORTS is valid WAT"));
 
 /// The exports an ABI-v1 guest has: its memory, the allocator and one entry point.
 const ABI_EXPORTS: &str = r#"
@@ -116,8 +129,7 @@ impl Host {
 
     /// Oracle: the host still serves a good guest (the echo guest returns its input).
     pub fn assert_serves_good_guest(&self) {
-        let wasm = wat::parse_str(ECHO).expect("ECHO is valid WAT");
-        let module = self.runtime.compile(&wasm).expect("ECHO compiles");
+        let module = self.runtime.compile(&ECHO_WASM).expect("ECHO compiles");
         let tenant = self.tenant(Limits::builder().deadline(Duration::from_secs(3600)).build());
         let call = self.runtime.call(&module, &tenant, "echo", b"still serving");
         match call.result {
@@ -131,7 +143,7 @@ impl Host {
 /// enough to execute thousands of times a second.
 fn smith_config(u: &mut Unstructured<'_>, imports: bool) -> Result<wasm_smith::Config> {
     let mut config = wasm_smith::Config {
-        exports: Some(wat::parse_str(ABI_EXPORTS).expect("ABI_EXPORTS is valid WAT")),
+        exports: Some(ABI_EXPORTS_WASM.clone()),
         max_memories: 1,
         max_tables: 2,
         max_funcs: 12,
@@ -151,7 +163,7 @@ fn smith_config(u: &mut Unstructured<'_>, imports: bool) -> Result<wasm_smith::C
         ..wasm_smith::Config::default()
     };
     if imports {
-        config.available_imports = Some(wat::parse_str(ABI_IMPORTS).expect("valid WAT"));
+        config.available_imports = Some(ABI_IMPORTS_WASM.clone());
         config.max_imports = 8;
     } else {
         config.max_imports = 0;

@@ -216,3 +216,33 @@ fn embedder_capabilities_are_denied_by_default_and_work_when_granted() {
         42i32.to_le_bytes()
     );
 }
+
+/// A code section that declares no function bodies but has 1,000 bytes or more after that
+/// count, whole, cut short, or after a valid code section: wasmi 2.0's parser divided by the
+/// zero count under Palisade's strict limits and panicked (found by the `register` fuzz
+/// target; fuzz/regressions/register/).
+#[test]
+fn empty_code_section_with_bytes_is_an_invalid_module_not_a_panic() {
+    let h = host();
+    // Header, then section 10 (code) of 1,001 bytes (LEB128 0xe9 0x07): a count of 0, then
+    // 1,000 bytes, wasmi's `req_funcs_bytes` for `min_avg_bytes_per_function`.
+    let mut whole = b"\0asm\x01\0\0\0\x0a\xe9\x07\x00".to_vec();
+    let truncated = whole.clone();
+    whole.resize(whole.len() + 1_000, 0);
+    let mut with_exports = guest(ECHO);
+    with_exports.extend_from_slice(&truncated[8..]);
+    for bytes in [&whole[..], &truncated[..], &with_exports[..]] {
+        let err = h.runtime.compile(bytes).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidModule { .. }),
+            "{err:?}"
+        );
+        let raw = h.runtime.compile_raw(bytes).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(raw.kind(), ErrorKind::InvalidModule { .. }),
+            "{raw:?}"
+        );
+    }
+    let t = tenant(&h.runtime, "acme", &[], Limits::default());
+    assert_serves_good_guest(&h.runtime, &t);
+}
