@@ -90,6 +90,7 @@ pub mod raw;
 pub mod registry;
 mod runtime;
 pub mod start;
+mod step;
 mod store;
 mod tenant;
 mod trap;
@@ -119,6 +120,7 @@ pub use registry::{
     RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use step::{PendingCall, Step};
 pub use store::CallState;
 pub use tenant::{Tenant, TenantBuilder};
 pub use wasmi;
