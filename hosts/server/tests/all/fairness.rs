@@ -113,7 +113,18 @@ fn a_hostile_tenant_at_its_maximum_rate_does_not_starve_a_good_one() {
             })
         })
         .collect();
-    srv.wait_in_flight(1);
+    // The attack is under way once a hostile call is in flight (running or parked).
+    let waited = Instant::now();
+    while !srv.metrics().lines().any(|l| {
+        l.strip_prefix("palisade_in_flight ")
+            .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n >= 1))
+    }) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "no hostile call started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 
     let attacked = good_p99(&srv, &good, 200);
     // The hostile tenant is served too: keep attacking until one of its calls completed.
