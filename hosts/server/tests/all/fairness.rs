@@ -59,6 +59,15 @@ fn good_p99(srv: &Srv, token: &str, n: usize) -> Duration {
     times[n * 99 / 100 - 1]
 }
 
+/// Raises its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn a_hostile_tenant_at_its_maximum_rate_does_not_starve_a_good_one() {
     // One worker: the hostile tenant's calls and the good tenant's share it.
@@ -86,6 +95,8 @@ fn a_hostile_tenant_at_its_maximum_rate_does_not_starve_a_good_one() {
 
     // Four hostile clients keep four long calls queued at all times.
     let stop = Arc::new(AtomicBool::new(false));
+    // Stops the attackers even if an assertion below fails, so they do not load the other tests.
+    let _stop_on_exit = StopOnDrop(stop.clone());
     let completed = Arc::new(AtomicUsize::new(0));
     let attackers: Vec<_> = (0..4)
         .map(|_| {
