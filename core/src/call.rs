@@ -134,7 +134,7 @@ impl Runtime {
         Call { report, result }
     }
 
-    fn admit(
+    pub(crate) fn admit(
         &self,
         module: &CompiledModule,
         tenant: &Tenant,
@@ -336,7 +336,7 @@ impl Runtime {
     }
 }
 
-fn set_fuel(store: &mut Store<CallState>, fuel: u64) -> Result<(), Error> {
+pub(crate) fn set_fuel(store: &mut Store<CallState>, fuel: u64) -> Result<(), Error> {
     store
         .set_fuel(fuel)
         .map_err(|e| Error::config(wasm_reason(&e, "the store refused the fuel budget")))
@@ -364,7 +364,7 @@ pub(crate) fn drive<P: WasmParams, R: WasmResults>(
 }
 
 /// Hands the guest its next fuel slice, or ends the call on its interrupt, deadline or budget.
-fn refuel(store: &mut Store<CallState>, required: u64) -> Result<(), Error> {
+pub(crate) fn refuel(store: &mut Store<CallState>, required: u64) -> Result<(), Error> {
     let state = store.data();
     let limits = state.limits;
     if state.is_interrupted() {

@@ -95,6 +95,7 @@ pub mod raw;
 pub mod registry;
 mod runtime;
 pub mod start;
+mod step;
 mod store;
 mod tenant;
 mod trap;
@@ -130,6 +131,7 @@ pub use registry::{
     RegistryError, RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use step::{PendingCall, Step};
 pub use store::CallState;
 pub use tenant::{Tenant, TenantBuilder};
 pub use wasmi;

@@ -69,7 +69,7 @@ use crate::error::{Error, Outcome};
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
 use crate::metrics::Metrics;
-use crate::{Call, CallReport, CompiledModule, Runtime, Tenant};
+use crate::{Call, CallReport, CompiledModule, Runtime, Step, Tenant};
 
 /// The number of basis points in a whole: canary fractions are out of this.
 pub const BASIS_POINTS: u16 = 10_000;
@@ -1146,32 +1146,8 @@ impl Registry {
         interrupt: Option<&Interrupt>,
         read: impl FnOnce(&[u8]) -> R,
     ) -> Call<R> {
-        let resolved = {
-            let state = self.state.lock();
-            state
-                .plugins
-                .get(plugin)
-                .and_then(|p| p.route(request_key))
-                .and_then(|d| state.modules.get(&self.key(d)))
-                .map(|e| Resolved {
-                    generation: state.generation.clone(),
-                    module: e.module.clone(),
-                })
-        };
-        let Some(resolved) = resolved else {
-            return Call {
-                report: CallReport {
-                    outcome: Outcome::Rejected,
-                    fuel_used: 0,
-                    wall_time: Duration::ZERO,
-                    memory_high_water: 0,
-                    memory_cap_hits: 0,
-                    digest: Digest::default(),
-                    log_bytes: 0,
-                    log_dropped: 0,
-                },
-                result: Err(unknown_plugin(plugin).with_tenant(tenant.id())),
-            };
+        let Some(resolved) = self.route_module(plugin, request_key) else {
+            return unknown_plugin_call(plugin, tenant);
         };
         let mut call = resolved.generation.runtime.call_inner(
             &resolved.module,
@@ -1185,22 +1161,77 @@ impl Registry {
             read,
         );
         call.result = call.result.map_err(|e| e.with_plugin(plugin));
-        {
-            let mut state = self.state.lock();
-            if let Some(p) = state.plugins.get_mut(plugin) {
-                match p.metrics.get_mut(tenant.id()) {
-                    Some(m) => m.record(&call.report),
-                    None => {
-                        let mut m = Box::new(Metrics::new());
-                        m.record(&call.report);
-                        p.metrics.insert(tenant.id().into(), m);
-                    }
-                }
-            }
-        }
+        self.record(plugin, tenant.id(), &call.report);
         // The generation (and with a retired one, its engine) is dropped here, unlocked.
         drop(resolved);
         call
+    }
+
+    /// [`Registry::call_interruptible`] run one fuel slice at a time: routes `request_key` to
+    /// a version of `plugin` and starts the call ([`Runtime::start_call`]); step it with
+    /// [`PendingCall::step`](crate::PendingCall::step). The registry does not see the call
+    /// end: hand its report to [`Registry::record`] to count it in the (plugin, tenant)
+    /// metrics as [`Registry::call`] does.
+    pub fn start_call(
+        &self,
+        plugin: &str,
+        tenant: &Tenant,
+        entry: &str,
+        input: Vec<u8>,
+        request_key: &[u8],
+        interrupt: Option<Interrupt>,
+    ) -> Step {
+        let Some(resolved) = self.route_module(plugin, request_key) else {
+            return Step::Done(unknown_plugin_call(plugin, tenant));
+        };
+        let step = resolved.generation.runtime.start_call(
+            &resolved.module,
+            tenant,
+            entry,
+            input,
+            interrupt,
+        );
+        // The generation (and with a retired one, its engine) is dropped here, unlocked: the
+        // pending call holds the engine it needs.
+        drop(resolved);
+        match step {
+            Step::Pending(call) => Step::Pending(call.with_plugin(plugin)),
+            Step::Done(mut call) => {
+                call.result = call.result.map_err(|e| e.with_plugin(plugin));
+                Step::Done(call)
+            }
+        }
+    }
+
+    /// Counts a call's report in the metrics of (`plugin`, `tenant`), as [`Registry::call`]
+    /// does for its own calls; for calls run with [`Registry::start_call`]. Nothing is
+    /// recorded for a plugin the registry does not know.
+    pub fn record(&self, plugin: &str, tenant: &str, report: &CallReport) {
+        let mut state = self.state.lock();
+        if let Some(p) = state.plugins.get_mut(plugin) {
+            match p.metrics.get_mut(tenant) {
+                Some(m) => m.record(report),
+                None => {
+                    let mut m = Box::new(Metrics::new());
+                    m.record(report);
+                    p.metrics.insert(tenant.into(), m);
+                }
+            }
+        }
+    }
+
+    /// The module `request_key` routes to for `plugin`, with its engine generation.
+    fn route_module(&self, plugin: &str, request_key: &[u8]) -> Option<Resolved> {
+        let state = self.state.lock();
+        state
+            .plugins
+            .get(plugin)
+            .and_then(|p| p.route(request_key))
+            .and_then(|d| state.modules.get(&self.key(d)))
+            .map(|e| Resolved {
+                generation: state.generation.clone(),
+                module: e.module.clone(),
+            })
     }
 
     /// A copy of the metrics of (`plugin`, `tenant`), if that pair has made a call.
@@ -1290,6 +1321,23 @@ impl Registry {
         stats.live_bytes = state.modules.values().map(|e| e.info.size).sum();
         stats.evicted_in_generation = state.evicted_modules;
         stats
+    }
+}
+
+/// The call a request for an unknown plugin (or one with no active version) ends as.
+fn unknown_plugin_call<R>(plugin: &str, tenant: &Tenant) -> Call<R> {
+    Call {
+        report: CallReport {
+            outcome: Outcome::Rejected,
+            fuel_used: 0,
+            wall_time: Duration::ZERO,
+            memory_high_water: 0,
+            memory_cap_hits: 0,
+            digest: Digest::default(),
+            log_bytes: 0,
+            log_dropped: 0,
+        },
+        result: Err(unknown_plugin(plugin).with_tenant(tenant.id())),
     }
 }
 

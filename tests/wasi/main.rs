@@ -11,6 +11,7 @@
 mod c_program;
 mod profile;
 mod rust_program;
+mod stepped;
 
 use std::sync::Arc;
 

@@ -138,9 +138,21 @@ pub(crate) fn run<R>(
     input: &[u8],
     read: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Error> {
-    store.data_mut().extensions.insert(WasiCall::new(input));
+    begin(store.data_mut(), input);
     let result = run_functions(store, instance, has_start, kind, entry);
-    let state = store.data_mut();
+    end(store.data_mut(), result).map(|stdout| read(&stdout))
+}
+
+/// Sets up a WASI call's state (stdin = `input`) in the call's extension slot, before any of
+/// its guest code runs.
+pub(crate) fn begin(state: &mut CallState, input: &[u8]) {
+    state.extensions.insert(WasiCall::new(input));
+}
+
+/// Ends a WASI call whose functions ended with `result`: logs stderr's unfinished line, takes
+/// the call's state out of the extension slot, and returns its stdout — the output — when the
+/// functions returned or the guest called `proc_exit(0)`; otherwise `result`'s error.
+pub(crate) fn end(state: &mut CallState, result: Result<(), Error>) -> Result<Vec<u8>, Error> {
     stderr_flush(state);
     let ctx = state.extensions.remove::<WasiCall>();
     let exit = ctx.as_ref().and_then(|c| c.exit);
@@ -150,8 +162,39 @@ pub(crate) fn run<R>(
         Err(_) if exit == Some(0) => {}
         Err(e) => return Err(e),
     }
-    let stdout = ctx.map(|c| c.stdout).unwrap_or_default();
-    Ok(read(&stdout))
+    Ok(ctx.map(|c| c.stdout).unwrap_or_default())
+}
+
+/// The WASI functions a call runs, in order: the hoisted start function (if the module had
+/// one), `_initialize` (a reactor's, if exported), then the entry point.
+pub(crate) fn call_functions(
+    store: &Store<CallState>,
+    instance: &Instance,
+    has_start: bool,
+    kind: WasiKind,
+    entry: &str,
+) -> Result<Vec<TypedFunc<(), ()>>, Error> {
+    let func = |name: &str| -> Result<TypedFunc<(), ()>, Error> {
+        instance
+            .get_typed_func(store, name)
+            .map_err(|_| Error::new(ErrorKind::NoSuchEntry { entry: name.into() }))
+    };
+    let mut funcs = Vec::with_capacity(3);
+    if has_start {
+        funcs.push(func(START_EXPORT).map_err(|_| {
+            Error::from(ContractViolation::MissingExport {
+                name: START_EXPORT,
+                expected: "(checked at compile time)",
+            })
+        })?);
+    }
+    if kind == WasiKind::Reactor
+        && let Ok(init) = func(INITIALIZE)
+    {
+        funcs.push(init);
+    }
+    funcs.push(func(entry)?);
+    Ok(funcs)
 }
 
 fn run_functions(
@@ -161,25 +204,8 @@ fn run_functions(
     kind: WasiKind,
     entry: &str,
 ) -> Result<(), Error> {
-    let func = |store: &Store<CallState>, name: &str| -> Result<TypedFunc<(), ()>, Error> {
-        instance
-            .get_typed_func(store, name)
-            .map_err(|_| Error::new(ErrorKind::NoSuchEntry { entry: name.into() }))
-    };
-    if has_start {
-        let start = func(&*store, START_EXPORT).map_err(|_| {
-            Error::from(ContractViolation::MissingExport {
-                name: START_EXPORT,
-                expected: "(checked at compile time)",
-            })
-        })?;
-        drive(store, &start, ())?;
+    for f in call_functions(store, instance, has_start, kind, entry)? {
+        drive(store, &f, ())?;
     }
-    if kind == WasiKind::Reactor
-        && let Ok(init) = func(&*store, INITIALIZE)
-    {
-        drive(store, &init, ())?;
-    }
-    let entry = func(&*store, entry)?;
-    drive(store, &entry, ())
+    Ok(())
 }

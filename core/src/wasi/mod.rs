@@ -41,7 +41,7 @@ use crate::capability::{CLOCK, RANDOM};
 mod ctx;
 mod funcs;
 
-pub(crate) use ctx::run;
+pub(crate) use ctx::{begin, call_functions, end, run};
 pub(crate) use funcs::install;
 
 /// The import module namespace of WASI preview1.

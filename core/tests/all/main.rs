@@ -16,6 +16,7 @@ mod kv_scope;
 mod limits;
 mod memory;
 mod start;
+mod step;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! 1. the good tenant's p50/p99 alone (thermostat `decide`, 2 closed-loop clients);
 //! 2. the same with a hostile tenant running infinite loops (`hostile/infinite_loop`) at its
 //!    maximum rate: its one permitted call always running, refused calls retried after 5 ms
-//!    (targets: p99 within 2x of alone, zero good-tenant errors); then the same while the
+//!    (targets: p99 within 1.5x of alone, zero good-tenant errors); then the same while the
 //!    hostile client also ignores 429s and floods the server with retries (reported, no target);
 //! 3. requests/s of the thermostat sandboxed vs the same rule compiled natively into an axum
 //!    handler, reading and writing the same KV store (target: ratio >= 0.8), alternating
@@ -458,8 +458,8 @@ fn main() {
         sandboxed.rps() / native.rps().max(1.0)
     );
     println!(
-        "verdict: fairness p99 {} (ratio {:.2}, target <= 2.0), good-tenant errors {} (target 0), throughput {} (target >= 0.8)",
-        if ratio <= 2.0 { "met" } else { "MISSED" },
+        "verdict: fairness p99 {} (ratio {:.2}, target <= 1.5), good-tenant errors {} (target 0), throughput {} (target >= 0.8)",
+        if ratio <= 1.5 { "met" } else { "MISSED" },
         ratio,
         good_errors,
         if sandboxed.rps() / native.rps().max(1.0) >= 0.8 {

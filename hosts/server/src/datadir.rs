@@ -37,7 +37,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
     builder
         .create(dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))
+        .map_err(|e| StoreError::io("cannot create the data directory", dir, e))
 }
 
 /// Takes the exclusive lock on `DIR/LOCK`; the returned file holds it until dropped.
@@ -53,16 +53,14 @@ pub fn lock(dir: &Path) -> Result<File, StoreError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        .map_err(|e| StoreError::io("cannot open the lock file", &path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "the data directory {} is in use by another palisade-server (it holds the lock {}); \
-             stop that server or give this one another `--data` directory",
-            dir.display(),
-            path.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            dir: dir.to_owned(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io("cannot lock", &path, e)),
     }
 }
 
@@ -91,7 +89,7 @@ pub fn precreate_private(db: &Path) -> Result<(), StoreError> {
     match create_file(db, PRIVATE_FILE_MODE) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(format!("cannot create {}: {e}", db.display())),
+        Err(e) => Err(StoreError::io("cannot create", db, e)),
     }
 }
 
@@ -112,7 +110,7 @@ pub fn restrict_database(db: &Path) -> Result<(), StoreError> {
             let p = Path::new(&p);
             if p.exists() {
                 fs::set_permissions(p, fs::Permissions::from_mode(PRIVATE_FILE_MODE))
-                    .map_err(|e| format!("cannot chmod 600 {}: {e}", p.display()))?;
+                    .map_err(|e| StoreError::io("cannot chmod 600", p, e))?;
             }
         }
     }

@@ -49,8 +49,8 @@ impl ApiError {
     }
 
     /// 500 `internal`: the server failed; the message is for the operator's logs too.
-    pub fn internal(message: impl Into<String>) -> Self {
-        let message = message.into();
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        let message = message.to_string();
         tracing::error!(%message, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }

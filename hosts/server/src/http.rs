@@ -124,7 +124,8 @@ async fn blocking<T: Send + 'static>(
 /// queue, and taking busy replicas out of a load balancer would only move the load.
 async fn healthz(State(s): App) -> Response {
     let workers = s.config().workers;
-    let busy = s.in_flight();
+    // Parked calls count in flight too; a worker runs one call at a time.
+    let busy = s.in_flight().min(workers);
     if s.is_draining() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -262,13 +263,15 @@ async fn download(
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
     );
-    let path = s.store().module_path(&digest, encoding);
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| {
-            ApiError::internal(format!("module {digest} is registered but unreadable: {e}"))
-        })?;
+    let bytes = {
+        let s = s.clone();
+        tokio::task::spawn_blocking(move || s.store().read_module_encoded(&digest, encoding))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| {
+                ApiError::internal(format!("module {digest} is registered but unreadable: {e}"))
+            })?
+    };
     let mut response = (cache, bytes).into_response();
     let h = response.headers_mut();
     h.insert(

@@ -60,7 +60,7 @@ impl SqliteBackend {
         // before commit returns) and skips the fsync per write; power loss can lose the last
         // writes. Registry writes keep FULL.
         conn.execute_batch("PRAGMA synchronous=NORMAL;")
-            .map_err(|e| format!("database: kv pragmas: {e}"))?;
+            .map_err(|e| StoreError::database("kv pragmas", e))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -25,21 +25,24 @@
 //! |---|---|
 //! | [`config`] | the TOML configuration and its defaults |
 //! | [`auth`] | hashed tokens, constant-time checks |
-//! | [`store`] | SQLite + content-addressed module files, atomic writes |
+//! | [`store`] | registry persistence: the `RegistryStore` trait, `StoreError`, the SQLite store, atomic writes |
 //! | [`datadir`] | the data directory's lock and file modes |
 //! | [`kv`] | the tenants' KV store in SQLite |
 //! | [`log`] | guest log lines: escaped, per-tenant minimum level and rate limit |
-//! | [`pool`] | the worker pool guests run on |
+//! | [`pool`] | the worker pool guests run on, fair by tenant (fuel slices, round-robin) |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
 //! | [`listen`] | the accept loop: connection cap, read timeouts, drain |
 //!
 //! ## Limitations with malicious guests
 //!
-//! A guest holds a worker for at most its tenant's deadline (plus one fuel slice), and no
-//! longer than its client stays connected (the call is interrupted at its next fuel slice
-//! when the request is dropped); a tenant holds at most `max_concurrency` workers. With `workers` threads, a hostile tenant can thus
-//! slow others only if its `max_concurrency` approaches `workers`: keep it below.
+//! A call runs for at most its tenant's deadline (plus one fuel slice), and no longer than its
+//! client stays connected (the call is interrupted at its next fuel slice when the request is
+//! dropped); a tenant holds at most `max_concurrency` workers. Workers run calls one fuel
+//! slice at a time and serve the tenants with waiting calls round-robin ([`pool`]), so a
+//! hostile tenant's calls delay another tenant's by at most one turn (`weight` slices) each,
+//! however many or long they are. Host time (KV in SQLite) is not sliced: a guest blocked in
+//! a host call keeps its worker until the call returns.
 
 pub mod auth;
 pub mod config;

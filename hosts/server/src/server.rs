@@ -10,8 +10,8 @@ use std::time::Instant as StdInstant;
 use axum::http::StatusCode;
 use palisade::{Bundle, BundleError, PublicKey, RegistryError, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PluginStatus,
-    Registry, Runtime, Smoke,
+    CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PendingCall,
+    PluginStatus, Registry, Runtime, Smoke, Step,
 };
 use tokio::sync::Semaphore;
 
@@ -23,7 +23,9 @@ use crate::kv::{self, TenantKv};
 use crate::log::TracingLog;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
-use crate::store::{PluginState, Snapshot, Store, StoredMeta, TenantRow, VersionRow};
+use crate::store::{
+    PluginState, RegistryStore, Snapshot, SqliteStore, StoredMeta, TenantRow, VersionRow,
+};
 use crate::tenant::{LiveTenant, TenantConfig};
 use palisade_std::{OsRandom, StdClock};
 
@@ -102,7 +104,7 @@ pub struct Uploaded {
 /// The whole server state. Shared as `Arc<Server>` by the HTTP handlers and worker jobs.
 pub struct Server {
     config: Config,
-    store: Store,
+    store: Arc<dyn RegistryStore>,
     kv: Arc<dyn TenantKv>,
     gate_kv: Arc<GateKv>,
     registry: Registry,
@@ -117,7 +119,7 @@ pub struct Server {
     metrics: ServerMetrics,
     admin_lock: Arc<tokio::sync::Mutex<()>>,
     draining: AtomicBool,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     /// The interrupt of every call handed to the pool and not yet finished, by call number.
     running: std::sync::Mutex<HashMap<u64, Interrupt>>,
     next_call: AtomicU64,
@@ -153,10 +155,12 @@ impl Server {
     /// A message for the operator: unreadable directory, corrupt database, bad config.
     pub fn open(config: Config) -> Result<Arc<Self>, String> {
         config.validate()?;
-        let store = Store::open(&config.data_dir)?;
-        let admin_hash = Self::admin_hash(&store)?;
         // Only SQLite exists: a second backend is chosen here from the configuration.
-        let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&store.db_path())?);
+        let sqlite = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let db_path = sqlite.db_path();
+        let store: Arc<dyn RegistryStore> = Arc::new(sqlite);
+        let admin_hash = Self::admin_hash(&*store, &config.data_dir)?;
+        let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&db_path).map_err(|e| e.to_string())?);
         let clock = Arc::new(YieldingClock::new(StdClock::new()));
         let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
@@ -184,8 +188,8 @@ impl Server {
         let registry = Registry::new(runtime);
         let pool = WorkerPool::new(config.workers).map_err(|e| format!("worker threads: {e}"))?;
         let checkpoint_stop = Arc::new(AtomicBool::new(false));
-        let checkpointer =
-            crate::store::spawn_checkpointer(&store.db_path(), checkpoint_stop.clone())?;
+        let checkpointer = crate::store::spawn_checkpointer(&db_path, checkpoint_stop.clone())
+            .map_err(|e| e.to_string())?;
         let metrics_hash = config.metrics_token.as_deref().map(auth::hash_token);
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -204,7 +208,7 @@ impl Server {
             metrics: ServerMetrics::default(),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
             draining: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             running: std::sync::Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),
             checkpoint_stop,
@@ -215,26 +219,29 @@ impl Server {
                 "no `trusted_keys` and `allow_unsigned = false`: every upload is refused. Run `palisade keygen`, put the hex of palisade.key.pub in `trusted_keys` (config file), restart, and upload bundles made with `palisade pack MODULE --key palisade.key`"
             );
         }
-        let snapshot = server.store.load()?;
+        let snapshot = server.store.load().map_err(|e| e.to_string())?;
         server.restore(&snapshot)?;
         Ok(Arc::new(server))
     }
 
-    fn admin_hash(store: &Store) -> Result<TokenHash, String> {
-        if let Some(h) = store.meta(ADMIN_HASH_KEY)? {
+    fn admin_hash(store: &dyn RegistryStore, dir: &Path) -> Result<TokenHash, String> {
+        if let Some(h) = store.meta(ADMIN_HASH_KEY).map_err(|e| e.to_string())? {
             return h
                 .try_into()
                 .map_err(|_| "stored admin token hash is not 32 bytes".to_owned());
         }
         let token = auth::new_admin_token()?;
-        let path = store.dir().join("admin-token");
+        let path = dir.join("admin-token");
         crate::store::write_atomic_mode(
             &path,
             format!("{token}\n").as_bytes(),
             crate::datadir::PRIVATE_FILE_MODE,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let hash = auth::hash_token(&token);
-        store.set_meta(ADMIN_HASH_KEY, &hash)?;
+        store
+            .set_meta(ADMIN_HASH_KEY, &hash)
+            .map_err(|e| e.to_string())?;
         tracing::info!(path = %path.display(), "created the admin token");
         Ok(hash)
     }
@@ -414,9 +421,9 @@ impl Server {
         &self.metrics
     }
 
-    /// The data store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The registry store.
+    pub fn store(&self) -> &dyn RegistryStore {
+        &*self.store
     }
 
     /// The tenants' KV store.
@@ -508,7 +515,7 @@ impl Server {
     pub fn rotate_admin_token(&self) -> ApiResult<String> {
         let token = auth::new_admin_token().map_err(ApiError::internal)?;
         let hash = auth::hash_token(&token);
-        let path = self.store.dir().join("admin-token");
+        let path = self.config.data_dir.join("admin-token");
         // Database first: if the file write then fails, the new token was still returned to
         // the caller, who is the one who asked for it.
         self.store
@@ -1252,35 +1259,64 @@ impl Server {
         // holding a worker until its deadline, or for good with an unbounded deadline.
         let _client_gone = InterruptOnDrop(interrupt.clone());
         let server = self.clone();
-        let plugin_owned = plugin;
         let entry = entry.to_owned();
+        let weight = tenant.config.limits.weight;
+        let pool_tenant = tenant.id.clone();
+        // The call, run one fuel slice per job slice: `Start` until the first slice, then
+        // the pending call between slices.
+        let mut pending: Option<PendingCall> = None;
+        let mut input = Some(input);
+        let mut log_dropped = 0;
+        let mut job = Some((tenant_slot, global_slot, registered));
+        let mut counted: Option<InFlight> = None;
         let ran = self
             .pool
-            .run(move || {
-                let _slots = (tenant_slot, global_slot);
-                let _registered = registered;
-                let _counted = InFlight::new(&server.in_flight);
-                LAST_YIELD.set(Some(StdInstant::now()));
-                let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                let (call, log_dropped) =
-                    crate::log::with_call(&plugin_owned, tenant.log_gate.clone(), || {
-                        server.registry.call_interruptible(
-                            &plugin_owned,
-                            &tenant.core,
-                            &entry,
-                            &input,
-                            key,
-                            &interrupt,
-                        )
+            .run_sliced(&pool_tenant, weight, move || {
+                if counted.is_none() {
+                    counted = Some(InFlight::new(server.in_flight.clone()));
+                }
+                if LAST_YIELD.get().is_none() {
+                    LAST_YIELD.set(Some(StdInstant::now()));
+                }
+                let (step, dropped) =
+                    crate::log::with_call(&plugin, tenant.log_gate.clone(), || {
+                        match pending.take() {
+                            Some(call) => call.step(),
+                            None => {
+                                let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
+                                match server.registry.start_call(
+                                    &plugin,
+                                    &tenant.core,
+                                    &entry,
+                                    input.take().unwrap_or_default(),
+                                    key,
+                                    Some(interrupt.clone()),
+                                ) {
+                                    // The first slice runs at once, like every later one.
+                                    Step::Pending(call) => call.step(),
+                                    done => done,
+                                }
+                            }
+                        }
                     });
+                log_dropped += dropped;
+                let call = match step {
+                    Step::Pending(call) => {
+                        pending = Some(call);
+                        return None;
+                    }
+                    Step::Done(call) => call,
+                };
+                LAST_YIELD.set(None);
+                server.registry.record(&plugin, &tenant.id, &call.report);
                 server.metrics.record_log_dropped(&tenant.id, log_dropped);
                 server
                     .metrics
-                    .record_call(&plugin_owned, &tenant.id, &call.report);
+                    .record_call(&plugin, &tenant.id, &call.report);
                 let r = &call.report;
                 tracing::info!(
                     tenant = %tenant.id,
-                    plugin = %plugin_owned,
+                    plugin = %plugin,
                     digest = %r.digest.short(),
                     outcome = %r.outcome,
                     fuel = r.fuel_used,
@@ -1288,11 +1324,13 @@ impl Server {
                     memory = r.memory_high_water,
                     "call"
                 );
-                LAST_YIELD.set(None);
-                Invocation {
+                // Slots and the running entry are released before the answer is sent.
+                drop(job.take());
+                drop(counted.take());
+                Some(Invocation {
                     report: call.report,
                     result: call.result,
-                }
+                })
             })
             .await;
         ran.ok_or_else(|| {
@@ -1383,17 +1421,17 @@ impl Drop for Running {
     }
 }
 
-/// Counts a call running on a worker until dropped.
-struct InFlight<'a>(&'a AtomicUsize);
+/// Counts a call from its first slice on a worker until it has finished (parked calls too).
+struct InFlight(Arc<AtomicUsize>);
 
-impl<'a> InFlight<'a> {
-    fn new(counter: &'a AtomicUsize) -> Self {
+impl InFlight {
+    fn new(counter: Arc<AtomicUsize>) -> Self {
         counter.fetch_add(1, Ordering::Relaxed);
         Self(counter)
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }

@@ -13,6 +13,10 @@ use crate::log::{DEFAULT_LOG_BURST, DEFAULT_LOG_LINES_PER_SECOND, GuestLogLevel,
 
 /// Default calls one tenant may have admitted at once.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 1;
+/// Default scheduling weight: 1, an equal share of the workers with every other tenant.
+pub const DEFAULT_WEIGHT: u32 = 1;
+/// Largest `weight`: 1,000.
+pub const MAX_WEIGHT: u32 = 1000;
 /// Default KV quota per tenant (keys + values): 1 MiB.
 pub const DEFAULT_KV_QUOTA_BYTES: usize = 1 << 20;
 
@@ -44,6 +48,9 @@ pub struct TenantLimits {
     pub burst: u32,
     /// Calls admitted at once (default [`DEFAULT_MAX_CONCURRENCY`]).
     pub max_concurrency: u32,
+    /// The tenant's share of the workers when tenants compete: fuel slices per turn of the
+    /// round-robin (default [`DEFAULT_WEIGHT`]; 1..=[`MAX_WEIGHT`]). See `crate::pool`.
+    pub weight: u32,
     /// Guest log lines per second that reach the server log, over all of the tenant's calls;
     /// `0` for unlimited (default [`DEFAULT_LOG_LINES_PER_SECOND`]). Lines over it are dropped
     /// and counted in `palisade_guest_log_dropped_total`.
@@ -71,6 +78,7 @@ impl Default for TenantLimits {
             calls_per_second: l.calls_per_second,
             burst: l.burst,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            weight: DEFAULT_WEIGHT,
             log_lines_per_second: DEFAULT_LOG_LINES_PER_SECOND,
             log_burst: DEFAULT_LOG_BURST,
             log_level: GuestLogLevel::Info,
@@ -88,7 +96,7 @@ pub const MAX_CONCURRENCY: u32 = 1 << 16;
 impl TenantLimits {
     /// Checks every limit against its range: `fuel` ≥ 1, `memory_bytes` 1..=[`MAX_MEMORY_BYTES`],
     /// `deadline_ms` 1..=[`MAX_DEADLINE_MS`], `input_bytes` 0..=the server's `max_input_bytes`,
-    /// `burst` ≥ 1, `max_concurrency` 1..=[`MAX_CONCURRENCY`]. Byte caps of 0 (`output_bytes`,
+    /// `burst` ≥ 1, `max_concurrency` 1..=[`MAX_CONCURRENCY`], `weight` 1..=[`MAX_WEIGHT`]. Byte caps of 0 (`output_bytes`,
     /// `log_bytes`, `kv_*`) are allowed and mean "none"; `calls_per_second` 0 means unlimited.
     ///
     /// # Errors
@@ -132,6 +140,7 @@ impl TenantLimits {
             1,
             MAX_CONCURRENCY.into(),
         )?;
+        range("weight", self.weight.into(), 1, MAX_WEIGHT.into())?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The SQLite tenant KV store keeps the `KvStore` contract (`palisade-testkit`'s suite).
 
 use palisade_server::kv;
-use palisade_server::store::Store;
+use palisade_server::store::SqliteStore;
 
 #[test]
 fn sqlite_kv_passes_the_conformance_suite() {
@@ -10,7 +10,7 @@ fn sqlite_kv_passes_the_conformance_suite() {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(&dir).unwrap();
+    let store = SqliteStore::open(&dir).unwrap();
     let sqlite = kv::open_sqlite(&store.db_path()).unwrap();
     for tenant in [
         "conformance-quota",

@@ -14,6 +14,7 @@ mod connections;
 mod crash;
 mod download;
 mod execution;
+mod fairness;
 mod files;
 mod interrupt;
 mod kv_routes;

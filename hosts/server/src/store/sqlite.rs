@@ -1,4 +1,5 @@
-//! Persistence, embedded: module bytes content-addressed on disk, everything else in SQLite.
+//! [`SqliteStore`], the embedded [`RegistryStore`]: module bytes content-addressed on disk,
+//! everything else in SQLite.
 //!
 //! Layout of the data directory:
 //!
@@ -16,18 +17,17 @@
 //! orphan file remains, which a later identical upload reuses) or a row whose files are
 //! complete. An HTTP 201 is sent only after the commit.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use palisade::Digest;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
-/// A store error: a message for the operator, already naming the path or statement.
-pub type StoreError = String;
+use super::{
+    Encoding, PluginState, RegistryStore, Snapshot, StoreError, TenantRow, VersionRow, compress,
+    write_atomic,
+};
 
 /// Schema, applied idempotently at open.
 const SCHEMA: &str = "
@@ -73,8 +73,8 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn sql<T>(what: &str, r: rusqlite::Result<T>) -> Result<T, StoreError> {
-    r.map_err(|e| format!("database: {what}: {e}"))
+fn sql<T>(what: &'static str, r: rusqlite::Result<T>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::database(what, e))
 }
 
 /// Opens a connection with the pragmas every connection needs.
@@ -127,73 +127,14 @@ pub fn spawn_checkpointer(
             }
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         })
-        .map_err(|e| format!("checkpoint thread: {e}"))
-}
-
-/// One stored plugin version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionRow {
-    /// Plugin name.
-    pub plugin: String,
-    /// Version string.
-    pub version: String,
-    /// Module digest.
-    pub digest: Digest,
-    /// Upload order (global, increasing).
-    pub seq: i64,
-    /// The signer's public key in hex, if the bundle was signed.
-    pub signer: Option<String>,
-    /// What the manifest said.
-    pub meta: StoredMeta,
-}
-
-/// The rollout state of a plugin as the core registry reports it, persisted as JSON.
-/// Digests are hex.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PluginState {
-    /// The version serving traffic.
-    pub active: Option<String>,
-    /// Previously active versions, most recent first: `rollback` brings back the first.
-    pub previous: Vec<String>,
-    /// The canary digest and its share in basis points.
-    pub canary: Option<(String, u16)>,
-}
-
-/// What the uploader said about a version: the bundle manifest's fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredMeta {
-    /// Where the module came from.
-    pub provenance: String,
-    /// Capabilities the manifest asked for.
-    pub capabilities: Vec<String>,
-    /// The smoke test: entry, input and expected output (hex).
-    pub smoke: Option<(String, String, String)>,
-}
-
-/// A tenant as stored (without its token).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TenantRow {
-    /// Tenant id.
-    pub id: String,
-    /// SHA-256 of its token.
-    pub token_hash: [u8; 32],
-    /// Grants and limits.
-    pub config: crate::tenant::TenantConfig,
-}
-
-/// Everything the registry tables hold, as loaded at startup.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// Every version, in upload order.
-    pub versions: Vec<VersionRow>,
-    /// Rollout state per plugin.
-    pub plugins: BTreeMap<String, PluginState>,
-    /// Every tenant.
-    pub tenants: Vec<TenantRow>,
+        .map_err(|source| StoreError::Thread {
+            name: "WAL checkpoint",
+            source,
+        })
 }
 
 /// The data directory: SQLite plus content-addressed module files.
-pub struct Store {
+pub struct SqliteStore {
     dir: PathBuf,
     modules: PathBuf,
     db: Mutex<Connection>,
@@ -201,96 +142,7 @@ pub struct Store {
     _lock: File,
 }
 
-/// The encodings a module is stored in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// The module bytes as uploaded.
-    Identity,
-    /// Brotli.
-    Brotli,
-    /// Gzip.
-    Gzip,
-}
-
-impl Encoding {
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Identity => "wasm",
-            Self::Brotli => "br",
-            Self::Gzip => "gz",
-        }
-    }
-
-    /// The `Content-Encoding` value, if any.
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Self::Identity => None,
-            Self::Brotli => Some("br"),
-            Self::Gzip => Some("gzip"),
-        }
-    }
-}
-
-/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
-///
-/// # Errors
-///
-/// The I/O error, naming the path.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    write_atomic_mode(path, bytes, 0o644)
-}
-
-/// [`write_atomic`] with the file created with `mode` (on Unix) from its first byte, so a
-/// secret is never readable by others, not even briefly.
-///
-/// # Errors
-///
-/// The I/O error, naming the path.
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| format!("randomness: {e}"))?;
-    let tmp = dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(nonce)));
-    let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", tmp.display());
-    let mut f = crate::datadir::create_file(&tmp, mode).map_err(|e| io("create", e))?;
-    f.write_all(bytes).map_err(|e| io("write", e))?;
-    f.sync_all().map_err(|e| io("fsync", e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("fsync {}: {e}", dir.display()))
-}
-
-/// Compresses `bytes` with brotli at `quality` and with gzip (best).
-///
-/// # Errors
-///
-/// Only on an internal encoder failure.
-pub fn compress(bytes: &[u8], quality: u32) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-    let mut br = Vec::with_capacity(bytes.len() / 2);
-    {
-        let params = brotli::enc::BrotliEncoderParams {
-            quality: i32::try_from(quality).unwrap_or(9),
-            lgwin: 22,
-            ..Default::default()
-        };
-        brotli::BrotliCompress(&mut &bytes[..], &mut br, &params)
-            .map_err(|e| format!("brotli: {e}"))?;
-    }
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 2),
-        flate2::Compression::best(),
-    );
-    gz.write_all(bytes).map_err(|e| format!("gzip: {e}"))?;
-    let gz = gz.finish().map_err(|e| format!("gzip: {e}"))?;
-    Ok((br, gz))
-}
-
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the data directory.
     ///
     /// # Errors
@@ -302,8 +154,7 @@ impl Store {
         crate::datadir::create_private_dir(dir)?;
         let lock = crate::datadir::lock(dir)?;
         let modules = dir.join("modules");
-        fs::create_dir_all(&modules)
-            .map_err(|e| format!("cannot create {}: {e}", modules.display()))?;
+        fs::create_dir_all(&modules).map_err(|e| StoreError::io("cannot create", &modules, e))?;
         let db = dir.join("palisade.db");
         crate::datadir::precreate_private(&db)?;
         let conn = connect(&db)?;
@@ -339,17 +190,23 @@ impl Store {
             .join(format!("{digest}.{}", encoding.extension()))
     }
 
-    /// Writes the module and its precompressed variants (idempotent: same digest, same bytes).
-    ///
-    /// # Errors
-    ///
-    /// On I/O failure.
-    pub fn put_module(
-        &self,
-        digest: &Digest,
-        bytes: &[u8],
-        quality: u32,
-    ) -> Result<(), StoreError> {
+    fn put_state(conn: &Connection, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(state).map_err(|e| StoreError::encode("plugin state", e))?;
+        sql(
+            "put plugin state",
+            conn.execute(
+                "INSERT INTO plugins (name, state) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET state = excluded.state",
+                params![plugin, json],
+            ),
+        )
+        .map(|_| ())
+    }
+}
+
+impl RegistryStore for SqliteStore {
+    fn put_module(&self, digest: &Digest, bytes: &[u8], quality: u32) -> Result<(), StoreError> {
         let (br, gz) = compress(bytes, quality)?;
         // Variants first, identity last: identity present means the set is complete.
         write_atomic(&self.module_path(digest, Encoding::Brotli), &br)?;
@@ -357,26 +214,28 @@ impl Store {
         write_atomic(&self.module_path(digest, Encoding::Identity), bytes)
     }
 
-    /// Reads a module's bytes (identity), checking them against the digest.
-    ///
-    /// # Errors
-    ///
-    /// If the file is missing or corrupt.
-    pub fn read_module(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+    fn read_module_encoded(
+        &self,
+        digest: &Digest,
+        encoding: Encoding,
+    ) -> Result<Vec<u8>, StoreError> {
+        let path = self.module_path(digest, encoding);
+        fs::read(&path).map_err(|e| StoreError::io("read", &path, e))
+    }
+
+    fn read_module(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
         let path = self.module_path(digest, Encoding::Identity);
-        let bytes = fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        let bytes = fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
         if Digest::of(&bytes) != *digest {
-            return Err(format!("{} does not hash to its name", path.display()));
+            return Err(StoreError::corrupt(
+                path.display().to_string(),
+                "does not hash to its name",
+            ));
         }
         Ok(bytes)
     }
 
-    /// Whether a digest is referenced by a stored version (only those are served).
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn has_module(&self, digest: &Digest) -> Result<bool, StoreError> {
+    fn has_module(&self, digest: &Digest) -> Result<bool, StoreError> {
         let conn = self.conn();
         let found: Option<i64> = sql(
             "has_module",
@@ -390,12 +249,7 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Records a new version (and its module row), atomically. Returns its sequence number.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure (nothing is recorded then).
-    pub fn insert_version(&self, row: &VersionRow, size: usize) -> Result<i64, StoreError> {
+    fn insert_version(&self, row: &VersionRow, size: usize) -> Result<i64, StoreError> {
         let mut conn = self.conn();
         let tx = sql("begin", conn.transaction())?;
         let digest = row.digest.to_string();
@@ -412,7 +266,8 @@ impl Store {
                 r.get(0)
             }),
         )?;
-        let meta = serde_json::to_string(&row.meta).map_err(|e| e.to_string())?;
+        let meta =
+            serde_json::to_string(&row.meta).map_err(|e| StoreError::encode("version meta", e))?;
         sql(
             "insert version",
             tx.execute(
@@ -433,34 +288,11 @@ impl Store {
         Ok(seq)
     }
 
-    fn put_state(conn: &Connection, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
-        let json = serde_json::to_string(state).map_err(|e| e.to_string())?;
-        sql(
-            "put plugin state",
-            conn.execute(
-                "INSERT INTO plugins (name, state) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET state = excluded.state",
-                params![plugin, json],
-            ),
-        )
-        .map(|_| ())
-    }
-
-    /// Replaces a plugin's rollout state.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn set_plugin_state(&self, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
+    fn set_plugin_state(&self, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
         Self::put_state(&self.conn(), plugin, state)
     }
 
-    /// Deletes versions no longer kept (their module files stay: other plugins may share them).
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn delete_versions(&self, plugin: &str, versions: &[String]) -> Result<(), StoreError> {
+    fn delete_versions(&self, plugin: &str, versions: &[String]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = sql("begin", conn.transaction())?;
         for v in versions {
@@ -475,13 +307,9 @@ impl Store {
         sql("commit", tx.commit())
     }
 
-    /// Inserts or replaces a tenant.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn put_tenant(&self, row: &TenantRow) -> Result<(), StoreError> {
-        let json = serde_json::to_string(&row.config).map_err(|e| e.to_string())?;
+    fn put_tenant(&self, row: &TenantRow) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&row.config)
+            .map_err(|e| StoreError::encode("tenant config", e))?;
         sql(
             "put tenant",
             self.conn().execute(
@@ -493,12 +321,7 @@ impl Store {
         .map(|_| ())
     }
 
-    /// A meta value.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         sql(
             "meta",
             self.conn()
@@ -509,12 +332,7 @@ impl Store {
         )
     }
 
-    /// Sets a meta value.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure.
-    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         sql(
             "set meta",
             self.conn().execute(
@@ -526,12 +344,7 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Loads the registry tables and tenants.
-    ///
-    /// # Errors
-    ///
-    /// On a database failure or a row that does not parse.
-    pub fn load(&self) -> Result<Snapshot, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         let conn = self.conn();
         let mut snap = Snapshot::default();
         let mut stmt = sql(
@@ -555,10 +368,14 @@ impl Store {
         )?;
         for row in rows {
             let (plugin, version, digest, seq, signer, meta) = sql("load versions", row)?;
-            let digest = Digest::from_hex(&digest)
-                .ok_or_else(|| format!("version {plugin}@{version}: bad digest {digest}"))?;
+            let digest = Digest::from_hex(&digest).ok_or_else(|| {
+                StoreError::corrupt(
+                    format!("version {plugin}@{version}"),
+                    format!("bad digest {digest}"),
+                )
+            })?;
             let meta = serde_json::from_str(&meta)
-                .map_err(|e| format!("version {plugin}@{version}: {e}"))?;
+                .map_err(|e| StoreError::corrupt(format!("version {plugin}@{version}"), e))?;
             snap.versions.push(VersionRow {
                 plugin,
                 version,
@@ -579,7 +396,8 @@ impl Store {
         )?;
         for row in rows {
             let (name, state) = sql("load plugins", row)?;
-            let state = serde_json::from_str(&state).map_err(|e| format!("plugin {name}: {e}"))?;
+            let state = serde_json::from_str(&state)
+                .map_err(|e| StoreError::corrupt(format!("plugin {name}"), e))?;
             snap.plugins.insert(name, state);
         }
         drop(stmt);
@@ -599,10 +417,11 @@ impl Store {
         )?;
         for row in rows {
             let (id, hash, config) = sql("load tenants", row)?;
-            let token_hash: [u8; 32] = hash
-                .try_into()
-                .map_err(|_| format!("tenant {id}: token hash is not 32 bytes"))?;
-            let config = serde_json::from_str(&config).map_err(|e| format!("tenant {id}: {e}"))?;
+            let token_hash: [u8; 32] = hash.try_into().map_err(|_| {
+                StoreError::corrupt(format!("tenant {id}"), "token hash is not 32 bytes")
+            })?;
+            let config = serde_json::from_str(&config)
+                .map_err(|e| StoreError::corrupt(format!("tenant {id}"), e))?;
             snap.tenants.push(TenantRow {
                 id,
                 token_hash,
