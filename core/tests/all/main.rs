@@ -6,6 +6,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
+mod bundle;
 mod contract;
 mod execution;
 mod extensions;
@@ -15,6 +16,7 @@ mod kv;
 mod kv_scope;
 mod limits;
 mod memory;
+mod registry;
 mod start;
 mod step;
 
