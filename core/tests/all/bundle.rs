@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use crate::versioned_guest;
 use palisade::bundle::{self, SIGNATURE_BLOCK_LEN};
 use palisade::{
     Bundle, BundleBuilder, BundleError, Digest, ErrorKind, Limits, ManifestMismatch, ManualClock,
@@ -17,30 +18,6 @@ use palisade::{
 
 const SECRET: [u8; 32] = [0x11; 32];
 const OTHER_SECRET: [u8; 32] = [0x22; 32];
-
-/// A valid guest whose `version` returns `tag`; imports `palisade.log` when `log` is true.
-fn guest(tag: &str, log: bool) -> Vec<u8> {
-    let log_import = if log {
-        r#"(import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))"#
-    } else {
-        ""
-    };
-    wat::parse_str(format!(
-        r#"(module
-          (import "palisade" "output" (func $output (param i32 i32)))
-          {log_import}
-          (memory (export "memory") 1)
-          (data (i32.const 16) "{tag}")
-          (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
-          (func (export "echo") (param i32 i32) (result i32)
-            (call $output (local.get 0) (local.get 1)) (i32.const 0))
-          (func (export "version") (param i32 i32) (result i32)
-            (call $output (i32.const 16) (i32.const {len})) (i32.const 0))
-          (@custom "palisade.abi" "\01\00\00\00"))"#,
-        len = tag.len()
-    ))
-    .expect("valid WAT")
-}
 
 fn trust() -> TrustStore {
     let mut trust = TrustStore::require_signatures();
@@ -64,7 +41,7 @@ fn setup() -> (Registry, Tenant) {
 }
 
 fn signed(tag: &str) -> (Vec<u8>, Vec<u8>) {
-    let wasm = guest(tag, false);
+    let wasm = versioned_guest(tag, false);
     let bytes = BundleBuilder::new("thermo", tag, &wasm)
         .provenance("ci #42")
         .smoke("echo", b"ping", b"ping")
@@ -89,7 +66,7 @@ fn assert_untouched_and_serving(registry: &Registry, tenant: &Tenant) {
 
 #[test]
 fn a_signed_bundle_round_trips_and_installs() {
-    let wasm = guest("v1", true);
+    let wasm = versioned_guest("v1", true);
     let bytes = BundleBuilder::new("thermo", "1.2.0", &wasm)
         .provenance("ci run 4411")
         .capability("log")
@@ -159,8 +136,8 @@ fn a_forged_signature_is_refused() {
 fn module_bytes_that_do_not_match_the_digest_are_refused() {
     let (registry, tenant) = setup();
     // A genuinely signed manifest for `v1`, carrying the bytes of another module.
-    let good = guest("v1", false);
-    let evil = guest("v2", false);
+    let good = versioned_guest("v1", false);
+    let evil = versioned_guest("v2", false);
     let manifest = BundleBuilder::new("thermo", "1", &good)
         .manifest()
         .expect("manifest");
@@ -183,7 +160,7 @@ fn module_bytes_that_do_not_match_the_digest_are_refused() {
 #[test]
 fn a_bundle_signed_by_an_untrusted_key_is_refused() {
     let (registry, tenant) = setup();
-    let wasm = guest("v1", false);
+    let wasm = versioned_guest("v1", false);
     let bytes = BundleBuilder::new("thermo", "1", &wasm)
         .sign(&OTHER_SECRET)
         .expect("bundle");
@@ -240,7 +217,7 @@ fn every_truncation_of_a_bundle_is_refused_as_truncated() {
 #[test]
 fn an_unsigned_bundle_needs_a_policy_that_allows_it() {
     let (registry, tenant) = setup();
-    let wasm = guest("v1", false);
+    let wasm = versioned_guest("v1", false);
     let bytes = BundleBuilder::new("thermo", "1", &wasm)
         .build_unsigned()
         .expect("bundle");
@@ -262,7 +239,7 @@ fn an_unsigned_bundle_needs_a_policy_that_allows_it() {
 fn a_manifest_that_misdescribes_its_module_is_refused() {
     let (registry, tenant) = setup();
     // The module imports `log`, but the manifest does not ask for it.
-    let wasm = guest("v1", true);
+    let wasm = versioned_guest("v1", true);
     let bytes = BundleBuilder::new("thermo", "1", &wasm)
         .sign(&SECRET)
         .expect("bundle");
@@ -278,7 +255,7 @@ fn a_manifest_that_misdescribes_its_module_is_refused() {
         "{err}"
     );
     // The manifest states another ABI version.
-    let wasm = guest("v1", false);
+    let wasm = versioned_guest("v1", false);
     let bytes = BundleBuilder::new("thermo", "1", &wasm)
         .abi_version(7)
         .sign(&SECRET)
@@ -320,7 +297,7 @@ fn a_bundle_whose_smoke_test_fails_leaves_the_active_version() {
     let (registry, tenant) = setup();
     let (v1, _) = signed("v1");
     let active = registry.install(&v1, &trust(), &tenant).expect("v1");
-    let wasm = guest("v2", false);
+    let wasm = versioned_guest("v2", false);
     let bad = BundleBuilder::new("thermo", "2", &wasm)
         .smoke("version", b"", b"something else")
         .sign(&SECRET)

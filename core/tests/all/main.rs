@@ -46,6 +46,32 @@ pub(crate) fn guest_with(imports: &str, memory: &str, body: &str) -> Vec<u8> {
     wat::parse_str(&text).unwrap_or_else(|e| panic!("bad test WAT: {e}\n{text}"))
 }
 
+/// A versioned guest for registry and bundle tests: `echo` returns its input, `version`
+/// returns `tag`, `boom` traps, and `imports_log` makes it import `palisade.log` when true.
+pub(crate) fn versioned_guest(tag: &str, imports_log: bool) -> Vec<u8> {
+    let log_import = if imports_log {
+        r#"(import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))"#
+    } else {
+        ""
+    };
+    wat::parse_str(format!(
+        r#"(module
+          (import "palisade" "output" (func $output (param i32 i32)))
+          {log_import}
+          (memory (export "memory") 1)
+          (data (i32.const 16) "{tag}")
+          (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+          (func (export "echo") (param i32 i32) (result i32)
+            (call $output (local.get 0) (local.get 1)) (i32.const 0))
+          (func (export "version") (param i32 i32) (result i32)
+            (call $output (i32.const 16) (i32.const {len})) (i32.const 0))
+          (func (export "boom") (param i32 i32) (result i32) unreachable)
+          (@custom "palisade.abi" "\01\00\00\00"))"#,
+        len = tag.len()
+    ))
+    .unwrap_or_else(|e| panic!("bad test WAT: {e}"))
+}
+
 /// [`guest_with`] with one page of memory and no extra imports.
 pub(crate) fn guest(body: &str) -> Vec<u8> {
     guest_with("", "1", body)

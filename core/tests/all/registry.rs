@@ -12,6 +12,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::versioned_guest;
 use palisade::{
     Digest, ErrorKind, Limits, ManualClock, ModuleMeta, Outcome, Registry, RegistryError, Runtime,
     Tenant,
@@ -64,32 +65,6 @@ fn net_bytes() -> i64 {
     NET_BYTES.with(Cell::get)
 }
 
-/// A valid guest: `echo` returns its input, `version` returns `tag`, `boom` traps, and
-/// `imports_log` makes it import `palisade.log` when true.
-fn guest(tag: &str, imports_log: bool) -> Vec<u8> {
-    let log_import = if imports_log {
-        r#"(import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))"#
-    } else {
-        ""
-    };
-    wat::parse_str(format!(
-        r#"(module
-          (import "palisade" "output" (func $output (param i32 i32)))
-          {log_import}
-          (memory (export "memory") 1)
-          (data (i32.const 16) "{tag}")
-          (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
-          (func (export "echo") (param i32 i32) (result i32)
-            (call $output (local.get 0) (local.get 1)) (i32.const 0))
-          (func (export "version") (param i32 i32) (result i32)
-            (call $output (i32.const 16) (i32.const {len})) (i32.const 0))
-          (func (export "boom") (param i32 i32) (result i32) unreachable)
-          (@custom "palisade.abi" "\01\00\00\00"))"#,
-        len = tag.len()
-    ))
-    .expect("valid WAT")
-}
-
 fn setup(registry: impl FnOnce(Runtime) -> Registry) -> (Registry, Tenant) {
     let runtime = Runtime::builder(Arc::new(ManualClock::new()))
         .build()
@@ -109,7 +84,7 @@ fn setup(registry: impl FnOnce(Runtime) -> Registry) -> (Registry, Tenant) {
 
 fn register(registry: &Registry, tag: &str) -> Digest {
     registry
-        .register(&guest(tag, false), ModuleMeta::named("p", tag))
+        .register(&versioned_guest(tag, false), ModuleMeta::named("p", tag))
         .expect("register")
         .digest
 }
@@ -122,7 +97,7 @@ fn call_version(registry: &Registry, tenant: &Tenant, key: &[u8]) -> (Vec<u8>, D
 #[test]
 fn duplicate_registration_compiles_once() {
     let (registry, tenant) = setup(Registry::new);
-    let wasm = guest("v1", false);
+    let wasm = versioned_guest("v1", false);
     let first = registry
         .register(&wasm, ModuleMeta::named("p", "1"))
         .expect("register");
@@ -158,7 +133,7 @@ fn failed_smoke_call_keeps_the_old_version_active() {
     let (registry, tenant) = setup(Registry::new);
     let good = registry
         .register(
-            &guest("good", false),
+            &versioned_guest("good", false),
             ModuleMeta::named("p", "1").with_smoke("version", b"", b"good"),
         )
         .expect("register")
@@ -170,7 +145,7 @@ fn failed_smoke_call_keeps_the_old_version_active() {
     // A version whose smoke entry traps.
     let trapping = registry
         .register(
-            &guest("t", false),
+            &versioned_guest("t", false),
             ModuleMeta::named("p", "2").with_smoke("boom", b"x", b"x"),
         )
         .expect("register")
@@ -189,7 +164,7 @@ fn failed_smoke_call_keeps_the_old_version_active() {
     // A version whose smoke output differs from the expected output.
     let wrong = registry
         .register(
-            &guest("bad", false),
+            &versioned_guest("bad", false),
             ModuleMeta::named("p", "3").with_smoke("version", b"", b"good"),
         )
         .expect("register")
@@ -207,7 +182,7 @@ fn failed_smoke_call_keeps_the_old_version_active() {
 
     // A version the tenant's grants do not cover (it imports `log`, which is not granted).
     let needs_log = registry
-        .register(&guest("log", true), ModuleMeta::named("p", "4"))
+        .register(&versioned_guest("log", true), ModuleMeta::named("p", "4"))
         .expect("register")
         .digest;
     let err = registry
@@ -452,7 +427,7 @@ fn a_new_generation_recompiles_the_live_set_and_keeps_serving() {
 fn churn(registry: &Registry, tenant: &Tenant, n: usize) -> Vec<i64> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
-        let wasm = guest(&format!("churn-{i:06}"), false);
+        let wasm = versioned_guest(&format!("churn-{i:06}"), false);
         let d = registry
             .register(&wasm, ModuleMeta::default())
             .expect("register")
