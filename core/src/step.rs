@@ -368,7 +368,7 @@ impl Inner {
     }
 
     fn done(self: Box<Self>, result: Result<Vec<u8>, Error>) -> Call<Vec<u8>> {
-        #[cfg_attr(not(feature = "wasi"), allow(unused_mut))]
+        #[cfg_attr(not(feature = "wasi"), expect(unused_mut, reason = "only the WASI ending writes to the store"))]
         let Self {
             mut store,
             module,
