@@ -32,6 +32,8 @@ pub struct RuntimeBuilder {
     installers: Vec<Installer>,
     max_module_bytes: usize,
     stack: StackLimits,
+    #[cfg(feature = "wasi")]
+    files: Option<Arc<dyn crate::wasi::WasiFiles>>,
     error: Option<Error>,
 }
 
@@ -89,6 +91,22 @@ impl RuntimeBuilder {
         }
         self.names.push(capability.into());
         u8::try_from(self.names.len() - 1).map_err(|_| Error::config("too many capabilities"))
+    }
+
+    /// Serves `files` to WASI guests as a read-only preopened directory, and adds capability
+    /// [`files.read`](crate::wasi::FILES_READ) to the runtime: only tenants granted it see the
+    /// directory (`docs/WASI.md`).
+    #[cfg(feature = "wasi")]
+    pub fn wasi_files(mut self, files: Arc<dyn crate::wasi::WasiFiles>) -> Self {
+        if self.error.is_some() {
+            return self;
+        }
+        if let Err(e) = self.capability_index(crate::wasi::FILES_READ) {
+            self.error = Some(e);
+            return self;
+        }
+        self.files = Some(files);
+        self
     }
 
     /// Adds host function `palisade.<name>` to `capability` (created if new).
@@ -178,6 +196,8 @@ impl RuntimeBuilder {
             installers: self.installers,
             max_module_bytes: self.max_module_bytes,
             stack: self.stack,
+            #[cfg(feature = "wasi")]
+            files: self.files,
         };
         let (engine, linker) = generation(&shared)?;
         let mut shared = Arc::new(shared);
@@ -233,6 +253,8 @@ impl Runtime {
             installers: Vec::new(),
             max_module_bytes: Self::DEFAULT_MAX_MODULE_BYTES,
             stack: StackLimits::new(),
+            #[cfg(feature = "wasi")]
+            files: None,
             error: None,
         };
         capability::register_builtins(builder)

@@ -368,7 +368,10 @@ impl Inner {
     }
 
     fn done(self: Box<Self>, result: Result<Vec<u8>, Error>) -> Call<Vec<u8>> {
-        #[cfg_attr(not(feature = "wasi"), expect(unused_mut, reason = "only the WASI ending writes to the store"))]
+        #[cfg_attr(
+            not(feature = "wasi"),
+            expect(unused_mut, reason = "only the WASI ending writes to the store")
+        )]
         let Self {
             mut store,
             module,

@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     pub(crate) installers: Vec<Installer>,
     pub(crate) max_module_bytes: usize,
     pub(crate) stack: StackLimits,
+    /// The read-only directory WASI guests granted `files.read` see (`crate::wasi`).
+    #[cfg(feature = "wasi")]
+    pub(crate) files: Option<Arc<dyn crate::wasi::WasiFiles>>,
 }
 
 /// The per-call state a store carries; host functions reach it through `Caller::data`.

@@ -9,6 +9,7 @@
 )]
 
 mod c_program;
+mod files;
 mod profile;
 mod rust_program;
 mod stepped;

@@ -30,6 +30,8 @@ pub(crate) struct WasiCall {
     tail: Vec<u8>,
     /// The status `proc_exit` was called with.
     pub(crate) exit: Option<i32>,
+    /// Files opened in the preopened directory: fd `PREOPEN_FD + 1 + i` is `files[i]`.
+    pub(crate) files: Vec<Option<super::OpenFile>>,
 }
 
 impl WasiCall {
@@ -41,6 +43,7 @@ impl WasiCall {
             line: Vec::new(),
             tail: Vec::new(),
             exit: None,
+            files: Vec::new(),
         }
     }
 

@@ -37,11 +37,17 @@ use alloc::vec::Vec;
 use wasmi::{FuncType, ValType};
 
 use crate::capability::{CLOCK, RANDOM};
+use files::FILES_READ as FILES_READ_CAP;
 
 mod ctx;
+mod files;
 mod funcs;
 
 pub(crate) use ctx::{begin, call_functions, end, run};
+pub(crate) use files::OpenFile;
+pub use files::{
+    FILES_READ, FileError, MAX_FILE_BYTES, MAX_OPEN_FILES, PREOPEN_FD, PREOPEN_NAME, WasiFiles,
+};
 pub(crate) use funcs::install;
 
 /// The import module namespace of WASI preview1.
@@ -61,6 +67,18 @@ pub mod errno {
     pub const INVAL: i32 = 28;
     /// I/O error: the host random source failed.
     pub const IO: i32 = 29;
+    /// No such file or directory.
+    pub const NOENT: i32 = 44;
+    /// Is a directory.
+    pub const ISDIR: i32 = 31;
+    /// File too large (over [`MAX_FILE_BYTES`](super::MAX_FILE_BYTES)).
+    pub const FBIG: i32 = 22;
+    /// Too many open files (over [`MAX_OPEN_FILES`](super::MAX_OPEN_FILES)).
+    pub const MFILE: i32 = 33;
+    /// Read-only file system: a write, create or truncate flag on `path_open`.
+    pub const ROFS: i32 = 69;
+    /// Not a directory: `path_open` relative to an fd that is not the preopened directory.
+    pub const NOTDIR: i32 = 54;
     /// Capability insufficient: the function is outside the profile, or its capability is not granted.
     pub const NOTCAPABLE: i32 = 76;
 }
@@ -120,12 +138,12 @@ const FUNCTIONS: [Def; 46] = [
     def("clock_time_get", "iIi", Capability(CLOCK)),
     def("fd_advise", "iIIi", Denied),
     def("fd_allocate", "iII", Denied),
-    def("fd_close", "i", Denied),
+    def("fd_close", "i", Capability(FILES_READ_CAP)),
     def("fd_datasync", "i", Denied),
     def("fd_fdstat_get", "ii", Always),
     def("fd_fdstat_set_flags", "ii", Denied),
     def("fd_fdstat_set_rights", "iII", Denied),
-    def("fd_filestat_get", "ii", Denied),
+    def("fd_filestat_get", "ii", Capability(FILES_READ_CAP)),
     def("fd_filestat_set_size", "iI", Denied),
     def("fd_filestat_set_times", "iIIi", Denied),
     def("fd_pread", "iiiIi", Denied),
@@ -135,15 +153,15 @@ const FUNCTIONS: [Def; 46] = [
     def("fd_read", "iiii", Always),
     def("fd_readdir", "iiiIi", Denied),
     def("fd_renumber", "ii", Denied),
-    def("fd_seek", "iIii", Denied),
+    def("fd_seek", "iIii", Capability(FILES_READ_CAP)),
     def("fd_sync", "i", Denied),
-    def("fd_tell", "ii", Denied),
+    def("fd_tell", "ii", Capability(FILES_READ_CAP)),
     def("fd_write", "iiii", Always),
     def("path_create_directory", "iii", Denied),
     def("path_filestat_get", "iiiii", Denied),
     def("path_filestat_set_times", "iiiiIIi", Denied),
     def("path_link", "iiiiiii", Denied),
-    def("path_open", "iiiiiIIii", Denied),
+    def("path_open", "iiiiiIIii", Capability(FILES_READ_CAP)),
     def("path_readlink", "iiiiii", Denied),
     def("path_remove_directory", "iii", Denied),
     def("path_rename", "iiiiii", Denied),

@@ -126,6 +126,15 @@ fn main() -> ExitCode {
 
 /// Shared by the subcommands: a runtime with the desktop services.
 pub fn runtime(kv: Option<&std::path::Path>) -> Result<palisade::Runtime, CliError> {
+    runtime_with(kv, None)
+}
+
+/// [`runtime`], with `dir` (if any) served read-only to WASI programs as `/data`
+/// (capability `files.read`, docs/WASI.md).
+pub fn runtime_with(
+    kv: Option<&std::path::Path>,
+    dir: Option<&std::path::Path>,
+) -> Result<palisade::Runtime, CliError> {
     use std::sync::Arc;
     let kv: Arc<dyn palisade::KvStore> = match kv {
         Some(dir) => Arc::new(
@@ -133,10 +142,15 @@ pub fn runtime(kv: Option<&std::path::Path>) -> Result<palisade::Runtime, CliErr
         ),
         None => Arc::new(palisade::MemoryKv::new()),
     };
-    palisade::Runtime::builder(Arc::new(palisade_std::StdClock::new()))
-        .log_sink(Arc::new(palisade_std::TracingLog))
-        .random(Arc::new(palisade_std::OsRandom))
-        .kv_store(kv)
-        .build()
-        .map_err(CliError::from)
+    let mut builder = palisade_std::runtime_builder().kv_store(kv);
+    if let Some(dir) = dir {
+        let files = palisade_std::DirFiles::new(dir).map_err(|e| {
+            CliError::new(
+                Exit::Io,
+                format!("--dir {}: {e}; give an existing directory", dir.display()),
+            )
+        })?;
+        builder = builder.wasi_files(Arc::new(files));
+    }
+    builder.build().map_err(CliError::from)
 }

@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Keep `kv.*` data in this directory between runs (default: in memory, discarded).
     #[arg(long, value_name = "DIR")]
     pub kv: Option<PathBuf>,
+    /// Serve this directory, read-only, to a WASI program as `/data` (grants capability
+    /// `files.read`; the one way a guest reaches files, docs/WASI.md).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     /// Print one JSON object (output and report) instead of the raw output.
     #[arg(long)]
     pub json: bool,
@@ -285,7 +289,7 @@ fn wasi_tenant<'r>(
 
 /// Runs one call; the process exit code (an [`Exit`], or a WASI program's own status).
 pub fn run(args: &RunArgs) -> Result<u8, CliError> {
-    let runtime = crate::runtime(args.kv.as_deref())?;
+    let runtime = crate::runtime_with(args.kv.as_deref(), args.dir.as_deref())?;
     let trust = crate::bundle::trust_store(&args.trust, args.require_signed)?;
     let loaded = load_module(&runtime, &args.path, &trust)?;
     let module = &loaded.module;
@@ -306,6 +310,15 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
             Exit::Usage,
             "arguments after `--` and --env are for WASI programs; this module is an ABI-v1 guest (give it --input)",
         ));
+    }
+    if args.dir.is_some() {
+        if !wasi {
+            return Err(CliError::new(
+                Exit::Usage,
+                "--dir is for WASI programs; this module is an ABI-v1 guest",
+            ));
+        }
+        builder = builder.grant(palisade::wasi::FILES_READ);
     }
     let tenant = tenant_with(builder, &runtime, &args.allow)?;
     check_grants(&runtime, module, &tenant)?;

@@ -8,6 +8,7 @@
 //! | [`StdClock`] | [`palisade::Clock`] over `std::time::Instant` |
 //! | [`TracingLog`] | [`palisade::LogSink`] emitting guest lines as `tracing` events |
 //! | [`FileKv`] | [`palisade::KvStore`] persisted per tenant in crash-safe append-only logs |
+//! | [`DirFiles`] | [`palisade::wasi::WasiFiles`]: a host directory, read-only, as WASI guests' preopened `/data` |
 //! | [`OsRandom`] | [`palisade::RandomSource`] over the OS generator (`getrandom`) |
 //! | [`runtime_builder`] | a [`palisade::RuntimeBuilder`] preset with the clock, log sink and randomness |
 //!
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod files;
 mod kv;
 mod log;
 mod random;
@@ -26,6 +28,7 @@ mod random;
 use std::sync::Arc;
 
 pub use clock::StdClock;
+pub use files::DirFiles;
 pub use kv::{FileEntries, FileKv, FileLog};
 pub use log::TracingLog;
 pub use random::OsRandom;

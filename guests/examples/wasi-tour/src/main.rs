@@ -10,6 +10,7 @@
 //! | `clock` | `clock` | the realtime clock in ns, then the ns a 250 ms `thread::sleep` took |
 //! | `random` | `random` | a `RandomState` hash of 42 as 16 hex digits |
 //! | `exit` | - | nothing: writes `exiting with N` to stderr and exits with the input as status |
+//! | `cat PATH...` | `files.read` | each file's size and contents, read with `std::fs` (`/data/...` is the host's preopened directory); a failure as `PATH: error` and exit status 3 |
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -48,8 +49,31 @@ fn main() -> ExitCode {
             eprintln!("exiting with {code}");
             return ExitCode::from(code);
         }
+        Some("cat") => {
+            let mut failed = false;
+            for path in args.iter().skip(2) {
+                match std::fs::read(path) {
+                    Ok(bytes) => {
+                        let text = String::from_utf8_lossy(&bytes);
+                        if let Err(e) = writeln!(out, "{path}: {} bytes: {text}", bytes.len()) {
+                            eprintln!("cannot write stdout: {e}");
+                            return ExitCode::from(1);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "{path}: {}", e.kind());
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                let _ = out.flush();
+                return ExitCode::from(3);
+            }
+            Ok(())
+        }
         Some(other) => {
-            eprintln!("unknown mode `{other}`: use echo, clock, random or exit");
+            eprintln!("unknown mode `{other}`: use echo, clock, random, exit or cat");
             return ExitCode::from(2);
         }
     };

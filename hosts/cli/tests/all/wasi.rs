@@ -69,3 +69,35 @@ fn inspect_maps_wasi_imports_to_capabilities() {
         assert!(out.contains(needle), "inspect lacks {needle:?}:\n{out}");
     }
 }
+
+#[test]
+fn run_with_dir_serves_it_read_only_as_data_and_nothing_outside_it() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("notes.txt"), "from the host")?;
+    let outside = tempfile::tempdir()?;
+    std::fs::write(outside.path().join("secret"), "no")?;
+    std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link"))?;
+    palisade()
+        .args(["run", WASI_TOUR_PATH, "--dir"])
+        .arg(dir.path())
+        .args(["--", "cat", "/data/notes.txt"])
+        .write_stdin("")
+        .assert()
+        .success()
+        .stdout("/data/notes.txt: 13 bytes: from the host\n");
+    // A link out of the directory is refused; so is every path without --dir.
+    palisade()
+        .args(["run", WASI_TOUR_PATH, "--dir"])
+        .arg(dir.path())
+        .args(["--", "cat", "/data/link"])
+        .write_stdin("")
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("bytes").not());
+    palisade()
+        .args(["run", WASI_TOUR_PATH, "--", "cat", "/data/notes.txt"])
+        .write_stdin("")
+        .assert()
+        .code(3);
+    Ok(())
+}
