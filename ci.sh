@@ -46,6 +46,12 @@ for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   cargo build -p palisade-mcu --features defmt --target "$target"
 done
 
+step "browser runtime (hosts/web, wasm32): format and clippy"
+(cd hosts/web && cargo fmt --check && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
+
+step "browser tests: /console and /play in Debian's chromium (hosts/web/e2e/run.sh)"
+hosts/web/e2e/run.sh
+
 step "fuzz targets: replay the corpora and regression inputs, then fuzz 20 s each (fuzz/run.sh)"
 fuzz/run.sh
 

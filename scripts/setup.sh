@@ -54,3 +54,14 @@ need_toolchain() {
   fi
   rustup toolchain install >/dev/null
 }
+
+# need_browser — Debian's Chromium for the browser tests (hosts/web/e2e/run.sh), driven by the
+# npm package playwright-core with `executablePath` /usr/bin/chromium (Playwright's own browser
+# download is not used), and Node.js with npm for that package.
+need_browser() {
+  need_packages /usr/bin/chromium:chromium node:nodejs npm:npm
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "error: /usr/bin/chromium is missing after installing the Debian package chromium" >&2
+    return 1
+  fi
+}

@@ -26,6 +26,8 @@ pub const OUTCOME_HEADER: &str = "x-palisade-outcome";
 pub const FUEL_HEADER: &str = "x-palisade-fuel";
 /// Response header: wall time of the call in microseconds.
 pub const TIME_HEADER: &str = "x-palisade-time-us";
+/// Response header: the largest linear memory the call reached, in bytes.
+pub const MEMORY_HEADER: &str = "x-palisade-memory";
 /// Response header: digest of the module that ran.
 pub const DIGEST_HEADER: &str = "x-palisade-digest";
 /// Request header: the routing key for canaries (default: the tenant id).
@@ -35,6 +37,9 @@ pub const KEY_HEADER: &str = "x-palisade-key";
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/play", get(crate::web::play))
+        .route("/console", get(crate::web::console))
+        .route("/web/{file}", get(crate::web::asset))
         .route("/metrics", get(metrics))
         .route("/v1/modules/{digest}", get(download))
         .route("/v1/plugins/{plugin}/{entry}", post(invoke))
@@ -362,6 +367,7 @@ async fn invoke(
         (OUTCOME_HEADER, r.outcome.as_str().to_owned()),
         (FUEL_HEADER, r.fuel_used.to_string()),
         (TIME_HEADER, r.wall_time.as_micros().to_string()),
+        (MEMORY_HEADER, r.memory_high_water.to_string()),
         (DIGEST_HEADER, r.digest.to_string()),
     ] {
         if let Ok(v) = HeaderValue::from_str(&value) {

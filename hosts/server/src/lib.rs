@@ -33,6 +33,7 @@
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
 //! | [`listen`] | the accept loop: connection cap, read timeouts, drain |
+//! | [`web`] | the browser pages `/console` and `/play`, and the browser runtime they share |
 //!
 //! ## Limitations with malicious guests
 //!
@@ -59,6 +60,7 @@ pub mod rejection;
 mod server;
 pub mod store;
 pub mod tenant;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -25,3 +25,4 @@ mod rollout;
 mod state;
 mod upload;
 mod wasi;
+mod web;
