@@ -146,7 +146,8 @@ pub struct Config {
     pub database: Option<String>,
     /// Retention: how many of a plugin's most recent versions are kept besides its live ones
     /// (default [`DEFAULT_KEEP_VERSIONS`]). Versions that are active, a rollback target,
-    /// canary, or running a call are never deleted.
+    /// canary, or running a call are never deleted. At least 1, so that a version just
+    /// uploaded stays until it is promoted.
     pub keep_versions: usize,
     /// How often a replica re-reads the shared state even without a notification (default
     /// [`DEFAULT_RECONCILE_MS`]); only used with a PostgreSQL `database`.
@@ -252,6 +253,11 @@ impl Config {
                 "`database` = {:?} is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE, or leave it out for SQLite in `data_dir`",
                 crate::store::redact(url)
             ));
+        }
+        if self.keep_versions == 0 {
+            return Err(
+                "`keep_versions` must be at least 1: with 0 an upload would be deleted before it could be promoted".into(),
+            );
         }
         if self.reconcile_ms == 0 {
             return Err("`reconcile_ms` must be at least 1".into());

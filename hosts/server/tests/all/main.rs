@@ -21,6 +21,8 @@ mod kv_routes;
 mod kv_store;
 mod logs;
 mod operator;
+mod replica;
+mod retention;
 mod rollout;
 mod state;
 mod upload;
