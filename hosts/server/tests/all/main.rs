@@ -25,5 +25,6 @@ mod replica;
 mod retention;
 mod rollout;
 mod state;
+mod store;
 mod upload;
 mod wasi;
