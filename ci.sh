@@ -25,6 +25,10 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p palisade-mcu --all-targets --features defmt -- -D warnings
 
+step "PostgreSQL for the server's tests: a throwaway cluster on 127.0.0.1 (scripts/postgres.sh), stopped on exit"
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop' EXIT
+
 step "tests (the guests are built from source by palisade-guest-artifacts)"
 cargo test --workspace
 

@@ -65,3 +65,11 @@ need_browser() {
     return 1
   fi
 }
+
+# need_postgres — Debian's PostgreSQL server (initdb, pg_ctl, postgres) for the server's
+# PostgreSQL tests; scripts/postgres.sh runs a throwaway cluster with it. Debian installs the
+# binaries under /usr/lib/postgresql/VERSION/bin, off PATH, so the check looks there.
+need_postgres() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
+  need_packages :postgresql
+}

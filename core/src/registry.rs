@@ -1018,6 +1018,71 @@ impl Registry {
         Ok(())
     }
 
+    /// Sets `plugin`'s whole rollout state (active, previous versions most recent first,
+    /// canary) WITHOUT the gate: for a host that restores or replicates state that passed the
+    /// gate elsewhere and was acknowledged (another replica promoted it). Versions the plugin
+    /// held before and no longer holds are released (and evicted if no plugin uses them). A
+    /// canary equal to `active` is dropped: a canary is never the active version. Previous
+    /// versions past [`RegistryBuilder::keep_previous`] are not kept.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::UnknownModule`] if a digest is not registered, a
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error for a canary share over 10 000;
+    /// the plugin is unchanged then.
+    pub fn restore_plugin(
+        &self,
+        plugin: &str,
+        active: Digest,
+        previous: &[Digest],
+        canary: Option<Canary>,
+    ) -> Result<(), Error> {
+        if canary.is_some_and(|c| c.basis_points > BASIS_POINTS) {
+            return Err(Error::config(alloc::format!(
+                "a canary share is at most {BASIS_POINTS} basis points"
+            ))
+            .with_plugin(plugin));
+        }
+        let canary = canary.filter(|c| c.digest != active);
+        let previous: VecDeque<Digest> = previous
+            .iter()
+            .copied()
+            .take(self.config.keep_previous)
+            .collect();
+        let mut state = self.state.lock();
+        let wanted: Vec<Digest> = core::iter::once(active)
+            .chain(previous.iter().copied())
+            .chain(canary.map(|c| c.digest))
+            .collect();
+        if let Some(&digest) = wanted
+            .iter()
+            .find(|d| !state.modules.contains_key(&self.key(**d)))
+        {
+            return Err(Error::from(RegistryError::UnknownModule { digest }).with_plugin(plugin));
+        }
+        let p = state.plugins.entry(plugin.into()).or_default();
+        let old: Vec<Digest> = p
+            .active
+            .into_iter()
+            .chain(p.previous.iter().copied())
+            .chain(p.canary.map(|c| c.digest))
+            .collect();
+        p.active = Some(active);
+        p.previous = previous;
+        p.canary = canary;
+        // Hold the new slots before releasing the old ones, so a module in both stays.
+        for d in wanted {
+            let k = self.key(d);
+            state.retain(k);
+        }
+        for d in old {
+            let k = self.key(d);
+            state.release(k);
+        }
+        state.maybe_rotate(&self.config);
+        Ok(())
+    }
+
     /// Removes `plugin`'s canary, if any; returns it.
     ///
     /// # Errors

@@ -22,6 +22,7 @@ use wasmi::{
 
 use crate::abi::{ALLOC_EXPORT, MEMORY_EXPORT};
 use crate::call::{Call, CallReport, refuel, set_fuel};
+use crate::digest::Digest;
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome};
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
@@ -217,6 +218,12 @@ impl PendingCall {
     /// When the call was admitted: its deadline counts from here.
     pub fn started_at(&self) -> Instant {
         self.0.start
+    }
+
+    /// The digest of the module the call runs (a host keeps that version while the call is
+    /// in flight).
+    pub fn digest(&self) -> Digest {
+        self.0.module.digest()
     }
 }
 

@@ -205,6 +205,65 @@ fn rollback_clears_a_canary_of_the_version_rolled_back_to() {
 }
 
 #[test]
+fn restore_plugin_sets_the_whole_state_and_releases_what_it_drops() {
+    let registry = crate::Registry::new(runtime());
+    let tenant = registry
+        .with_runtime(|r| r.tenant("t").build())
+        .expect("tenant");
+    let meta = |v: &str| crate::ModuleMeta::named("p", v);
+    let one = registry
+        .register(&tagged("one"), meta("1"))
+        .expect("v1")
+        .digest;
+    let two = registry
+        .register(&tagged("two"), meta("2"))
+        .expect("v2")
+        .digest;
+    let three = registry
+        .register(&tagged("three"), meta("3"))
+        .expect("v3")
+        .digest;
+    registry.promote("p", one, &tenant).expect("promote 1");
+    // As another replica acknowledged it: active 3, rollback target 2, canary 1 at 100 %.
+    let canary = crate::registry::Canary {
+        digest: one,
+        basis_points: crate::registry::BASIS_POINTS,
+    };
+    registry
+        .restore_plugin("p", three, &[two], Some(canary))
+        .expect("restore");
+    let status = registry.plugin("p").expect("plugin");
+    assert_eq!(
+        (status.active, status.previous.clone(), status.canary),
+        (three, alloc::vec![two], Some(canary))
+    );
+    assert_eq!(
+        registry
+            .call("p", &tenant, "echo", b"", b"k")
+            .result
+            .expect("call"),
+        b"one"
+    );
+    // Replaced by a state without 1: its module is released and evicted; a canary equal to
+    // the active version is dropped.
+    let same = crate::registry::Canary {
+        digest: two,
+        basis_points: 10,
+    };
+    registry
+        .restore_plugin("p", two, &[three], Some(same))
+        .expect("restore again");
+    let status = registry.plugin("p").expect("plugin");
+    assert_eq!((status.active, status.canary), (two, None));
+    assert!(registry.module(one).is_none(), "1 was released");
+    assert!(registry.rollback("p").is_ok_and(|d| d == three));
+    // An unknown digest changes nothing.
+    let unknown = crate::Digest::of(b"nothing");
+    assert!(registry.restore_plugin("p", unknown, &[], None).is_err());
+    assert_eq!(registry.plugin("p").map(|s| s.active), Some(three));
+}
+
+#[test]
 fn the_caller_s_smoke_test_gates_and_restore_skips_the_gate() {
     let registry = crate::Registry::new(runtime());
     let tenant = registry

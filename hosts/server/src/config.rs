@@ -23,6 +23,9 @@
 //! header_read_timeout_ms = 10000  # a request's headers must arrive within this
 //! body_read_timeout_ms = 30000    # a request's body must arrive within this
 //! max_connections = 1024          # open client connections; more are answered 503 and closed
+//! database = "postgres://palisade:secret@db.internal:5432/palisade"  # default: SQLite in data_dir
+//! keep_versions = 10              # retention: newest versions kept per plugin besides the live ones
+//! reconcile_ms = 5000             # replicas: re-read the shared state this often (besides NOTIFY)
 //! ```
 
 use std::net::SocketAddr;
@@ -54,6 +57,12 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on open client connections: 1024.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default retention: besides its live versions (active, previous, canary), a plugin keeps its
+/// 10 most recently uploaded versions; older ones are deleted with their module bytes.
+pub const DEFAULT_KEEP_VERSIONS: usize = 10;
+/// Default interval at which a replica re-reads the shared state (PostgreSQL) even without a
+/// notification: 5 s. Changes normally arrive at once through `LISTEN`/`NOTIFY`.
+pub const DEFAULT_RECONCILE_MS: u64 = 5_000;
 /// Capabilities a plugin may import by default (every built-in one).
 pub const DEFAULT_UPLOAD_CAPABILITIES: [&str; 5] =
     ["log", "clock", "random", "kv.read", "kv.write"];
@@ -130,6 +139,19 @@ pub struct Config {
     /// over the cap gets `503 too_many_connections` and is closed at once, so the server
     /// keeps file descriptors for the connections it serves.
     pub max_connections: usize,
+    /// Where registry state, tenants, module bytes and tenant KV live: absent (the default)
+    /// for SQLite in `data_dir`, or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for a
+    /// PostgreSQL database that several replicas share. `data_dir` still holds the lock and
+    /// the admin token file.
+    pub database: Option<String>,
+    /// Retention: how many of a plugin's most recent versions are kept besides its live ones
+    /// (default [`DEFAULT_KEEP_VERSIONS`]). Versions that are active, a rollback target,
+    /// canary, or running a call are never deleted. At least 1, so that a version just
+    /// uploaded stays until it is promoted.
+    pub keep_versions: usize,
+    /// How often a replica re-reads the shared state even without a notification (default
+    /// [`DEFAULT_RECONCILE_MS`]); only used with a PostgreSQL `database`.
+    pub reconcile_ms: u64,
 }
 
 fn cpus() -> usize {
@@ -161,6 +183,9 @@ impl Default for Config {
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            database: None,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
+            reconcile_ms: DEFAULT_RECONCILE_MS,
         }
     }
 }
@@ -221,6 +246,22 @@ impl Config {
         if self.brotli_quality > 11 {
             return Err("`brotli_quality` must be 0..=11".into());
         }
+        if let Some(url) = &self.database
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(format!(
+                "`database` = {:?} is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE, or leave it out for SQLite in `data_dir`",
+                crate::store::redact(url)
+            ));
+        }
+        if self.keep_versions == 0 {
+            return Err(
+                "`keep_versions` must be at least 1: with 0 an upload would be deleted before it could be promoted".into(),
+            );
+        }
+        if self.reconcile_ms == 0 {
+            return Err("`reconcile_ms` must be at least 1".into());
+        }
         self.listen_addr()?;
         Ok(())
     }
@@ -249,6 +290,11 @@ impl Config {
     /// [`Config::body_read_timeout_ms`] as a duration.
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_millis(self.body_read_timeout_ms)
+    }
+
+    /// [`Config::reconcile_ms`] as a duration.
+    pub fn reconcile(&self) -> Duration {
+        Duration::from_millis(self.reconcile_ms)
     }
 
     /// [`Config::shutdown_grace_ms`] as a duration.
@@ -293,5 +339,9 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.contains("listen"), "{e}");
+        let e = Config::from_toml("database = \"mysql://u:hunter2@h/db\"")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("database") && !e.contains("hunter2"), "{e}");
     }
 }

@@ -24,7 +24,8 @@ use crate::log::TracingLog;
 use crate::metrics::ServerMetrics;
 use crate::pool::WorkerPool;
 use crate::store::{
-    PluginState, RegistryStore, Snapshot, SqliteStore, StoredMeta, TenantRow, VersionRow,
+    PluginState, PostgresStore, RegistryStore, Snapshot, SqliteStore, StoreError, StoredMeta,
+    TenantRow, VersionRow,
 };
 use crate::tenant::{LiveTenant, TenantConfig};
 use palisade_std::{OsRandom, StdClock};
@@ -123,8 +124,13 @@ pub struct Server {
     /// The interrupt of every call handed to the pool and not yet finished, by call number.
     running: std::sync::Mutex<HashMap<u64, Interrupt>>,
     next_call: AtomicU64,
-    checkpoint_stop: Arc<AtomicBool>,
+    /// Calls running per module digest: retention never deletes these versions.
+    in_use: Arc<std::sync::Mutex<HashMap<Digest, usize>>>,
+    /// Stops the background threads (WAL checkpointer, replica reconciler).
+    background_stop: Arc<AtomicBool>,
     checkpointer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// With PostgreSQL, the data directory's lock (SQLite's store holds its own).
+    _dir_lock: Option<std::fs::File>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -155,12 +161,10 @@ impl Server {
     /// A message for the operator: unreadable directory, corrupt database, bad config.
     pub fn open(config: Config) -> Result<Arc<Self>, String> {
         config.validate()?;
-        // Only SQLite exists: a second backend is chosen here from the configuration.
-        let sqlite = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
-        let db_path = sqlite.db_path();
-        let store: Arc<dyn RegistryStore> = Arc::new(sqlite);
+        let background_stop = Arc::new(AtomicBool::new(false));
+        let (store, kv, checkpointer, dir_lock) =
+            Self::open_store(&config, &background_stop).map_err(|e| e.to_string())?;
         let admin_hash = Self::admin_hash(&*store, &config.data_dir)?;
-        let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&db_path).map_err(|e| e.to_string())?);
         let clock = Arc::new(YieldingClock::new(StdClock::new()));
         let gate_kv = Arc::new(GateKv::new(kv.clone()));
         let runtime = Runtime::builder(clock.clone())
@@ -187,9 +191,6 @@ impl Server {
         }
         let registry = Registry::new(runtime);
         let pool = WorkerPool::new(config.workers).map_err(|e| format!("worker threads: {e}"))?;
-        let checkpoint_stop = Arc::new(AtomicBool::new(false));
-        let checkpointer = crate::store::spawn_checkpointer(&db_path, checkpoint_stop.clone())
-            .map_err(|e| e.to_string())?;
         let metrics_hash = config.metrics_token.as_deref().map(auth::hash_token);
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -211,8 +212,10 @@ impl Server {
             in_flight: Arc::new(AtomicUsize::new(0)),
             running: std::sync::Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),
-            checkpoint_stop,
-            checkpointer: std::sync::Mutex::new(Some(checkpointer)),
+            in_use: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            background_stop,
+            checkpointer: std::sync::Mutex::new(checkpointer),
+            _dir_lock: dir_lock,
         };
         if server.config.trusted_keys.is_empty() && !server.config.allow_unsigned {
             tracing::warn!(
@@ -221,7 +224,219 @@ impl Server {
         }
         let snapshot = server.store.load().map_err(|e| e.to_string())?;
         server.restore(&snapshot)?;
-        Ok(Arc::new(server))
+        let server = Arc::new(server);
+        server.start_reconciler()?;
+        Ok(server)
+    }
+
+    /// The configured backend: SQLite in the data directory (with its WAL checkpointer), or
+    /// PostgreSQL (the data directory then holds only the lock and the admin token file).
+    #[expect(
+        clippy::type_complexity,
+        reason = "a private constructor's parts, named at the one call site"
+    )]
+    fn open_store(
+        config: &Config,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<
+        (
+            Arc<dyn RegistryStore>,
+            Arc<dyn TenantKv>,
+            Option<std::thread::JoinHandle<()>>,
+            Option<std::fs::File>,
+        ),
+        StoreError,
+    > {
+        match &config.database {
+            Some(url) => {
+                crate::datadir::create_private_dir(&config.data_dir)?;
+                let lock = crate::datadir::lock(&config.data_dir)?;
+                // Every worker may hold one connection for KV, plus a few for admin work.
+                let pg = PostgresStore::connect(url, config.workers + 4)?;
+                tracing::info!(database = %crate::store::redact(url), "using PostgreSQL");
+                let kv: Arc<dyn TenantKv> = Arc::new(pg.kv());
+                Ok((Arc::new(pg), kv, None, Some(lock)))
+            }
+            None => {
+                let sqlite = SqliteStore::open(&config.data_dir)?;
+                let db_path = sqlite.db_path();
+                let kv: Arc<dyn TenantKv> = Arc::new(kv::open_sqlite(&db_path)?);
+                let checkpointer = crate::store::spawn_checkpointer(&db_path, stop.clone())?;
+                Ok((Arc::new(sqlite), kv, Some(checkpointer), None))
+            }
+        }
+    }
+
+    /// With a shared database, starts the thread that applies other replicas' changes:
+    /// woken by the store's change notifications, and every `reconcile_ms` in any case.
+    fn start_reconciler(self: &Arc<Self>) -> Result<(), String> {
+        if self.config.database.is_none() {
+            return Ok(());
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        self.store
+            .subscribe(Box::new(move || {
+                // Full means a reconcile is already due: it will see this change too.
+                let _ = tx.try_send(());
+            }))
+            .map_err(|e| e.to_string())?;
+        let weak = Arc::downgrade(self);
+        let every = self.config.reconcile();
+        let stop = self.background_stop.clone();
+        std::thread::Builder::new()
+            .name("palisade-reconcile".into())
+            .spawn(move || {
+                loop {
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                        rx.recv_timeout(every)
+                    {
+                        std::thread::sleep(every);
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Some(server) = weak.upgrade() else { break };
+                    if let Err(e) = server.reconcile() {
+                        tracing::warn!(error = %e.message, "could not apply the shared state; retrying at the next change or in reconcile_ms");
+                    }
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| format!("cannot start the reconcile thread: {e}"))
+    }
+
+    /// Applies the stored state where this replica's differs: each plugin's rollout state
+    /// (compiling a version only if this replica has not compiled its digest), tenants, and
+    /// the admin token hash. Takes the admin lock, so it never interleaves with this
+    /// replica's own admin writes.
+    ///
+    /// # Errors
+    ///
+    /// If the store cannot be read or a version cannot be loaded; what was applied stays.
+    pub fn reconcile(&self) -> ApiResult<()> {
+        let _guard = self.admin_lock.blocking_lock();
+        let snap = self.store.load().map_err(ApiError::internal)?;
+        for (plugin, stored) in &snap.plugins {
+            let current = self
+                .registry
+                .plugin(plugin)
+                .map(|s| state_of(&s))
+                .unwrap_or_default();
+            if *stored != current {
+                self.apply_state(&snap, plugin, stored)?;
+                tracing::info!(plugin = %plugin, active = ?stored.active, canary = ?stored.canary, "applied another replica's rollout change");
+            }
+        }
+        for row in &snap.tenants {
+            let same = self
+                .tenants
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&row.id)
+                .is_some_and(|t| t.token_hash == row.token_hash && t.config == row.config);
+            if !same {
+                let live = self
+                    .registry
+                    .with_runtime(|r| {
+                        LiveTenant::new(r, &row.id, row.token_hash, row.config.clone())
+                    })
+                    .map_err(|e| ApiError::internal(format!("tenant {}: {e}", row.id)))?;
+                self.kv.set_quota(&row.id, row.config.limits.kv_quota_bytes);
+                self.tenants
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(row.id.clone(), Arc::new(live));
+            }
+        }
+        if let Some(hash) = self
+            .store
+            .meta(ADMIN_HASH_KEY)
+            .map_err(ApiError::internal)?
+            .and_then(|h| TokenHash::try_from(h).ok())
+        {
+            *self
+                .admin_hash
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = hash;
+        }
+        Ok(())
+    }
+
+    /// Makes the registry hold exactly `stored` for `plugin` (no gate: it passed where it
+    /// was made). A stored state with no active version changes nothing.
+    fn apply_state(&self, snap: &Snapshot, plugin: &str, stored: &PluginState) -> ApiResult<()> {
+        let Some(active_hex) = &stored.active else {
+            return Ok(());
+        };
+        let row_of = |hex: &str| {
+            snap.versions
+                .iter()
+                .find(|v| v.plugin == plugin && v.digest.to_string() == hex)
+                .or_else(|| snap.versions.iter().find(|v| v.digest.to_string() == hex))
+                .ok_or_else(|| {
+                    ApiError::internal(format!("plugin {plugin}: version {hex} has no stored row"))
+                })
+        };
+        let digest_of = |hex: &str| -> ApiResult<Digest> {
+            let row = row_of(hex)?;
+            self.ensure_registered(row)?;
+            Ok(row.digest)
+        };
+        let active = digest_of(active_hex)?;
+        let previous = stored
+            .previous
+            .iter()
+            .map(|h| digest_of(h))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let canary = match &stored.canary {
+            Some((hex, bp)) => Some(palisade::registry::Canary {
+                digest: digest_of(hex)?,
+                basis_points: *bp,
+            }),
+            None => None,
+        };
+        self.registry
+            .restore_plugin(plugin, active, &previous, canary)
+            .map_err(|e| ApiError::internal(format!("plugin {plugin}: {e}")))
+    }
+
+    /// Brings `plugin`'s registry state up to the stored one (another replica may have
+    /// changed it) and returns the stored state: the `expected` of the next write.
+    fn sync_plugin(&self, plugin: &str) -> ApiResult<PluginState> {
+        let snap = self.store.load().map_err(ApiError::internal)?;
+        let stored = snap.plugins.get(plugin).cloned().unwrap_or_default();
+        let current = self
+            .registry
+            .plugin(plugin)
+            .map(|s| state_of(&s))
+            .unwrap_or_default();
+        if stored != current {
+            self.apply_state(&snap, plugin, &stored)?;
+        }
+        Ok(stored)
+    }
+
+    /// Retention for `plugin` ([`RegistryStore::prune`] with `keep_versions` and the
+    /// versions running calls here). A failure is logged: the change that triggered it
+    /// has succeeded, and the next one retries.
+    fn retain(&self, plugin: &str) {
+        let protect: Vec<Digest> = self
+            .in_use
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        match self
+            .store
+            .prune(plugin, self.config.keep_versions, &protect)
+        {
+            Ok(deleted) if deleted.is_empty() => {}
+            Ok(deleted) => {
+                tracing::info!(plugin, deleted = ?deleted, keep_versions = self.config.keep_versions, "retention deleted old versions");
+            }
+            Err(e) => tracing::error!(plugin, error = %e, "retention failed"),
+        }
     }
 
     fn admin_hash(store: &dyn RegistryStore, dir: &Path) -> Result<TokenHash, String> {
@@ -357,7 +572,7 @@ impl Server {
                 .map_err(|e| e.to_string())?;
         }
         if live != *state {
-            self.persist_state(plugin).map_err(|e| e.message)?;
+            self.persist_state(plugin, state).map_err(|e| e.message)?;
         }
         Ok(compiled)
     }
@@ -465,7 +680,7 @@ impl Server {
     /// Stops the worker pool after in-flight calls finished, then the WAL checkpointer.
     pub fn shutdown_workers(&self) {
         self.pool.shutdown();
-        self.checkpoint_stop.store(true, Ordering::Relaxed);
+        self.background_stop.store(true, Ordering::Relaxed);
         let handle = self
             .checkpointer
             .lock()
@@ -912,6 +1127,7 @@ impl Server {
             return Err(ApiError::internal(e));
         }
         tracing::info!(plugin, version = %version, digest = %digest, size = module.len(), cache_hit = !registered.compiled, "uploaded");
+        self.retain(plugin);
         Ok(Uploaded {
             plugin: plugin.to_owned(),
             version,
@@ -989,15 +1205,26 @@ impl Server {
         })
     }
 
-    fn persist_state(&self, plugin: &str) -> ApiResult<PluginState> {
+    /// Stores `plugin`'s registry state if the stored one is still `expected`. If another
+    /// replica changed it meanwhile (`409 conflict`) or the write fails, the registry is put
+    /// back to what is stored, so this replica never serves an unacknowledged change.
+    fn persist_state(&self, plugin: &str, expected: &PluginState) -> ApiResult<PluginState> {
         let state = self
             .registry
             .plugin(plugin)
             .map(|s| state_of(&s))
             .unwrap_or_default();
-        self.store
-            .set_plugin_state(plugin, &state)
-            .map_err(ApiError::internal)?;
+        if let Err(e) = self.store.set_plugin_state(plugin, expected, &state) {
+            if let Err(again) = self.sync_plugin(plugin) {
+                tracing::error!(plugin, error = %again.message, "could not restore the stored rollout state after a failed write");
+            }
+            return Err(match e {
+                StoreError::Conflict { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+                }
+                other => ApiError::internal(other),
+            });
+        }
         Ok(state)
     }
 
@@ -1014,6 +1241,7 @@ impl Server {
     ) -> ApiResult<PluginState> {
         let row = self.find_version(plugin, version, digest)?;
         self.check_trusted(&row)?;
+        let expected = self.sync_plugin(plugin)?;
         self.ensure_registered(&row)?;
         // The smoke test of THIS (plugin, version), not of whichever upload of the same bytes
         // registered the module first.
@@ -1023,7 +1251,9 @@ impl Server {
                 .promote_with_smoke(plugin, row.digest, t, smoke.as_ref())
         })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, "promoted");
-        self.persist_state(plugin)
+        let state = self.persist_state(plugin, &expected)?;
+        self.retain(plugin);
+        Ok(state)
     }
 
     /// Routes `fraction` (0..=1) of `plugin`'s request keys to a stored version.
@@ -1046,6 +1276,7 @@ impl Server {
         }
         let row = self.find_version(plugin, version, digest)?;
         self.check_trusted(&row)?;
+        let expected = self.sync_plugin(plugin)?;
         self.ensure_registered(&row)?;
         #[expect(
             clippy::cast_possible_truncation,
@@ -1059,7 +1290,9 @@ impl Server {
                 .set_canary_with_smoke(plugin, row.digest, bp, t, smoke.as_ref())
         })?;
         tracing::info!(plugin, version = %row.version, digest = %row.digest, basis_points = bp, "canary set");
-        self.persist_state(plugin)
+        let state = self.persist_state(plugin, &expected)?;
+        self.retain(plugin);
+        Ok(state)
     }
 
     /// Removes `plugin`'s canary.
@@ -1068,10 +1301,13 @@ impl Server {
     ///
     /// 404 for an unknown plugin.
     pub fn clear_canary(&self, plugin: &str) -> ApiResult<PluginState> {
+        let expected = self.sync_plugin(plugin)?;
         self.registry
             .clear_canary(plugin)
             .map_err(|e| rollout_error(&e))?;
-        self.persist_state(plugin)
+        let state = self.persist_state(plugin, &expected)?;
+        self.retain(plugin);
+        Ok(state)
     }
 
     /// Brings back the previous active version.
@@ -1080,12 +1316,15 @@ impl Server {
     ///
     /// 404 for an unknown plugin, 409 `no_previous_version`.
     pub fn rollback(&self, plugin: &str) -> ApiResult<PluginState> {
+        let expected = self.sync_plugin(plugin)?;
         let digest = self
             .registry
             .rollback(plugin)
             .map_err(|e| rollout_error(&e))?;
         tracing::info!(plugin, digest = %digest, "rolled back");
-        self.persist_state(plugin)
+        let state = self.persist_state(plugin, &expected)?;
+        self.retain(plugin);
+        Ok(state)
     }
 
     /// Every plugin with its stored versions and rollout state, as JSON.
@@ -1268,6 +1507,7 @@ impl Server {
         let mut input = Some(input);
         let mut log_dropped = 0;
         let mut job = Some((tenant_slot, global_slot, registered));
+        let mut held: Option<InUse> = None;
         let mut counted: Option<InFlight> = None;
         let ran = self
             .pool
@@ -1293,7 +1533,10 @@ impl Server {
                                     Some(interrupt.clone()),
                                 ) {
                                     // The first slice runs at once, like every later one.
-                                    Step::Pending(call) => call.step(),
+                                    Step::Pending(call) => {
+                                        held = Some(InUse::hold(&server.in_use, call.digest()));
+                                        call.step()
+                                    }
                                     done => done,
                                 }
                             }
@@ -1327,6 +1570,7 @@ impl Server {
                 // Slots and the running entry are released before the answer is sent.
                 drop(job.take());
                 drop(counted.take());
+                drop(held.take());
                 Some(Invocation {
                     report: call.report,
                     result: call.result,
@@ -1345,7 +1589,38 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.checkpoint_stop.store(true, Ordering::Relaxed);
+        self.background_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A running call's hold on its module's digest: retention keeps the version meanwhile.
+struct InUse {
+    map: Arc<std::sync::Mutex<HashMap<Digest, usize>>>,
+    digest: Digest,
+}
+
+impl InUse {
+    fn hold(map: &Arc<std::sync::Mutex<HashMap<Digest, usize>>>, digest: Digest) -> Self {
+        *map.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(digest)
+            .or_insert(0) += 1;
+        Self {
+            map: map.clone(),
+            digest,
+        }
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.digest) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.digest);
+            }
+        }
     }
 }
 

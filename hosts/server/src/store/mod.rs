@@ -1,9 +1,10 @@
 //! Registry persistence behind a trait: [`RegistryStore`] holds versions and rollout state,
 //! tenants (with hashed tokens), server metadata and module bytes with their precompressed
-//! variants. [`SqliteStore`] is the zero-setup implementation; a second backend (PostgreSQL)
-//! is another file implementing the same trait. Every operation fails with a typed
-//! [`StoreError`].
+//! variants. [`SqliteStore`] is the zero-setup implementation; [`PostgresStore`] is the
+//! shared one that several replicas use at once (`database = "postgres://..."`). Every
+//! operation fails with a typed [`StoreError`].
 
+mod postgres;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use palisade::Digest;
 use serde::{Deserialize, Serialize};
 
+pub use postgres::{CHANNEL, PostgresKv, PostgresStore, redact};
 pub use sqlite::{CHECKPOINT_EVERY, SqliteStore, connect, spawn_checkpointer};
 
 /// Why a store operation failed. Each variant names what was being done and to what, so its
@@ -70,6 +72,24 @@ pub enum StoreError {
         /// The encoder's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A plugin's rollout state changed in the database since this replica read it (another
+    /// replica changed it first): nothing was written.
+    #[error(
+        "the rollout state of plugin `{plugin}` was changed by another replica in the meantime; \
+         nothing was changed here: read the new state and try again"
+    )]
+    Conflict {
+        /// The plugin.
+        plugin: String,
+    },
+    /// The `database` setting is not a database this server can use.
+    #[error("`database` = {url:?}: {reason}")]
+    BadUrl {
+        /// The setting, with any password replaced by `***`.
+        url: String,
+        /// What is wrong and what to write instead.
+        reason: String,
     },
     /// The OS gave no randomness (temporary file names).
     #[error("randomness: {0}")]
@@ -178,19 +198,49 @@ pub trait RegistryStore: Send + Sync {
     /// On a database failure (nothing is recorded then).
     fn insert_version(&self, row: &VersionRow, size: usize) -> Result<i64, StoreError>;
 
-    /// Replaces a plugin's rollout state.
+    /// Replaces a plugin's rollout state with `state` in one transaction, if the stored state
+    /// is still `expected` (a plugin without a stored state counts as the default, empty
+    /// one); replicas are told of the change ([`RegistryStore::subscribe`]).
     ///
     /// # Errors
     ///
-    /// On a database failure.
-    fn set_plugin_state(&self, plugin: &str, state: &PluginState) -> Result<(), StoreError>;
+    /// [`StoreError::Conflict`] if another writer changed the state since `expected` was
+    /// read (nothing is written); otherwise on a database failure.
+    fn set_plugin_state(
+        &self,
+        plugin: &str,
+        expected: &PluginState,
+        state: &PluginState,
+    ) -> Result<(), StoreError>;
 
-    /// Deletes versions no longer kept (their module bytes stay: other plugins may share them).
+    /// Retention: deletes `plugin`'s versions that are neither live (active, previous, i.e. a
+    /// rollback target, or canary in the stored state, read in the same transaction), nor
+    /// among its `keep_newest` most recent uploads, nor in `protect` (e.g. modules that calls
+    /// are running); then the module bytes (rows, files) that no version references any
+    /// more. Returns the deleted versions.
     ///
     /// # Errors
     ///
-    /// On a database failure.
-    fn delete_versions(&self, plugin: &str, versions: &[String]) -> Result<(), StoreError>;
+    /// On a database or file failure; the transaction is rolled back then.
+    fn prune(
+        &self,
+        plugin: &str,
+        keep_newest: usize,
+        protect: &[Digest],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Calls `changed` whenever another replica may have changed rollout state, tenants or
+    /// metadata, for as long as the store lives (PostgreSQL: `LISTEN`/`NOTIFY`, and once more
+    /// after a lost connection comes back). The default does nothing: a store only this
+    /// process writes never changes behind it.
+    ///
+    /// # Errors
+    ///
+    /// If the listener cannot be started.
+    fn subscribe(&self, changed: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        drop(changed);
+        Ok(())
+    }
 
     /// Inserts or replaces a tenant.
     ///
@@ -283,6 +333,32 @@ pub struct Snapshot {
     pub tenants: Vec<TenantRow>,
 }
 
+/// Which of `versions` (one plugin's `(version, digest, seq)`) retention deletes: those not
+/// live in `state`, not among the `keep_newest` highest `seq`, not in `protect`.
+pub(crate) fn doomed(
+    versions: &[(String, String, i64)],
+    state: &PluginState,
+    keep_newest: usize,
+    protect: &[Digest],
+) -> Vec<String> {
+    let live = |digest: &str| {
+        state.active.as_deref() == Some(digest)
+            || state.previous.iter().any(|p| p == digest)
+            || state.canary.as_ref().is_some_and(|(c, _)| c == digest)
+            || protect
+                .iter()
+                .any(|d| d.to_string().eq_ignore_ascii_case(digest))
+    };
+    let mut newest: Vec<&(String, String, i64)> = versions.iter().collect();
+    newest.sort_by_key(|v| std::cmp::Reverse(v.2));
+    newest
+        .into_iter()
+        .skip(keep_newest)
+        .filter(|(_, digest, _)| !live(digest))
+        .map(|(version, _, _)| version.clone())
+        .collect()
+}
+
 /// The encodings a module is stored in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -295,6 +371,9 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// Every encoding.
+    pub const ALL: [Self; 3] = [Self::Identity, Self::Brotli, Self::Gzip];
+
     fn extension(self) -> &'static str {
         match self {
             Self::Identity => "wasm",

@@ -190,6 +190,21 @@ impl SqliteStore {
             .join(format!("{digest}.{}", encoding.extension()))
     }
 
+    fn get_state(conn: &Connection, plugin: &str) -> Result<PluginState, StoreError> {
+        let json: Option<String> = sql(
+            "get plugin state",
+            conn.query_row(
+                "SELECT state FROM plugins WHERE name = ?1",
+                params![plugin],
+                |r| r.get(0),
+            )
+            .optional(),
+        )?;
+        json.map_or(Ok(PluginState::default()), |j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::corrupt(format!("plugin {plugin}"), e))
+        })
+    }
+
     fn put_state(conn: &Connection, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(state).map_err(|e| StoreError::encode("plugin state", e))?;
@@ -288,23 +303,99 @@ impl RegistryStore for SqliteStore {
         Ok(seq)
     }
 
-    fn set_plugin_state(&self, plugin: &str, state: &PluginState) -> Result<(), StoreError> {
-        Self::put_state(&self.conn(), plugin, state)
-    }
-
-    fn delete_versions(&self, plugin: &str, versions: &[String]) -> Result<(), StoreError> {
+    fn set_plugin_state(
+        &self,
+        plugin: &str,
+        expected: &PluginState,
+        state: &PluginState,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = sql("begin", conn.transaction())?;
-        for v in versions {
+        let stored = Self::get_state(&tx, plugin)?;
+        if stored != *expected {
+            return Err(StoreError::Conflict {
+                plugin: plugin.to_owned(),
+            });
+        }
+        Self::put_state(&tx, plugin, state)?;
+        sql("commit", tx.commit())
+    }
+
+    fn prune(
+        &self,
+        plugin: &str,
+        keep_newest: usize,
+        protect: &[Digest],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let tx = sql("begin", conn.transaction())?;
+        let state = Self::get_state(&tx, plugin)?;
+        let versions = {
+            let mut stmt = sql(
+                "prune: list versions",
+                tx.prepare("SELECT version, digest, seq FROM versions WHERE plugin = ?1"),
+            )?;
+            let rows = sql(
+                "prune: list versions",
+                stmt.query_map(params![plugin], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                }),
+            )?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::database("prune: list versions", e))?
+        };
+        let doomed = super::doomed(&versions, &state, keep_newest, protect);
+        for v in &doomed {
             sql(
-                "delete version",
+                "prune: delete version",
                 tx.execute(
                     "DELETE FROM versions WHERE plugin = ?1 AND version = ?2",
                     params![plugin, v],
                 ),
             )?;
         }
-        sql("commit", tx.commit())
+        let orphans = {
+            let mut stmt = sql(
+                "prune: orphan modules",
+                tx.prepare(
+                    "SELECT digest FROM modules WHERE digest NOT IN (SELECT digest FROM versions)",
+                ),
+            )?;
+            let rows = sql(
+                "prune: orphan modules",
+                stmt.query_map([], |r| r.get::<_, String>(0)),
+            )?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::database("prune: orphan modules", e))?
+        };
+        sql(
+            "prune: delete modules",
+            tx.execute(
+                "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM versions)",
+                [],
+            ),
+        )?;
+        sql("commit", tx.commit())?;
+        // Files after the commit: a crash in between leaves orphan files, never a row
+        // without its files. Identity first, so an incomplete set never looks complete.
+        for hex in orphans {
+            let Some(digest) = Digest::from_hex(&hex) else {
+                continue;
+            };
+            for encoding in Encoding::ALL {
+                let path = self.module_path(&digest, encoding);
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io("cannot delete", &path, e)),
+                }
+            }
+        }
+        Ok(doomed)
     }
 
     fn put_tenant(&self, row: &TenantRow) -> Result<(), StoreError> {

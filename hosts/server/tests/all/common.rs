@@ -73,6 +73,82 @@ pub fn bundle(name: &str, version: &str, module: &[u8]) -> Vec<u8> {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The environment variable naming the PostgreSQL server the tests use.
+pub const POSTGRES_URL_VAR: &str = "PALISADE_TEST_POSTGRES_URL";
+
+/// Where a test server keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite and module files in the data directory (the default).
+    Sqlite,
+    /// A fresh PostgreSQL database of its own on the server named by
+    /// [`POSTGRES_URL_VAR`].
+    Postgres,
+}
+
+/// The PostgreSQL server of the tests; fails the test, saying how to start one, when
+/// [`POSTGRES_URL_VAR`] is not set. PostgreSQL tests never skip.
+pub fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_URL_VAR} is not set: this test needs PostgreSQL. Start a throwaway cluster \
+             with `eval \"$(scripts/postgres.sh start)\"` (it installs Debian's postgresql if \
+             missing and prints the variable), run the tests, then `scripts/postgres.sh stop`; \
+             ci.sh does this itself"
+        )
+    })
+}
+
+/// Creates an empty database on the tests' PostgreSQL server and returns its URL.
+pub fn fresh_database() -> String {
+    let url = postgres_url();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("palisade_t{}_{n}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_URL_VAR}={url}: {e}"));
+        let driver = tokio::spawn(conn);
+        // Two statements: neither may run inside the implicit transaction of a batch.
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = driver.await;
+    });
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// Defines each listed `fn name(backend: Backend)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::common::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::common::Backend::Postgres)
+            })*
+        }
+    };
+}
+
 /// A server process with its own data directory.
 pub struct Srv {
     pub dir: PathBuf,
@@ -82,6 +158,8 @@ pub struct Srv {
     pub admin: String,
     /// Where the server's stderr (its log, at `RUST_LOG=info`) goes; `None`: discarded.
     pub log_file: Option<PathBuf>,
+    /// The `database = ...` line of the config (empty for SQLite), kept across restarts.
+    pub database: String,
 }
 
 /// Config used by every test; keys in `extra` replace the defaults here.
@@ -114,12 +192,45 @@ impl Srv {
         Self::start_inner(extra, false)
     }
 
+    /// A server on `backend` (a fresh PostgreSQL database for [`Backend::Postgres`]).
+    pub fn start_on(backend: Backend, extra: &str) -> Self {
+        match backend {
+            Backend::Sqlite => Self::start_with(extra),
+            Backend::Postgres => Self::start_shared(&fresh_database(), extra, None),
+        }
+    }
+
+    /// A server (a replica) on the PostgreSQL database `url`, with its own data directory.
+    /// `admin` is the admin token of a replica started before on the same database (the
+    /// token is written to the data directory of the replica that creates it).
+    pub fn start_shared(url: &str, extra: &str, admin: Option<&str>) -> Self {
+        let mut srv = Self::prepare(extra, false);
+        srv.database = format!("database = \"{url}\"\n");
+        std::fs::write(
+            &srv.config,
+            config_text(&format!("{}{extra}", srv.database)),
+        )
+        .unwrap();
+        if let Some(token) = admin {
+            std::fs::create_dir_all(&srv.dir).unwrap();
+            std::fs::write(srv.dir.join("admin-token"), format!("{token}\n")).unwrap();
+        }
+        srv.spawn();
+        srv
+    }
+
     /// Like [`Srv::start_with`], with the server log (`RUST_LOG=info`) kept in [`Srv::log_file`].
     pub fn start_logging(extra: &str) -> Self {
         Self::start_inner(extra, true)
     }
 
     fn start_inner(extra: &str, keep_log: bool) -> Self {
+        let mut srv = Self::prepare(extra, keep_log);
+        srv.spawn();
+        srv
+    }
+
+    fn prepare(extra: &str, keep_log: bool) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("palisade-server-test-{}-{n}", std::process::id()));
@@ -127,16 +238,15 @@ impl Srv {
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("server.toml");
         std::fs::write(&config, config_text(extra)).unwrap();
-        let mut srv = Self {
+        Self {
             dir: dir.join("data"),
             config,
             child: None,
             addr: "127.0.0.1:1".parse().unwrap(),
             admin: String::new(),
             log_file: keep_log.then(|| dir.join("server.log")),
-        };
-        srv.spawn();
-        srv
+            database: String::new(),
+        }
     }
 
     /// Starts the process on the same data directory.
@@ -257,7 +367,11 @@ impl Srv {
     /// the same data directory.
     pub fn restart_with(&mut self, extra: &str) {
         assert!(self.terminate().success());
-        std::fs::write(&self.config, config_text(extra)).unwrap();
+        std::fs::write(
+            &self.config,
+            config_text(&format!("{}{extra}", self.database)),
+        )
+        .unwrap();
         self.spawn();
     }
 

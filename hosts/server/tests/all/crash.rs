@@ -21,7 +21,8 @@ struct Acked {
 
 #[test]
 fn sigkill_during_uploads_loses_nothing_acknowledged() {
-    let mut srv = Srv::start();
+    // Every acknowledged version must stay listed: retention is kept out of the way.
+    let mut srv = Srv::start_with("keep_versions = 100000\n");
     let token = srv.tenant("acme", json!({"plugins": ["p"]}));
     let acked = Arc::new(Mutex::new(Acked::default()));
     let mut total = 0;

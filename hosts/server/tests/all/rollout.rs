@@ -11,9 +11,8 @@ fn digest_of(r: &Response) -> String {
     r.json()["digest"].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn upload_promote_canary_rollback() {
-    let mut srv = Srv::start();
+fn upload_promote_canary_rollback(backend: Backend) {
+    let mut srv = Srv::start_on(backend, "");
     let d1 = digest_of(&srv.upload("greet", "1", &tagged("one")));
     let d2 = digest_of(&srv.upload("greet", "2", &tagged("two")));
     let d3 = digest_of(&srv.admin_req(
@@ -122,3 +121,5 @@ fn upload_promote_canary_rollback() {
         "{m}"
     );
 }
+
+crate::on_both_backends!(upload_promote_canary_rollback);

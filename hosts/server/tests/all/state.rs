@@ -49,9 +49,8 @@ fn plugin_state(srv: &Srv, plugin: &str) -> serde_json::Value {
     r.json()
 }
 
-#[test]
-fn a_smoke_test_belongs_to_its_version_not_to_the_first_upload_of_its_bytes() {
-    let mut srv = Srv::start();
+fn a_smoke_test_belongs_to_its_version_not_to_the_first_upload_of_its_bytes(backend: Backend) {
+    let mut srv = Srv::start_on(backend, "");
     let module = tagged("ok");
     let good = bundle_with(
         &SECRET,
@@ -94,9 +93,8 @@ fn a_smoke_test_belongs_to_its_version_not_to_the_first_upload_of_its_bytes() {
     );
 }
 
-#[test]
-fn every_smoke_call_gets_a_fresh_kv_namespace() {
-    let mut srv = Srv::start();
+fn every_smoke_call_gets_a_fresh_kv_namespace(backend: Backend) {
+    let mut srv = Srv::start_on(backend, "");
     let module = wat::parse_str(STATEFUL).unwrap();
     let caps = ["kv.read", "kv.write"];
     let smoke = Some(("once", &b""[..], &b"first"[..]));
@@ -135,9 +133,8 @@ fn every_smoke_call_gets_a_fresh_kv_namespace() {
     }
 }
 
-#[test]
-fn rollback_never_leaves_the_canary_equal_to_the_active_version() {
-    let mut srv = Srv::start();
+fn rollback_never_leaves_the_canary_equal_to_the_active_version(backend: Backend) {
+    let mut srv = Srv::start_on(backend, "");
     assert_eq!(srv.upload("greet", "1", &tagged("one")).status, 201);
     assert_eq!(srv.upload("greet", "2", &tagged("two")).status, 201);
     assert_eq!(promote(&srv, "greet", "1").status, 200);
@@ -173,14 +170,13 @@ fn rollback_never_leaves_the_canary_equal_to_the_active_version() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
-#[test]
-fn a_revoked_signer_no_longer_serves_or_promotes() {
+fn a_revoked_signer_no_longer_serves_or_promotes(backend: Backend) {
     let both = format!(
         "trusted_keys = [\"{}\", \"{}\"]\n",
         public_hex(&SECRET),
         public_hex(&OTHER)
     );
-    let mut srv = Srv::start_with(&both);
+    let mut srv = Srv::start_on(backend, &both);
     for (plugin, version, secret, tag) in [
         ("rule", "1", &SECRET, "one"),
         ("rule", "2", &OTHER, "two"),
@@ -228,3 +224,10 @@ fn a_revoked_signer_no_longer_serves_or_promotes() {
     assert_error(&promote(&srv, "solo", "1"), 403, "untrusted_key");
     assert_eq!(srv.invoke(&token, "rule", "echo", b"").body, b"one");
 }
+
+crate::on_both_backends!(
+    a_smoke_test_belongs_to_its_version_not_to_the_first_upload_of_its_bytes,
+    every_smoke_call_gets_a_fresh_kv_namespace,
+    rollback_never_leaves_the_canary_equal_to_the_active_version,
+    a_revoked_signer_no_longer_serves_or_promotes
+);
