@@ -28,6 +28,9 @@ cargo clippy -p palisade-mcu --all-targets --features defmt -- -D warnings
 step "tests (the guests are built from source by palisade-guest-artifacts)"
 cargo test --workspace
 
+step "server API against its OpenAPI description: schemathesis, pinned, on a throwaway server (scripts/api-fuzz.sh)"
+scripts/api-fuzz.sh
+
 step "benches, compiled and run once in test mode"
 cargo test --workspace --benches
 
