@@ -3,6 +3,9 @@
 //! [`crate::api`], so it changes with the code; `scripts/api-fuzz.sh` (schemathesis) checks the
 //! running server against it.
 //!
+//! Integers are described with their Rust width (`non_strict_integers`: a `u32` is `u-int32`, not
+//! `int32`), so the described ranges are the ranges the server accepts.
+//!
 //! Every operation documents its own answers; [`Common`] adds the ones any request can meet:
 //! `400 bad_request` (a path or query the router cannot parse), `401`/`403` on authenticated
 //! routes, `431 headers_too_large`, `500 internal` and `503 shutting_down`/`too_many_connections`.
@@ -129,7 +132,15 @@ impl Modify for Common {
             http.description = Some(what.to_owned());
             components.add_security_scheme(name, SecurityScheme::Http(http));
         }
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in &mut doc.paths.paths {
+            // An empty input or KV value is valid: those bodies may be left out.
+            if path.starts_with("/v1/plugins/") || path.starts_with("/v1/kv/") {
+                for op in [&mut item.post, &mut item.put].into_iter().flatten() {
+                    if let Some(body) = &mut op.request_body {
+                        body.required = Some(utoipa::openapi::Required::False);
+                    }
+                }
+            }
             for op in [
                 &mut item.get,
                 &mut item.put,

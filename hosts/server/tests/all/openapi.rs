@@ -140,3 +140,31 @@ fn the_description_needs_no_token_and_is_stable() {
         .unwrap();
     assert_eq!(r.status, 200);
 }
+
+/// Found by schemathesis (`negative_data_rejection`): the description said `int32` for `u32`
+/// limits (the server took 2^31), and required the input and KV bodies (empty ones are valid).
+#[test]
+fn the_description_states_the_ranges_and_bodies_the_server_takes() {
+    let srv = Srv::start();
+    let spec = spec(&srv);
+    let limits = &spec["components"]["schemas"]["TenantLimits"]["properties"];
+    assert_eq!(
+        limits["log_lines_per_second"]["format"], "u-int32",
+        "{limits}"
+    );
+    assert_eq!(limits["fuel"]["format"], "u-int64", "{limits}");
+    let tenant = srv.tenant(
+        "wide",
+        json!({"limits": {"log_lines_per_second": 4_000_000_000_u32}}),
+    );
+    assert!(tenant.starts_with("pt_wide."));
+    for (method, path) in [
+        ("post", "/v1/plugins/{plugin}/{entry}"),
+        ("put", "/v1/kv/{key}"),
+    ] {
+        let body = &spec["paths"][path][method]["requestBody"];
+        assert_ne!(body["required"], true, "{method} {path}: {body}");
+    }
+    let body = &spec["paths"]["/v1/admin/plugins/{plugin}/versions"]["post"]["requestBody"];
+    assert_eq!(body["required"], true, "{body}");
+}
