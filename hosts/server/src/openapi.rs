@@ -6,7 +6,7 @@
 //! Integers are described with their Rust width (`non_strict_integers`: a `u32` is `u-int32`, not
 //! `int32`), so the described ranges are the ranges the server accepts.
 //!
-//! Every operation documents its own answers; [`Common`] adds the ones any request can meet:
+//! Every operation documents its own answers; a modifier adds the ones any request can meet:
 //! `400 bad_request` (a path or query the router cannot parse), `401`/`403` on authenticated
 //! routes, `431 headers_too_large`, `500 internal` and `503 shutting_down`/`too_many_connections`.
 
