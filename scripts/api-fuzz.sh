@@ -17,6 +17,7 @@ source scripts/setup.sh
 
 OUT="$ROOT/target/api-fuzz"
 mkdir -p "$OUT"
+need_packages curl:curl
 need_schemathesis "$OUT/venv"
 
 cargo build -q -p palisade-server -p palisade-cli
