@@ -32,6 +32,9 @@ trap 'scripts/postgres.sh stop' EXIT
 step "tests (the guests are built from source by palisade-guest-artifacts)"
 cargo test --workspace
 
+step "server API against its OpenAPI description: schemathesis, pinned, on a throwaway server (scripts/api-fuzz.sh)"
+scripts/api-fuzz.sh
+
 step "benches, compiled and run once in test mode"
 cargo test --workspace --benches
 

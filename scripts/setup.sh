@@ -73,3 +73,32 @@ need_postgres() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
   need_packages :postgresql
 }
+
+# need_schemathesis VENV — schemathesis at the exact versions of scripts/api-fuzz/requirements.txt,
+# installed from PyPI into the virtualenv VENV (made with python3's venv module), once per
+# version of that file. Fails, never skips, when python3 or PyPI is missing: the API fuzz step
+# is part of CI.
+need_schemathesis() {
+  local venv=$1 root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  local requirements="$root/scripts/api-fuzz/requirements.txt"
+  local stamp="$venv/.requirements.sha256" want
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ -x "$venv/bin/schemathesis" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  if ! command -v python3 >/dev/null; then
+    need_packages python3:python3 || return 1
+  fi
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    need_packages :python3-venv || return 1
+  fi
+  echo "installing schemathesis into $venv (pip, pinned by scripts/api-fuzz/requirements.txt)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { echo "error: cannot create a Python virtualenv at $venv" >&2; return 1; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" || {
+    echo "error: cannot install schemathesis from PyPI (scripts/api-fuzz/requirements.txt); the API fuzz step needs it" >&2
+    return 1
+  }
+  echo "$want" > "$stamp"
+}

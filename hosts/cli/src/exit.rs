@@ -36,6 +36,12 @@ pub enum Exit {
     BadOutput = 12,
     /// 13: an internal or host error (a bug in palisade, or a failing backend).
     Internal = 13,
+    /// 14: `remote`: the server could not be reached.
+    Unreachable = 14,
+    /// 15: `remote`: the server refused the token (401, 403).
+    Unauthorized = 15,
+    /// 16: `remote`: no such plugin or version on the server (404).
+    NotFound = 16,
 }
 
 /// The table shown in `--help`; docs/CLI.md has the same.
@@ -54,7 +60,10 @@ Exit codes:
   10  the guest ran past its deadline (--deadline)
   11  the guest hit its memory cap (--memory)
   12  the guest's output was too large or outside its memory
-  13  internal or host error (please report it)";
+  13  internal or host error (please report it)
+  14  remote: the server could not be reached (--server)
+  15  remote: the server refused the token (--token-file)
+  16  remote: no such plugin or version on the server";
 
 impl Exit {
     /// The exit code of a sandbox error.

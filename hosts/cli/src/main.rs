@@ -8,6 +8,7 @@ mod demo;
 mod exit;
 mod inspect;
 mod load;
+mod remote;
 mod run;
 
 use std::io::Write;
@@ -63,6 +64,10 @@ enum Command {
     /// Run the example guests, then the hostile ones, and show each limit stopping them.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo(demo::DemoArgs),
+    /// Drive a palisade-server: log in, push bundles, promote, canary, roll back, list
+    /// plugins, versions and tenants, show a plugin's metrics (docs/CLI.md).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Remote(remote::RemoteArgs),
 }
 
 /// Arguments of `inspect`.
@@ -114,6 +119,7 @@ fn main() -> ExitCode {
         Command::Pack(args) => bundle::pack(&args).map(|e| e as u8),
         Command::Verify(args) => bundle::verify(&args).map(|e| e as u8),
         Command::Demo(args) => demo::demo(&args).map(|e| e as u8),
+        Command::Remote(args) => remote::remote(&args).map(|e| e as u8),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,8 +12,13 @@ use axum::routing::{get, post, put};
 use palisade::{Digest, ErrorKind, Outcome};
 use serde::Deserialize;
 
+use crate::api::{
+    CanaryRequest, ErrorBody, Health, HealthStatus, PluginInfo, PluginList, PromoteRequest,
+    TenantAnswer, TenantInfo, TenantList, TenantRequest, TokenAnswer,
+};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::Binary;
 use crate::server::Server;
 use crate::store::Encoding;
 use crate::tenant::TenantConfig;
@@ -41,6 +46,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/console", get(crate::web::console))
         .route("/web/{file}", get(crate::web::asset))
         .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi_json))
         .route("/v1/modules/{digest}", get(download))
         .route("/v1/plugins/{plugin}/{entry}", post(invoke))
         .route("/v1/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
@@ -127,26 +133,45 @@ async fn blocking<T: Send + 'static>(
 /// `200 {"status": "ok" | "busy", "workers", "busy_workers"}`, or `503 draining`. `busy`
 /// (every worker running a call) stays `200`: the replica is alive and admits calls into its
 /// queue, and taking busy replicas out of a load balancer would only move the load.
-async fn healthz(State(s): App) -> Response {
+#[utoipa::path(get, path = "/healthz", tag = "public",
+    responses(
+        (status = 200, description = "Serving: `ok`, or `busy` when every worker runs a call", body = Health),
+        (status = 503, description = "`draining`: shutting down", body = Health),
+    ))]
+pub(crate) async fn healthz(State(s): App) -> Response {
     let workers = s.config().workers;
     // Parked calls count in flight too; a worker runs one call at a time.
-    let busy = s.in_flight().min(workers);
-    if s.is_draining() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(
-                serde_json::json!({"status": "draining", "workers": workers, "busy_workers": busy}),
-            ),
-        )
-            .into_response()
+    let busy_workers = s.in_flight().min(workers);
+    let (code, status) = if s.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Draining)
+    } else if busy_workers >= workers {
+        (StatusCode::OK, HealthStatus::Busy)
     } else {
-        let status = if busy >= workers { "busy" } else { "ok" };
-        axum::Json(serde_json::json!({"status": status, "workers": workers, "busy_workers": busy}))
-            .into_response()
-    }
+        (StatusCode::OK, HealthStatus::Ok)
+    };
+    let health = Health {
+        status,
+        workers,
+        busy_workers,
+    };
+    (code, axum::Json(health)).into_response()
 }
 
-async fn metrics(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+/// This API's OpenAPI 3.1 description, generated from the code ([`crate::openapi`]).
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "public",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::json(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "public",
+    security(("admin_token" = []), ("metrics_token" = [])),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
     s.check_metrics(token(&headers))?;
     Ok((
         [(
@@ -204,7 +229,21 @@ pub fn choose_encoding(accept: &str) -> Encoding {
     best
 }
 
-async fn download(
+#[utoipa::path(get, path = "/v1/modules/{digest}", tag = "public",
+    params(
+        ("digest" = String, Path, description = "The module's SHA-256 digest, 64 hex digits", pattern = "^[0-9a-fA-F]{64}$"),
+        ("if-none-match" = Option<String>, Header, description = "ETags; a match answers `304`"),
+        ("accept-encoding" = Option<String>, Header, description = "`br`, `gzip` or identity"),
+    ),
+    security((), ("tenant_token" = []), ("admin_token" = [])),
+    responses(
+        (status = 200, description = "The module bytes (`ETag`, immutable cache headers)", content_type = "application/wasm", body = Binary),
+        (status = 304, description = "Not modified: `If-None-Match` matched"),
+        (status = 400, description = "`bad_digest`: not 64 hex digits", body = ErrorBody),
+        (status = 401, description = "`unauthorized` (tokens required here) or `invalid_token`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such module, or not released and no token", body = ErrorBody),
+    ))]
+pub(crate) async fn download(
     State(s): App,
     Path(digest): Path<String>,
     headers: HeaderMap,
@@ -321,7 +360,33 @@ fn call_error(e: &palisade::Error) -> ApiError {
     err
 }
 
-async fn invoke(
+#[utoipa::path(post, path = "/v1/plugins/{plugin}/{entry}", tag = "tenant",
+    params(
+        ("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("entry" = String, Path, description = "The entry point (an export of the module)", example = "echo"),
+        ("x-palisade-key" = Option<String>, Header, description = "Canary routing key (default: the tenant id)"),
+    ),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "The input bytes"),
+    security(("tenant_token" = [])),
+    responses(
+        (status = 200, description = "The output bytes", content_type = "application/octet-stream", body = Binary,
+            headers(
+                ("x-palisade-outcome" = String, description = "The call's outcome class"),
+                ("x-palisade-fuel" = String, description = "Fuel used"),
+                ("x-palisade-time-us" = String, description = "Wall time in microseconds"),
+                ("x-palisade-digest" = String, description = "Digest of the module that ran"),
+            )),
+        (status = 400, description = "`truncated_body`: the body ended early", body = ErrorBody),
+        (status = 403, description = "`plugin_not_granted`, `capability_denied`", body = ErrorBody),
+        (status = 404, description = "`unknown_plugin`, `no_such_entry`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `input_too_large`", body = ErrorBody),
+        (status = 422, description = "The guest failed: `guest_error`, `trap`, `out_of_fuel`, `deadline_exceeded`, `memory_cap`, `bad_output`, `rejected`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, `tenant_busy`, `server_busy`; see `Retry-After`", body = ErrorBody),
+        (status = 500, description = "`host_error`, `internal`", body = ErrorBody),
+        (status = 503, description = "`interrupted` (shutdown), `shutting_down`", body = ErrorBody),
+    ))]
+pub(crate) async fn invoke(
     State(s): App,
     Path((plugin, entry)): Path<(String, String)>,
     headers: HeaderMap,
@@ -416,7 +481,19 @@ fn kv_failed(e: palisade::KvError) -> ApiError {
     }
 }
 
-async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/v1/kv/{key}", tag = "tenant", params(("key" = String, Path, description = "The key (UTF-8)")),
+    security(("tenant_token" = [])),
+    responses(
+        (status = 200, description = "The value", content_type = "application/octet-stream", body = Binary),
+        (status = 403, description = "`capability_denied`: no `kv.read` grant", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such key", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ))]
+pub(crate) async fn kv_get(
+    State(s): App,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let tenant = kv_tenant(&s, &headers, "kv.read")?.id.clone();
     blocking(move || {
         let mut out = None;
@@ -434,7 +511,19 @@ async fn kv_get(State(s): App, Path(key): Path<String>, headers: HeaderMap) -> A
     .await
 }
 
-async fn kv_put(
+#[utoipa::path(put, path = "/v1/kv/{key}", tag = "tenant", params(("key" = String, Path, description = "The key (UTF-8)")),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "The value"),
+    security(("tenant_token" = [])),
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 400, description = "`truncated_body`", body = ErrorBody),
+        (status = 403, description = "`capability_denied`: no `kv.write` grant", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the tenant's `kv_value_bytes`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 507, description = "`kv_quota`: the namespace is full", body = ErrorBody),
+    ))]
+pub(crate) async fn kv_put(
     State(s): App,
     Path(key): Path<String>,
     headers: HeaderMap,
@@ -451,7 +540,15 @@ async fn kv_put(
     .await
 }
 
-async fn kv_delete(
+#[utoipa::path(delete, path = "/v1/kv/{key}", tag = "tenant", params(("key" = String, Path, description = "The key (UTF-8)")),
+    security(("tenant_token" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`capability_denied`: no `kv.write` grant", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such key", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ))]
+pub(crate) async fn kv_delete(
     State(s): App,
     Path(key): Path<String>,
     headers: HeaderMap,
@@ -469,30 +566,56 @@ async fn kv_delete(
     .await
 }
 
-async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/v1/admin/plugins", tag = "admin",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "Every plugin: versions, active, previous, canary", body = PluginList)))]
+pub(crate) async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     blocking(move || s.list_plugins(None).map(|v| axum::Json(v).into_response())).await
 }
 
-async fn get_plugin(
+#[utoipa::path(get, path = "/v1/admin/plugins/{plugin}", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The plugin", body = PluginInfo),
+        (status = 404, description = "`unknown_plugin`", body = ErrorBody),
+    ))]
+pub(crate) async fn get_plugin(
     State(s): App,
     Path(plugin): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     blocking(move || {
-        let mut all = s.list_plugins(Some(&plugin))?;
-        let one = all
-            .get_mut("plugins")
-            .and_then(|p| p.as_array_mut())
-            .and_then(|a| a.pop())
+        let one: PluginInfo = s
+            .list_plugins(Some(&plugin))?
+            .plugins
+            .pop()
             .unwrap_or_default();
         Ok(axum::Json(one).into_response())
     })
     .await
 }
 
-async fn upload(
+#[utoipa::path(post, path = "/v1/admin/plugins/{plugin}/versions", tag = "admin",
+    params(
+        ("plugin" = String, Path, description = "The plugin (must match the bundle's name)", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$"),
+        ("version" = Option<String>, Query, description = "The version of a bare module (`allow_unsigned` only)"),
+    ),
+    request_body(description = "A bundle (docs/BUNDLE.md), or a bare module with `?version=` if `allow_unsigned`",
+        content((Binary = "application/octet-stream"), (Binary = "application/wasm"))),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Stored", body = crate::Uploaded),
+        (status = 200, description = "An identical re-upload", body = crate::Uploaded),
+        (status = 400, description = "`invalid_module`, `malformed_bundle`, `bad_signature`, `signature_required`, `digest_mismatch`, naming errors, `truncated_body`", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `untrusted_key`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 409, description = "`version_exists` with other bytes", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `module_too_large`", body = ErrorBody),
+        (status = 422, description = "`manifest_mismatch`, `unsupported_abi`, `ungranted_import`, `unknown_import`, `contract_violation`", body = ErrorBody),
+    ))]
+pub(crate) async fn upload(
     State(s): App,
     Path(plugin): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -534,22 +657,27 @@ async fn upload(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Target {
-    version: Option<String>,
-    digest: Option<String>,
-    fraction: Option<f64>,
-}
-
-async fn promote(
+#[utoipa::path(post, path = "/v1/admin/plugins/{plugin}/promote", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    request_body(content = PromoteRequest, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The plugin's new rollout state", body = crate::store::PluginState),
+        (status = 400, description = "`bad_json`, `bad_digest`, `truncated_body`", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `untrusted_key`", body = ErrorBody),
+        (status = 404, description = "`unknown_plugin`, `unknown_version`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 409, description = "`version_digest_mismatch`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`smoke_failed`, `ungranted_import`: the promotion gate refused", body = ErrorBody),
+    ))]
+pub(crate) async fn promote(
     State(s): App,
     Path(plugin): Path<String>,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
-    let t: Target = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
+    let t: PromoteRequest = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
     let _guard = s.admin_lock().await;
     blocking(move || {
         let state = s.promote(&plugin, t.version.as_deref(), t.digest.as_deref())?;
@@ -558,14 +686,27 @@ async fn promote(
     .await
 }
 
-async fn set_canary(
+#[utoipa::path(put, path = "/v1/admin/plugins/{plugin}/canary", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    request_body(content = CanaryRequest, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The plugin's new rollout state", body = crate::store::PluginState),
+        (status = 400, description = "`bad_json`, `bad_fraction`, `bad_digest`, `truncated_body`", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `untrusted_key`", body = ErrorBody),
+        (status = 404, description = "`unknown_plugin`, `unknown_version`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 409, description = "`version_digest_mismatch`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`smoke_failed`, `ungranted_import`: the promotion gate refused", body = ErrorBody),
+    ))]
+pub(crate) async fn set_canary(
     State(s): App,
     Path(plugin): Path<String>,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
-    let t: Target = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
+    let t: CanaryRequest = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
     let fraction = t
         .fraction
         .ok_or_else(|| ApiError::bad_request("bad_fraction", "`fraction` is required"))?;
@@ -577,7 +718,13 @@ async fn set_canary(
     .await
 }
 
-async fn clear_canary(
+#[utoipa::path(delete, path = "/v1/admin/plugins/{plugin}/canary", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The plugin's new rollout state", body = crate::store::PluginState),
+        (status = 404, description = "`unknown_plugin`", body = ErrorBody),
+    ))]
+pub(crate) async fn clear_canary(
     State(s): App,
     Path(plugin): Path<String>,
     headers: HeaderMap,
@@ -587,7 +734,14 @@ async fn clear_canary(
     blocking(move || Ok(axum::Json(s.clear_canary(&plugin)?).into_response())).await
 }
 
-async fn rollback(
+#[utoipa::path(post, path = "/v1/admin/plugins/{plugin}/rollback", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The plugin's new rollout state", body = crate::store::PluginState),
+        (status = 404, description = "`unknown_plugin`", body = ErrorBody),
+        (status = 409, description = "`no_previous_version`", body = ErrorBody),
+    ))]
+pub(crate) async fn rollback(
     State(s): App,
     Path(plugin): Path<String>,
     headers: HeaderMap,
@@ -597,7 +751,18 @@ async fn rollback(
     blocking(move || Ok(axum::Json(s.rollback(&plugin)?).into_response())).await
 }
 
-async fn put_tenant(
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant}", tag = "admin",
+    params(("tenant" = String, Path, description = "The tenant id", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
+    request_body(content = TenantRequest, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created, or its token rotated: the token, shown once", body = TenantAnswer),
+        (status = 200, description = "Updated (`token` is null)", body = TenantAnswer),
+        (status = 400, description = "`bad_json`, `bad_limit`, `unknown_capability`, `truncated_body`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+    ))]
+pub(crate) async fn put_tenant(
     State(s): App,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -626,11 +791,7 @@ async fn put_tenant(
         } else {
             StatusCode::OK
         };
-        Ok((
-            status,
-            axum::Json(serde_json::json!({"tenant": tenant, "token": token})),
-        )
-            .into_response())
+        Ok((status, axum::Json(TenantAnswer { tenant, token })).into_response())
     })
     .await
 }
@@ -648,6 +809,8 @@ fn merge_tenant(
             "the body is a JSON object: {\"grants\": [...], \"plugins\": [...], \"limits\": {...}}",
         ));
     };
+    // `null` leaves a field as it is, like leaving it out (the schema's fields are nullable).
+    body.retain(|_, v| !v.is_null());
     let rotate = match body.remove("rotate_token") {
         None => false,
         Some(serde_json::Value::Bool(b)) => b,
@@ -679,24 +842,30 @@ fn merge_tenant(
     Ok((config, rotate))
 }
 
-async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+#[utoipa::path(post, path = "/v1/admin/token/rotate", tag = "admin",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "The new admin token, shown once; the old one stops working", body = TokenAnswer)))]
+pub(crate) async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
     let _guard = s.admin_lock().await;
     blocking(move || {
         let token = s.rotate_admin_token()?;
-        Ok(axum::Json(serde_json::json!({"token": token})).into_response())
+        Ok(axum::Json(TokenAnswer { token }).into_response())
     })
     .await
 }
 
-async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "Every tenant and its configuration", body = TenantList)))]
+pub(crate) async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
     s.check_admin(token(&headers))?;
-    let tenants: Vec<_> = s
+    let tenants = s
         .tenants()
         .into_iter()
-        .map(|(id, config)| serde_json::json!({"id": id, "config": config}))
+        .map(|(id, config)| TenantInfo { id, config })
         .collect();
-    Ok(axum::Json(serde_json::json!({"tenants": tenants})).into_response())
+    Ok(axum::Json(TenantList { tenants }).into_response())
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@
 //! | [`pool`] | the worker pool guests run on, fair by tenant (fuel slices, round-robin) |
 //! | [`metrics`] | Prometheus rendering of [`palisade::Metrics`] |
 //! | [`http`] | the axum routes |
+//! | [`api`] | the JSON bodies of the API, typed |
+//! | [`openapi`] | the OpenAPI description served at `/v1/openapi.json` |
 //! | [`listen`] | the accept loop: connection cap, read timeouts, drain |
 //! | [`web`] | the browser pages `/console` and `/play`, and the browser runtime they share |
 //!
@@ -45,6 +47,7 @@
 //! however many or long they are. Host time (KV in SQLite) is not sliced: a guest blocked in
 //! a host call keeps its worker until the call returns.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod datadir;
@@ -55,6 +58,7 @@ pub mod kv;
 pub mod listen;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod pool;
 pub mod rejection;
 mod server;

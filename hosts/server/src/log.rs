@@ -21,7 +21,7 @@ pub const DEFAULT_LOG_BURST: u32 = 200;
 /// limit `log_level`; lines below it are discarded before the rate limit, and not counted as
 /// dropped). JSON: `"error"`, `"warn"`, `"info"` (the default), `"debug"`, `"trace"`. The
 /// server's own filter (`RUST_LOG`, default `info`) still applies after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestLogLevel {
     /// Only `error` lines.

@@ -307,9 +307,9 @@ mod tests {
                 (n == 5).then_some(())
             })
         };
-        // `a` is queued or running before `b` and `c` arrive.
-        while !entered.load(std::sync::atomic::Ordering::SeqCst) && pool.shared.lock().waiting == 0
-        {
+        // `a` runs (its first slice holds the one worker) before `b` and `c` arrive: were it
+        // only queued, `b` could be counted as waiting with it and released too early.
+        while !entered.load(std::sync::atomic::Ordering::SeqCst) {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         let short = |name: &'static str| {

@@ -15,6 +15,7 @@ use palisade::{
 };
 use tokio::sync::Semaphore;
 
+use crate::api::{CanaryRef, PluginInfo, PluginList, VersionInfo, VersionRef};
 use crate::auth::{self, TokenHash};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
@@ -86,7 +87,7 @@ pub struct Invocation {
 }
 
 /// The result of an upload.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Uploaded {
     /// Plugin name.
     pub plugin: String,
@@ -1327,12 +1328,12 @@ impl Server {
         Ok(state)
     }
 
-    /// Every plugin with its stored versions and rollout state, as JSON.
+    /// Every plugin (or only `only`) with its stored versions and rollout state.
     ///
     /// # Errors
     ///
-    /// 500 if the database fails.
-    pub fn list_plugins(&self, only: Option<&str>) -> ApiResult<serde_json::Value> {
+    /// 404 `unknown_plugin` if `only` names no stored plugin; 500 if the database fails.
+    pub fn list_plugins(&self, only: Option<&str>) -> ApiResult<PluginList> {
         let snap = self.store.load().map_err(ApiError::internal)?;
         let mut names: Vec<&str> = snap.versions.iter().map(|v| v.plugin.as_str()).collect();
         names.sort_unstable();
@@ -1346,11 +1347,12 @@ impl Server {
                 .versions
                 .iter()
                 .filter(|v| v.plugin == name)
-                .map(|v| {
-                    serde_json::json!({
-                        "version": v.version, "digest": v.digest.to_string(), "seq": v.seq,
-                        "signer": v.signer, "capabilities": v.meta.capabilities,
-                    })
+                .map(|v| VersionInfo {
+                    version: v.version.clone(),
+                    digest: v.digest.to_string(),
+                    seq: v.seq,
+                    signer: v.signer.clone(),
+                    capabilities: v.meta.capabilities.clone(),
                 })
                 .collect();
             let state = snap.plugins.get(name).cloned().unwrap_or_default();
@@ -1360,24 +1362,30 @@ impl Server {
                     .find(|v| v.plugin == name && v.digest.to_string() == hex)
                     .map(|v| v.version.clone())
             };
-            out.push(serde_json::json!({
-                "name": name,
-                "active": state.active.as_deref().map(|d| serde_json::json!({"digest": d, "version": version_of(d)})),
-                "previous": state.previous.iter().map(|d| serde_json::json!({"digest": d, "version": version_of(d)})).collect::<Vec<_>>(),
-                "canary": state.canary.as_ref().map(|(d, bp)| serde_json::json!({
-                    "digest": d, "version": version_of(d), "fraction": f64::from(*bp) / f64::from(palisade::registry::BASIS_POINTS)
-                })),
-                "versions": versions,
-            }));
+            let version_ref = |d: &String| VersionRef {
+                digest: d.clone(),
+                version: version_of(d),
+            };
+            out.push(PluginInfo {
+                name: name.to_owned(),
+                active: state.active.as_ref().map(version_ref),
+                previous: state.previous.iter().map(version_ref).collect(),
+                canary: state.canary.as_ref().map(|(d, bp)| CanaryRef {
+                    digest: d.clone(),
+                    version: version_of(d),
+                    fraction: f64::from(*bp) / f64::from(palisade::registry::BASIS_POINTS),
+                }),
+                versions,
+            });
         }
-        if only.is_some() && out.is_empty() {
+        if let Some(plugin) = only.filter(|_| out.is_empty()) {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "unknown_plugin",
-                "no such plugin",
+                format!("no plugin `{plugin}` on this server: upload a version first"),
             ));
         }
-        Ok(serde_json::json!({ "plugins": out }))
+        Ok(PluginList { plugins: out })
     }
 
     // ---- invocation -------------------------------------------------------------------

@@ -21,7 +21,7 @@ pub const MAX_WEIGHT: u32 = 1000;
 pub const DEFAULT_KV_QUOTA_BYTES: usize = 1 << 20;
 
 /// Per-tenant limits, as set through the admin API. Absent fields take the defaults named.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantLimits {
     /// Fuel per call (default [`Limits::DEFAULT_FUEL`]).
@@ -162,7 +162,7 @@ impl TenantLimits {
 }
 
 /// What the admin sets for a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantConfig {
     /// Capabilities granted (`log`, `kv.read`, ...). None by default.

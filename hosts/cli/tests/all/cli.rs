@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::fixtures::{self, ECHO, GROW, KV_PUT_GET, KV_READER, SPIN, TWO_ENTRIES, UNKNOWN_IMPORT};
 
-fn palisade() -> Command {
+pub(crate) fn palisade() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.env_remove("RUST_BACKTRACE").env("NO_COLOR", "1");
     cmd
@@ -18,7 +18,7 @@ fn palisade() -> Command {
 
 /// Asserts a clean failure: the exit code, a message containing each of `needles`, and no
 /// panic or backtrace anywhere.
-fn fails(assert: Assert, code: i32, needles: &[&str]) -> Assert {
+pub(crate) fn fails(assert: Assert, code: i32, needles: &[&str]) -> Assert {
     let mut assert = assert
         .code(code)
         .stderr(predicate::str::contains("panicked").not())
@@ -31,11 +31,11 @@ fn fails(assert: Assert, code: i32, needles: &[&str]) -> Assert {
     assert
 }
 
-fn tmp() -> TempDir {
+pub(crate) fn tmp() -> TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("write");
     p
@@ -52,8 +52,10 @@ fn help_documents_every_subcommand_and_the_exit_codes() {
         "pack",
         "verify",
         "demo",
+        "remote",
         "Exit codes",
         "  9  the guest ran out of fuel",
+        " 16  remote: no such plugin or version",
     ] {
         assert!(out.contains(needle), "--help lacks {needle:?}:\n{out}");
     }
@@ -449,7 +451,7 @@ fn inspect_json_is_machine_readable() {
 }
 
 /// Makes a key pair in `dir`; returns (secret path, public path).
-fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let key = dir.join(name);
     palisade()
         .args(["keygen", "--out"])

@@ -10,4 +10,5 @@
 
 mod cli;
 mod fixtures;
+mod remote;
 mod wasi;

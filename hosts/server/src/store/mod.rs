@@ -290,13 +290,14 @@ pub struct VersionRow {
 
 /// The rollout state of a plugin as the core registry reports it, persisted as JSON.
 /// Digests are hex.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginState {
     /// The version serving traffic.
     pub active: Option<String>,
     /// Previously active versions, most recent first: `rollback` brings back the first.
     pub previous: Vec<String>,
-    /// The canary digest and its share in basis points.
+    /// The canary digest and its share in basis points (0..=10000), as a two-element array.
+    #[schema(schema_with = crate::openapi::canary_pair)]
     pub canary: Option<(String, u16)>,
 }
 

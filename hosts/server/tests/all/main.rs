@@ -20,6 +20,7 @@ mod interrupt;
 mod kv_routes;
 mod kv_store;
 mod logs;
+mod openapi;
 mod operator;
 mod replica;
 mod retention;
