@@ -9,7 +9,7 @@
 //!
 //! | const | source | entry points | capabilities | what it is |
 //! |---|---|---|---|---|
-//! | [`THERMOSTAT`] | `guests/examples/thermostat` | `decide` | `log`, `kv.read`, `kv.write` | a rule: temperature in, heat/cool/alarm flags out; 4 KiB memory (1-byte pages) for the board |
+//! | [`THERMOSTAT`](crate::THERMOSTAT) | `guests/examples/thermostat` | `decide` | `log`, `kv.read`, `kv.write` | a rule: temperature in, heat/cool/alarm flags out; 4 KiB memory (1-byte pages) for the board |
 //! | [`TEXT_TRANSFORM`] | `guests/examples/text-transform` | `toc` (bytes), `stats` (postcard) | none | table of contents and word counts for Markdown |
 //! | [`SHA256`] | `guests/examples/sha256` | `digest`, `hex` | none | SHA-256 of the input (`sha2`) |
 //! | [`COREMARK`] | `guests/examples/coremark` | `run` | none | CoreMark list/matrix/state kernels (`coremark` crate) |
@@ -191,11 +191,11 @@ pub mod languages {
         EXAMPLES:
         /// `c_thermostat`: the thermostat rule in C (`guests/c/examples/thermostat.c`, on
         /// `guests/c/palisade.h`): same entry point, encoding, kv state and log lines as
-        /// [`THERMOSTAT`]. Needs `log`, `kv.read`, `kv.write`.
+        /// [`THERMOSTAT`](crate::THERMOSTAT). Needs `log`, `kv.read`, `kv.write`.
         C_THERMOSTAT, C_THERMOSTAT_PATH = "c_thermostat", "decide", "the thermostat rule in C (palisade.h), same outputs as thermostat";
         /// `as_thermostat`: the thermostat rule in AssemblyScript
         /// (`guests/assemblyscript/assembly/thermostat.ts`): same entry point, encoding, kv state
-        /// and log lines as [`THERMOSTAT`]. Needs `log`, `kv.read`, `kv.write`.
+        /// and log lines as [`THERMOSTAT`](crate::THERMOSTAT). Needs `log`, `kv.read`, `kv.write`.
         AS_THERMOSTAT, AS_THERMOSTAT_PATH = "as_thermostat", "decide", "the thermostat rule in AssemblyScript, same outputs as thermostat";
         /// `c_simd_checksum`: `checksum` returns the sum of the input bytes and the sum of
         /// `byte[i] * (i % 16 + 1)`, both `u32` LE modulo 2^32, computed with simd128 instructions.
