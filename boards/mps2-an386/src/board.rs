@@ -9,7 +9,7 @@
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
-use palisade_mcu::{MonotonicTimer, Sensor, SensorError, Widen32};
+use palisade_mcu::{MonotonicTimer, Widen32};
 
 /// FPGAIO LED0 register.
 pub const LED_REGISTER: usize = 0x4002_8000;
@@ -96,32 +96,23 @@ impl MonotonicTimer for Timer0 {
     }
 }
 
-/// A simulated thermometer on channel 0: a triangle wave from 18.0 °C up to 26.0 °C and back,
-/// 0.5 °C per tick (milli-degrees), advanced by the control loop once per period.
-#[derive(Debug, Default)]
-pub struct SimThermometer {
-    tick: u32,
-}
+/// The MPS2 AN386 as the shared control loop sees it.
+pub struct Mps2;
 
-impl SimThermometer {
-    /// The reading at tick `k`.
-    pub const fn reading_at(k: u32) -> i32 {
-        let phase = (k % 32) as i32;
-        let step = if phase <= 16 { phase } else { 32 - phase };
-        18_000 + 500 * step
+impl palisade_board_common::Board for Mps2 {
+    type Timer = Timer0;
+    type Led = LedPin;
+    const LAYOUT: palisade_board_common::Layout = crate::LAYOUT;
+
+    fn timer(&mut self) -> Timer0 {
+        Timer0::start()
     }
 
-    /// Moves to tick `k`.
-    pub fn set_tick(&mut self, k: u32) {
-        self.tick = k;
+    fn led(&mut self, n: u8) -> LedPin {
+        LedPin::new(n)
     }
-}
 
-impl Sensor for SimThermometer {
-    fn read(&mut self, channel: u32) -> Result<i32, SensorError> {
-        match channel {
-            0 => Ok(Self::reading_at(self.tick)),
-            _ => Err(SensorError::NoSuchChannel),
-        }
+    fn led_register(&self) -> u32 {
+        led_register()
     }
 }
