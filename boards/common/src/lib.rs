@@ -34,6 +34,7 @@ pub mod scenario;
 #[cfg(feature = "scenarios")]
 pub mod scenario;
 mod sim;
+mod stack;
 
 use alloc::sync::Arc;
 use core::time::Duration;
@@ -44,7 +45,7 @@ use palisade_mcu::{
     BundleSlot, DefmtLog, Gpio, MonotonicTimer, PinSet, Sensors, TimerClock, load_first_good,
 };
 
-pub use heap::{CountingHeap, HEAP_BYTES};
+pub use heap::{ClassUse, CountingHeap, HEAP_BYTES, SIZE_CLASSES};
 pub use scenario::Verdict;
 pub use sim::SimThermometer;
 
@@ -85,6 +86,9 @@ pub trait Board {
     fn led(&mut self, n: u8) -> Self::Led;
     /// Reads the LEDs back (bits 0-1) from the hardware, for the scenario checks.
     fn led_register(&self) -> u32;
+    /// The stack region, `(lowest address, initial stack pointer)`, from the runtime's linker
+    /// symbols: [`run`] paints it to measure the stack high-water.
+    fn stack(&self) -> (usize, usize);
     /// Waits until `timer` reaches tick `due`. The default spins; a board that can sleep
     /// (`wfi` until a timer interrupt) overrides it.
     fn wait_until(&mut self, timer: &Self::Timer, due: u64) {
@@ -127,6 +131,8 @@ pub fn exit(verdict: Verdict) -> ! {
 /// Returns only when a scenario ends (its verdict) or setup fails; a product build without a
 /// scenario loops forever.
 pub fn run<B: Board>(mut board: B) -> Verdict {
+    let (stack_bottom, stack_top) = board.stack();
+    stack::paint(stack_bottom);
     HEAP.init();
     let layout = B::LAYOUT;
     let scenario = Scenario::read(layout.scenario);
@@ -221,15 +227,20 @@ pub fn run<B: Board>(mut board: B) -> Verdict {
     // instead of running the next ticks back to back.
     let mut slot: u32 = 0;
     let mut missed: u32 = 0;
+    // Time spent waiting for the next period (sleeping, or spinning on a board that cannot
+    // sleep): the rest of the run is the loop's busy time.
+    let mut waited = Duration::ZERO;
     loop {
         if scenario.ticks.is_some_and(|n| k >= n) {
             break;
         }
         let due = start.saturating_add(period * slot);
+        let wait_started = clock.now();
         board.wait_until(
             clock.timer(),
             start_ticks.saturating_add(period_ticks.saturating_mul(u64::from(slot))),
         );
+        waited += clock.now().saturating_since(wait_started);
         let lateness = clock.now().saturating_since(due);
         sensors.with(|s| s.set_tick(k));
         let reading = SimThermometer::reading_at(k);
@@ -294,7 +305,13 @@ pub fn run<B: Board>(mut board: B) -> Verdict {
         }
         slot = next.max(slot + 1);
     }
-    stats.print(heap_before_load);
+    let elapsed = clock.now().saturating_since(start);
+    stats.print(
+        heap_before_load,
+        waited,
+        elapsed,
+        stack::high_water(stack_bottom, stack_top),
+    );
     defmt::info!(
         "periods missed: {=u32} (the first tick translates the rule lazily)",
         missed

@@ -108,5 +108,12 @@ impl Stats {
     pub fn record(&mut self, _t: &Tick, _heap_peak: usize, _heap_used: usize) {}
 
     /// Nothing printed.
-    pub fn print(&self, _heap_before_load: usize) {}
+    pub fn print(
+        &self,
+        _heap_before_load: usize,
+        _waited: Duration,
+        _elapsed: Duration,
+        _stack_high_water: usize,
+    ) {
+    }
 }

@@ -304,8 +304,15 @@ impl Stats {
         self.ticks += 1;
     }
 
-    /// Prints the figures.
-    pub fn print(&self, heap_before_load: usize) {
+    /// Prints the figures: `waited` of `elapsed` was spent waiting for the next period; the
+    /// stack's high-water mark comes from the painted stack.
+    pub fn print(
+        &self,
+        heap_before_load: usize,
+        waited: Duration,
+        elapsed: Duration,
+        stack_high_water: usize,
+    ) {
         defmt::info!(
             "{=u32} ticks: fuel/tick {=u64}..{=u64}, wall/tick {=u64}..{=u64} us, max lateness {=u64} us, guest memory max {=usize} B",
             self.ticks,
@@ -321,6 +328,23 @@ impl Stats {
             self.heap_peak,
             self.heap_used,
             heap_before_load
+        );
+        for (max, c) in crate::SIZE_CLASSES.iter().zip(crate::HEAP.at_peak()) {
+            defmt::info!(
+                "heap at high-water, allocations <= {=usize} B: {=usize} B in {=usize}",
+                *max,
+                c.bytes,
+                c.count
+            );
+        }
+        let busy = elapsed.saturating_sub(waited);
+        let permille = busy.as_micros() * 1000 / elapsed.as_micros().max(1);
+        defmt::info!(
+            "busy {=u64} of {=u64} us ({=u64} per mille of the periods); stack high-water {=usize} B",
+            busy.as_micros() as u64,
+            elapsed.as_micros() as u64,
+            permille as u64,
+            stack_high_water
         );
     }
 }

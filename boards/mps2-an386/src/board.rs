@@ -115,4 +115,17 @@ impl palisade_board_common::Board for Mps2 {
     fn led_register(&self) -> u32 {
         led_register()
     }
+
+    fn stack(&self) -> (usize, usize) {
+        // cortex-m-rt's linker symbols: the stack grows down from `_stack_start` to `_stack_end`
+        // (the end of .bss).
+        unsafe extern "C" {
+            static _stack_start: u8;
+            static _stack_end: u8;
+        }
+        (
+            core::ptr::addr_of!(_stack_end) as usize,
+            core::ptr::addr_of!(_stack_start) as usize,
+        )
+    }
 }

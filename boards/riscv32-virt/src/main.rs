@@ -118,6 +118,18 @@ impl Board for Virt {
         LEDS.load(Ordering::Relaxed)
     }
 
+    fn stack(&self) -> (usize, usize) {
+        // riscv-rt's linker symbols: the stack grows down from `_stack_start` to `__estack`.
+        unsafe extern "C" {
+            static _stack_start: u8;
+            static __estack: u8;
+        }
+        (
+            core::ptr::addr_of!(__estack) as usize,
+            core::ptr::addr_of!(_stack_start) as usize,
+        )
+    }
+
     fn wait_until(&mut self, timer: &Mtime, due: u64) {
         set_mtimecmp(due);
         while timer.ticks() < due {
