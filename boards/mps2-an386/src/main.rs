@@ -26,6 +26,12 @@ fn main() -> ! {
     palisade_board_common::exit(palisade_board_common::run(board::Mps2))
 }
 
+/// Timer 1's interrupt (the only one enabled) wakes `wfi` in `Board::wait_until`.
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(_irqn: i16) {
+    board::clear_timer1();
+}
+
 #[cortex_m_rt::exception]
 unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
     semihosting::process::exit(Verdict::HardFault as i32)
