@@ -8,8 +8,9 @@ started=$SECONDS
 
 source scripts/setup.sh
 
-step "system packages: QEMU for the Cortex-M4 board, binutils for \`size\`"
-need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
+step "system packages: QEMU for the Cortex-M4 and RISC-V boards, binutils and llvm for \`size\`"
+need_packages qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi \
+  qemu-system-riscv32:qemu-system-misc llvm-size:llvm
 
 step "system packages: clang, lld, wasi-libc and compiler-rt's wasm32 builtins for the C guests; Node.js and npm for the AssemblyScript guest"
 need_guest_packages
@@ -62,7 +63,10 @@ hosts/web/e2e/run.sh
 step "fuzz targets: replay the corpora and regression inputs, then fuzz 20 s each (fuzz/run.sh)"
 fuzz/run.sh
 
-step "board mps2-an386: scenarios under QEMU"
+step "board mps2-an386 (Cortex-M4F): scenarios under QEMU"
 boards/mps2-an386/run-scenarios.sh
+
+step "board riscv32-virt (riscv32imac): the same scenarios under QEMU"
+boards/riscv32-virt/run-scenarios.sh
 
 printf '\n==> ci.sh passed in %ss\n' "$((SECONDS - started))"

@@ -7,8 +7,9 @@
 //! backend is one small trait implementation, and the quota rule lives in one place.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+
+use crate::map::SortedMap;
 
 /// Per-tenant quota (keys + values) a store uses when none is set for the tenant: 1 MiB.
 ///
@@ -202,10 +203,10 @@ pub struct Quota<B> {
     backend: B,
     default_quota: usize,
     /// Quotas set per tenant with [`Quota::set_quota`].
-    quotas: spin::Mutex<BTreeMap<Box<str>, usize>>,
+    quotas: spin::Mutex<SortedMap<Box<str>, usize>>,
     /// Bytes used per tenant, once known. Locked only while the backend's lock is held, so
     /// never contended.
-    used: spin::Mutex<BTreeMap<Box<str>, usize>>,
+    used: spin::Mutex<SortedMap<Box<str>, usize>>,
 }
 
 impl<B: KvBackend> Quota<B> {
@@ -215,8 +216,8 @@ impl<B: KvBackend> Quota<B> {
         Self {
             backend,
             default_quota,
-            quotas: spin::Mutex::new(BTreeMap::new()),
-            used: spin::Mutex::new(BTreeMap::new()),
+            quotas: spin::Mutex::new(SortedMap::new()),
+            used: spin::Mutex::new(SortedMap::new()),
         }
     }
 
@@ -322,7 +323,7 @@ impl<B: KvBackend> KvStore for Quota<B> {
 }
 
 /// Tenant → key → value.
-type Spaces = BTreeMap<Box<str>, BTreeMap<Vec<u8>, Vec<u8>>>;
+type Spaces = SortedMap<Box<str>, SortedMap<Vec<u8>, Vec<u8>>>;
 
 /// The entries of a [`MemoryKv`]: tenant → key → value.
 #[derive(Debug, Default)]
@@ -359,8 +360,7 @@ impl KvEntries for MemoryEntries<'_> {
 
     fn put(&mut self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
         self.0
-            .entry(tenant.into())
-            .or_default()
+            .get_or_insert_with(tenant, |t| t.into(), SortedMap::new)
             .insert(key.to_vec(), value.to_vec());
         Ok(())
     }
@@ -461,7 +461,7 @@ struct Staged {
 /// `QUOTA` at the write that does not fit, as it would without the buffer.
 #[derive(Debug, Default)]
 pub struct KvWrites {
-    entries: BTreeMap<Vec<u8>, Staged>,
+    entries: SortedMap<Vec<u8>, Staged>,
     /// Bytes the buffered writes add to (or, negative, free from) the tenant's usage.
     delta: isize,
 }

@@ -89,6 +89,7 @@ mod interrupt;
 mod kv;
 mod limits;
 mod limits_patch;
+mod map;
 mod metrics;
 mod module;
 pub mod raw;

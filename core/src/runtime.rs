@@ -1,7 +1,6 @@
 //! The [`Runtime`] and its builder: host services, capabilities, engine, and compilation.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -14,6 +13,7 @@ use crate::engine::{self, generation};
 use crate::error::{ContractViolation, Error};
 use crate::host::{Clock, DiscardLog, Instant, LogSink, NoRandom, RandomSource};
 use crate::limits::{Limits, StackLimits};
+use crate::map::SortedMap;
 use crate::module::{CompiledModule, ModuleInner};
 use crate::start;
 use crate::store::{CallState, Shared};
@@ -191,7 +191,7 @@ impl RuntimeBuilder {
             random: self.random,
             table: CapabilityTable {
                 names: self.names,
-                imports: BTreeMap::new(),
+                imports: SortedMap::new(),
             },
             installers: self.installers,
             max_module_bytes: self.max_module_bytes,

@@ -9,12 +9,51 @@
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
-use palisade_mcu::{MonotonicTimer, Sensor, SensorError, Widen32};
+use palisade_mcu::{MonotonicTimer, Widen32};
 
 /// FPGAIO LED0 register.
 pub const LED_REGISTER: usize = 0x4002_8000;
 /// CMSDK APB timer 0.
 const TIMER0: usize = 0x4000_0000;
+/// CMSDK APB timer 1: wakes the core from `wfi` at the next period.
+const TIMER1: usize = 0x4000_1000;
+/// Timer 1's interrupt on the AN386 (QEMU `hw/arm/mps2.c`: timer 0 is IRQ 8, timer 1 IRQ 9).
+const TIMER1_IRQ: u32 = 9;
+/// NVIC interrupt set-enable register 0.
+const NVIC_ISER0: usize = 0xE000_E100;
+/// Timer 1's reload after it fired: if it fires between the loop's check and its `wfi`, it
+/// fires again 10 µs later instead of never.
+const REFIRE_TICKS: u32 = 250;
+
+/// Starts timer 1 to interrupt in `ticks`, then every [`REFIRE_TICKS`].
+fn arm_timer1(ticks: u32) {
+    let base = TIMER1 as *mut u32;
+    // SAFETY: CMSDK timer registers CTRL (+0), VALUE (+4), RELOAD (+8), INTCLEAR (+12); only
+    // this driver and its interrupt handler touch timer 1.
+    unsafe {
+        write_volatile(base, 0);
+        write_volatile(base.add(3), 1);
+        write_volatile(base.add(2), REFIRE_TICKS);
+        write_volatile(base.add(1), ticks);
+        write_volatile(base, 1 | 8);
+    }
+}
+
+/// Clears timer 1's interrupt, leaving it counting from [`REFIRE_TICKS`] (its interrupt handler).
+pub fn clear_timer1() {
+    // SAFETY: INTCLEAR (+12), as in `arm_timer1`.
+    unsafe { write_volatile((TIMER1 + 12) as *mut u32, 1) };
+}
+
+/// Stops timer 1 and clears its interrupt.
+fn stop_timer1() {
+    let base = TIMER1 as *mut u32;
+    // SAFETY: as in `arm_timer1`.
+    unsafe {
+        write_volatile(base, 0);
+        write_volatile(base.add(3), 1);
+    }
+}
 /// Peripheral clock of the timers (QEMU: `sysclk_frq` of the AN386).
 pub const TIMER_HZ: u32 = 25_000_000;
 
@@ -96,32 +135,55 @@ impl MonotonicTimer for Timer0 {
     }
 }
 
-/// A simulated thermometer on channel 0: a triangle wave from 18.0 °C up to 26.0 °C and back,
-/// 0.5 °C per tick (milli-degrees), advanced by the control loop once per period.
-#[derive(Debug, Default)]
-pub struct SimThermometer {
-    tick: u32,
-}
+/// The MPS2 AN386 as the shared control loop sees it.
+pub struct Mps2;
 
-impl SimThermometer {
-    /// The reading at tick `k`.
-    pub const fn reading_at(k: u32) -> i32 {
-        let phase = (k % 32) as i32;
-        let step = if phase <= 16 { phase } else { 32 - phase };
-        18_000 + 500 * step
-    }
+impl palisade_board_common::Board for Mps2 {
+    type Timer = Timer0;
+    type Led = LedPin;
+    const LAYOUT: palisade_board_common::Layout = crate::LAYOUT;
 
-    /// Moves to tick `k`.
-    pub fn set_tick(&mut self, k: u32) {
-        self.tick = k;
-    }
-}
-
-impl Sensor for SimThermometer {
-    fn read(&mut self, channel: u32) -> Result<i32, SensorError> {
-        match channel {
-            0 => Ok(Self::reading_at(self.tick)),
-            _ => Err(SensorError::NoSuchChannel),
+    fn timer(&mut self) -> Timer0 {
+        stop_timer1();
+        // SAFETY: enabling timer 1's interrupt, whose handler (main.rs) only clears it,
+        // and then interrupts: no other interrupt is enabled.
+        unsafe {
+            write_volatile(NVIC_ISER0 as *mut u32, 1 << TIMER1_IRQ);
+            cortex_m::interrupt::enable();
         }
+        Timer0::start()
+    }
+
+    fn led(&mut self, n: u8) -> LedPin {
+        LedPin::new(n)
+    }
+
+    fn led_register(&self) -> u32 {
+        led_register()
+    }
+
+    fn wait_until(&mut self, timer: &Timer0, due: u64) {
+        loop {
+            let now = timer.ticks();
+            if now >= due {
+                break;
+            }
+            arm_timer1(u32::try_from(due - now).unwrap_or(u32::MAX));
+            cortex_m::asm::wfi();
+        }
+        stop_timer1();
+    }
+
+    fn stack(&self) -> (usize, usize) {
+        // cortex-m-rt's linker symbols: the stack grows down from `_stack_start` to `_stack_end`
+        // (the end of .bss).
+        unsafe extern "C" {
+            static _stack_start: u8;
+            static _stack_end: u8;
+        }
+        (
+            core::ptr::addr_of!(_stack_end) as usize,
+            core::ptr::addr_of!(_stack_start) as usize,
+        )
     }
 }

@@ -1,12 +1,12 @@
 //! The capability table: every capability a runtime knows, and the import each belongs to.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use wasmi::{FuncType, Linker};
 
+use crate::map::SortedMap;
 use crate::store::CallState;
 
 /// Links one host function into a linker (run once per engine generation).
@@ -24,7 +24,7 @@ pub(crate) struct ImportDef {
 #[derive(Debug, Default)]
 pub(crate) struct CapabilityTable {
     pub(crate) names: Vec<Box<str>>,
-    pub(crate) imports: BTreeMap<Box<str>, ImportDef>,
+    pub(crate) imports: SortedMap<Box<str>, ImportDef>,
 }
 
 impl CapabilityTable {

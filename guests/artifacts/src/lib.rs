@@ -9,7 +9,7 @@
 //!
 //! | const | source | entry points | capabilities | what it is |
 //! |---|---|---|---|---|
-//! | [`THERMOSTAT`](crate::THERMOSTAT) | `guests/examples/thermostat` | `decide` | `log`, `kv.read`, `kv.write` | a rule: temperature in, heat/cool/alarm flags out; 4 KiB memory (1-byte pages) for the board |
+//! | [`THERMOSTAT`] | `guests/examples/thermostat` | `decide` | `log`, `kv.read`, `kv.write` | a rule: temperature in, heat/cool/alarm flags out; 4 KiB memory (1-byte pages) for the board |
 //! | [`TEXT_TRANSFORM`] | `guests/examples/text-transform` | `toc` (bytes), `stats` (postcard) | none | table of contents and word counts for Markdown |
 //! | [`SHA256`] | `guests/examples/sha256` | `digest`, `hex` | none | SHA-256 of the input (`sha2`) |
 //! | [`COREMARK`] | `guests/examples/coremark` | `run` | none | CoreMark list/matrix/state kernels (`coremark` crate) |

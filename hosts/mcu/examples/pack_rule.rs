@@ -1,5 +1,5 @@
 //! Host-side tool for boards: packs a rule (WAT or wasm) into a signed bundle to flash into a
-//! rule slot, and writes the QEMU scenario descriptors of `boards/mps2-an386`.
+//! rule slot, and writes the QEMU scenario descriptors of the boards (`boards/common/scenarios.sh`).
 //!
 //! ```text
 //! cargo run -p palisade-mcu --example pack_rule -- bundle RULE.wat OUT.bundle [--name N] [--version V] [--unsigned | --corrupt | --foreign-key]

@@ -25,16 +25,20 @@ pub enum Verdict {
 /// No scenario: no tick count, the firmware's own defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
+    /// Always `None`: run forever.
     pub ticks: Option<u32>,
+    /// Always `None`: the firmware's default.
     pub fuel: Option<u64>,
+    /// Always `None`: the firmware's default.
     pub deadline: Option<Duration>,
+    /// Always `None`: the firmware's default.
     pub period: Option<Duration>,
 }
 
 /// One tick, as the loop saw it.
 #[expect(
-    dead_code,
-    reason = "the loop fills every field; only the scenario harness reads them"
+    missing_docs,
+    reason = "the same fields as the harness's `Tick`, documented there"
 )]
 pub struct Tick {
     pub k: u32,
@@ -104,5 +108,12 @@ impl Stats {
     pub fn record(&mut self, _t: &Tick, _heap_peak: usize, _heap_used: usize) {}
 
     /// Nothing printed.
-    pub fn print(&self, _heap_before_load: usize) {}
+    pub fn print(
+        &self,
+        _heap_before_load: usize,
+        _waited: Duration,
+        _elapsed: Duration,
+        _stack_high_water: usize,
+    ) {
+    }
 }

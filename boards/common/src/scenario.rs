@@ -1,7 +1,8 @@
 //! QEMU test runs: a descriptor in flash turns the control loop into a scenario whose verdict
 //! is the semihosting exit code (QEMU's exit code).
 //!
-//! Descriptor at 0x003F_F000, little-endian `u32` words (written by run-scenarios.sh with
+//! The descriptor lies at the board's [`Layout::scenario`](crate::Layout) address, as
+//! little-endian `u32` words (written by each board's run-scenarios.sh with QEMU's
 //! `-device loader`): `"PLSC"`, ticks, expectation, fuel (0 = default), deadline µs (0 =
 //! default), period µs (0 = default). Without the magic the firmware runs forever.
 
@@ -58,22 +59,33 @@ pub enum Expect {
 /// A decoded descriptor.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
+    /// What every tick must show.
     pub expect: Expect,
+    /// Ticks to run (`None`: forever).
     pub ticks: Option<u32>,
+    /// Fuel per tick instead of the firmware's default.
     pub fuel: Option<u64>,
+    /// Deadline per tick instead of the firmware's default.
     pub deadline: Option<Duration>,
+    /// Control period instead of the firmware's default.
     pub period: Option<Duration>,
 }
 
 /// One tick, as the loop saw it.
 pub struct Tick {
+    /// The tick's number, from 0.
     pub k: u32,
+    /// The sensor reading the rule got (milli-°C).
     pub reading: i32,
+    /// The LEDs read back from the board after the call (bits 0-1).
     pub leds: u32,
+    /// Whether the reference thermostat's heater is on.
     pub expected_heater: bool,
     /// LED bits the `thermostat` guest should have produced.
     pub expected_guest: u32,
+    /// The call's report (`None`: no rule runs).
     pub report: Option<CallReport>,
+    /// How late the tick started after its due time.
     pub lateness: Duration,
     /// The first tick: it translates the rule's functions (lazy compilation) and, under
     /// QEMU, runs firmware code for the first time (TCG translation), so it may overrun.
@@ -98,9 +110,12 @@ pub fn thermostat(reading: i32, heater: bool) -> bool {
 /// here and never fires between 18 and 26 °C).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum GuestModel {
+    /// Neither heating nor cooling.
     #[default]
     Idle,
+    /// Heating (LED 0).
     Heating,
+    /// Cooling (LED 1).
     Cooling,
 }
 
@@ -289,8 +304,15 @@ impl Stats {
         self.ticks += 1;
     }
 
-    /// Prints the figures.
-    pub fn print(&self, heap_before_load: usize) {
+    /// Prints the figures: `waited` of `elapsed` was spent waiting for the next period; the
+    /// stack's high-water mark comes from the painted stack.
+    pub fn print(
+        &self,
+        heap_before_load: usize,
+        waited: Duration,
+        elapsed: Duration,
+        stack_high_water: usize,
+    ) {
         defmt::info!(
             "{=u32} ticks: fuel/tick {=u64}..{=u64}, wall/tick {=u64}..{=u64} us, max lateness {=u64} us, guest memory max {=usize} B",
             self.ticks,
@@ -306,6 +328,23 @@ impl Stats {
             self.heap_peak,
             self.heap_used,
             heap_before_load
+        );
+        for (max, c) in crate::SIZE_CLASSES.iter().zip(crate::HEAP.at_peak()) {
+            defmt::info!(
+                "heap at high-water, allocations <= {=usize} B: {=usize} B in {=usize}",
+                *max,
+                c.bytes,
+                c.count
+            );
+        }
+        let busy = elapsed.saturating_sub(waited);
+        let permille = busy.as_micros() * 1000 / elapsed.as_micros().max(1);
+        defmt::info!(
+            "busy {=u64} of {=u64} us ({=u64} per mille of the periods); stack high-water {=usize} B",
+            busy.as_micros() as u64,
+            elapsed.as_micros() as u64,
+            permille as u64,
+            stack_high_water
         );
     }
 }
