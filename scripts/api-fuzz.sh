@@ -21,7 +21,10 @@ need_packages curl:curl
 need_schemathesis "$OUT/venv"
 
 cargo build -q -p palisade-server -p palisade-cli
-BIN="$ROOT/target/debug"
+# The binaries are where cargo puts them (CARGO_TARGET_DIR may move the target directory).
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+BIN="$TARGET_DIR/debug"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/palisade-api-fuzz.XXXXXX")
 SERVER_PID=""
