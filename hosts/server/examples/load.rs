@@ -1,8 +1,12 @@
 //! Load tool: fairness under a hostile tenant, and the cost of the sandbox.
 //!
 //! ```text
-//! cargo run --release -p palisade-server --example load [-- SECONDS_PER_PHASE]
+//! cargo run --release -p palisade-server --example load [-- SECONDS_PER_PHASE [FOREGROUND_SLICES]]
 //! ```
+//!
+//! `FOREGROUND_SLICES` is the server's `foreground_slices` (default 4); a large value (say
+//! 1000000) keeps every call in the foreground lane, as the pool was before long calls moved
+//! to background workers, for a comparison in the same session.
 //!
 //! Starts a server in-process on 127.0.0.1 (port 0, a fresh temporary data directory) and
 //! drives it over HTTP from client threads on the same machine. Every phase is bounded in
@@ -268,11 +272,16 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
+    let foreground_slices: u32 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(palisade_server::config::DEFAULT_FOREGROUND_SLICES);
     let dir = std::env::temp_dir().join(format!("palisade-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = Config {
         data_dir: dir.clone(),
         workers: 2,
+        foreground_slices,
         max_in_flight: 32,
         allow_unsigned: true,
         ..Config::default()
@@ -365,7 +374,10 @@ fn main() {
         .unwrap()
         .to_owned();
 
-    println!("palisade-server load test: {secs} s per phase, loopback {addr}, 2 guest workers");
+    println!(
+        "palisade-server load test: {secs} s per phase, loopback {addr}, 2 guest workers, \
+         foreground_slices {foreground_slices}"
+    );
     drive(
         addr,
         &good,

@@ -8,6 +8,7 @@
 //! listen = "127.0.0.1:8080"
 //! data_dir = "/var/lib/palisade"
 //! workers = 4                     # guest worker threads (default: CPU count)
+//! foreground_slices = 4           # fuel slices a call runs at normal priority, then in the background
 //! max_in_flight = 64              # admitted calls, running or queued, across all tenants
 //! queue_timeout_ms = 1000         # how long an admitted call may wait for a worker slot
 //! max_upload_bytes = 8388608      # bundle / module upload cap
@@ -33,6 +34,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::pool::DEFAULT_FOREGROUND_SLICES;
 
 /// Default listen address: loopback only, port 8080. Expose it deliberately.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -92,6 +95,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Guest worker threads (default: the number of CPUs). Guests never run on the async reactor.
     pub workers: usize,
+    /// Fuel slices a call runs on the normal-priority workers before it moves to the
+    /// background workers, which run at the operating system's idle priority (default
+    /// [`DEFAULT_FOREGROUND_SLICES`]; see `docs/SERVER.md`, *Execution and fairness*).
+    pub foreground_slices: u32,
     /// Calls admitted at once across all tenants, running or waiting for a worker
     /// (default: `workers *` [`DEFAULT_IN_FLIGHT_PER_WORKER`]).
     pub max_in_flight: usize,
@@ -165,6 +172,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_owned(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             workers,
+            foreground_slices: DEFAULT_FOREGROUND_SLICES,
             max_in_flight: workers * DEFAULT_IN_FLIGHT_PER_WORKER,
             queue_timeout_ms: DEFAULT_QUEUE_TIMEOUT_MS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -221,6 +229,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if self.workers == 0 {
             return Err("`workers` must be at least 1".into());
+        }
+        if self.foreground_slices == 0 {
+            return Err("`foreground_slices` must be at least 1".into());
         }
         if self.max_in_flight < self.workers {
             return Err(format!(
@@ -318,6 +329,7 @@ mod tests {
         assert_eq!(c.header_read_timeout_ms, DEFAULT_HEADER_READ_TIMEOUT_MS);
         assert_eq!(c.body_read_timeout_ms, DEFAULT_BODY_READ_TIMEOUT_MS);
         assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.foreground_slices, DEFAULT_FOREGROUND_SLICES);
         Ok(())
     }
 
@@ -331,6 +343,10 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.contains("max_connections"), "{e}");
+        let e = Config::from_toml("foreground_slices = 0")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("foreground_slices"), "{e}");
         let e = Config::from_toml("body_read_timeout_ms = 0")
             .err()
             .unwrap_or_default();

@@ -11,6 +11,18 @@
 //! of the workers depends on its weight, not on how many calls it has or how long they run;
 //! a call that waits still has its deadline running.
 //!
+//! **Two lanes.** Sharing the workers fairly is not sharing the CPU fairly: a tenant entitled
+//! to one worker keeps one core busy for as long as its call runs, and on a small machine the
+//! other tenants' short calls (and the reactor and database work around them) then queue for
+//! the remaining cores in the operating system's scheduler. So the pool has two lanes of
+//! `size` workers each. Every job starts in the *foreground* lane, on threads of normal
+//! priority. A job still running after `foreground_slices` slices moves to the *background*
+//! lane, whose threads run at the operating system's idle priority (`SCHED_IDLE` on Linux):
+//! they get a core only when no thread of normal priority wants it. Short calls therefore
+//! never wait behind long ones for a worker or a core, and long calls run on whatever CPU is
+//! left — all of it on an idle machine, next to nothing on a saturated one, where they end at
+//! their deadline. Both lanes serve tenants round-robin as above.
+//!
 //! Admission (rate, per-tenant and global concurrency caps) happens *before* a job is
 //! queued, so the queues never hold more than the global cap, and a tenant has at most its
 //! own concurrency cap of jobs (a job runs on one worker at a time).
@@ -19,6 +31,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
+/// Default number of slices a job runs in the foreground lane before it moves to the
+/// background lane: 4 (400,000 fuel at the default `fuel_slice`).
+pub const DEFAULT_FOREGROUND_SLICES: u32 = 4;
+
 /// One slice of a job: `true` when the job has finished.
 type Slice = Box<dyn FnMut() -> bool + Send + 'static>;
 
@@ -26,6 +42,8 @@ type Slice = Box<dyn FnMut() -> bool + Send + 'static>;
 struct Job {
     tenant: Arc<str>,
     weight: u32,
+    /// Slices run so far, over both lanes.
+    slices: u32,
     slice: Slice,
 }
 
@@ -65,63 +83,109 @@ impl Queues {
     }
 }
 
-struct Shared {
+/// One lane: its queues and the signal its workers wait on.
+#[derive(Default)]
+struct Lane {
     queues: Mutex<Queues>,
     ready: Condvar,
 }
 
-impl Shared {
+impl Lane {
     fn lock(&self) -> MutexGuard<'_, Queues> {
         self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Queues `job`; `false` (and the job dropped, its requester answered `None`) if the
+    /// lane is closed.
+    fn push(&self, job: Job) -> bool {
+        {
+            let mut queues = self.lock();
+            if queues.closed {
+                return false;
+            }
+            queues.push(job);
+        }
+        self.ready.notify_one();
+        true
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
 }
 
-/// A fixed pool of worker threads, serving tenants round-robin one slice at a time.
+/// Where a foreground worker sends a job that has run its foreground slices.
+#[derive(Clone)]
+struct Demotion {
+    to: Arc<Lane>,
+    after: u32,
+}
+
+/// A fixed pool of worker threads in two lanes, serving tenants round-robin one slice at a
+/// time.
 pub struct WorkerPool {
-    shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    foreground: Arc<Lane>,
+    background: Arc<Lane>,
+    foreground_threads: Mutex<Vec<JoinHandle<()>>>,
+    background_threads: Mutex<Vec<JoinHandle<()>>>,
     size: usize,
 }
 
 impl WorkerPool {
-    /// Starts `size` workers (at least one).
+    /// Starts `size` workers (at least one) in each lane, moving jobs to the background
+    /// lane after [`DEFAULT_FOREGROUND_SLICES`].
     ///
     /// # Errors
     ///
     /// If the OS refuses to start a thread.
     pub fn new(size: usize) -> std::io::Result<Self> {
-        let size = size.max(1);
-        let shared = Arc::new(Shared {
-            queues: Mutex::new(Queues::default()),
-            ready: Condvar::new(),
-        });
-        let mut threads = Vec::with_capacity(size);
-        for i in 0..size {
-            let for_worker = shared.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("palisade-worker-{i}"))
-                .spawn(move || worker(&for_worker));
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    let pool = Self {
-                        shared,
-                        threads: Mutex::new(threads),
-                        size,
-                    };
-                    pool.shutdown();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(Self {
-            shared,
-            threads: Mutex::new(threads),
-            size,
-        })
+        Self::with_foreground_slices(size, DEFAULT_FOREGROUND_SLICES)
     }
 
-    /// Number of workers.
+    /// Starts `size` workers (at least one) in each lane; a job runs at most
+    /// `foreground_slices` slices (at least one) in the foreground lane.
+    ///
+    /// # Errors
+    ///
+    /// If the OS refuses to start a thread.
+    pub fn with_foreground_slices(size: usize, foreground_slices: u32) -> std::io::Result<Self> {
+        let size = size.max(1);
+        let pool = Self {
+            foreground: Arc::default(),
+            background: Arc::default(),
+            foreground_threads: Mutex::new(Vec::with_capacity(size)),
+            background_threads: Mutex::new(Vec::with_capacity(size)),
+            size,
+        };
+        let demotion = Demotion {
+            to: pool.background.clone(),
+            after: foreground_slices.max(1),
+        };
+        for i in 0..size {
+            let started = spawn(
+                format!("palisade-worker-{i}"),
+                pool.foreground.clone(),
+                Some(demotion.clone()),
+            )
+            .map(|t| lock(&pool.foreground_threads).push(t))
+            .and_then(|()| {
+                spawn(
+                    format!("palisade-background-{i}"),
+                    pool.background.clone(),
+                    None,
+                )
+            })
+            .map(|t| lock(&pool.background_threads).push(t));
+            if let Err(e) = started {
+                pool.shutdown();
+                return Err(e);
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Number of workers in each lane.
     pub fn size(&self) -> usize {
         self.size
     }
@@ -131,8 +195,9 @@ impl WorkerPool {
     ///
     /// `f` runs one slice per invocation and returns `Some` when the job is done; after a
     /// `None` it is called again, on this or another worker, once the tenants queued behind
-    /// it had their turn. `weight` is the tenant's share per round (at least 1). A job whose
-    /// requester went away before its first slice is skipped.
+    /// it had their turn (after its foreground slices, on a background worker). `weight` is
+    /// the tenant's share per round (at least 1). A job whose requester went away before its
+    /// first slice is skipped.
     pub async fn run_sliced<R: Send + 'static>(
         &self,
         tenant: &str,
@@ -162,41 +227,91 @@ impl WorkerPool {
                 None => false,
             }
         });
-        {
-            let mut queues = self.shared.lock();
-            if queues.closed {
-                return None;
-            }
-            queues.push(Job {
-                tenant: tenant.into(),
-                weight,
-                slice,
-            });
+        let job = Job {
+            tenant: tenant.into(),
+            weight,
+            slices: 0,
+            slice,
+        };
+        if !self.foreground.push(job) {
+            return None;
         }
-        self.shared.ready.notify_one();
         result.await.ok()
     }
 
-    /// Stops taking jobs, lets the queued and parked ones finish, and joins the workers.
+    /// Stops taking jobs, lets the queued and parked ones finish, and joins the workers:
+    /// the foreground lane first, since its jobs may still move to the background lane.
     pub fn shutdown(&self) {
-        self.shared.lock().closed = true;
-        self.shared.ready.notify_all();
-        let threads =
-            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        for t in threads {
-            let _ = t.join();
+        for (lane, threads) in [
+            (&self.foreground, &self.foreground_threads),
+            (&self.background, &self.background_threads),
+        ] {
+            lane.close();
+            for t in std::mem::take(&mut *lock(threads)) {
+                let _ = t.join();
+            }
         }
     }
 }
 
-fn worker(shared: &Shared) {
-    let mut queues = shared.lock();
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn spawn(
+    name: String,
+    lane: Arc<Lane>,
+    demotion: Option<Demotion>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        if demotion.is_none() {
+            lower_priority();
+        }
+        worker(&lane, demotion.as_ref());
+    })
+}
+
+/// Puts the calling (background) worker thread at the operating system's idle priority;
+/// where that is refused, the thread keeps its priority and a warning says so.
+fn lower_priority() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let lowered = {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id, thread_schedule_policy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        // The policy is set before the nice value, and only the policy matters for an idle
+        // thread: a refused nice value (a process started with a raised one) is harmless.
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        )
+        .or_else(|e| match thread_schedule_policy() {
+            Ok(policy) if policy == idle => Ok(()),
+            _ => Err(e),
+        })
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let lowered =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+    if let Err(e) = lowered {
+        tracing::warn!(
+            error = ?e,
+            "background worker keeps normal priority: long calls compete with short ones for CPU"
+        );
+    }
+}
+
+fn worker(lane: &Lane, demotion: Option<&Demotion>) {
+    let mut queues = lane.lock();
     loop {
         let Some(mut job) = queues.pop() else {
             if queues.closed {
                 return;
             }
-            queues = shared
+            queues = lane
                 .ready
                 .wait(queues)
                 .unwrap_or_else(PoisonError::into_inner);
@@ -207,11 +322,19 @@ fn worker(shared: &Shared) {
         let mut turn = job.weight.max(1);
         loop {
             if (job.slice)() {
-                queues = shared.lock();
+                queues = lane.lock();
                 break;
             }
+            job.slices = job.slices.saturating_add(1);
             turn -= 1;
-            queues = shared.lock();
+            if let Some(demotion) = demotion.filter(|d| job.slices >= d.after) {
+                // A long job: on to the background lane. (Were that lane closed the job
+                // would be dropped; it is closed only after this one's workers are joined.)
+                demotion.to.push(job);
+                queues = lane.lock();
+                break;
+            }
+            queues = lane.lock();
             if queues.waiting > 0 && turn == 0 {
                 // Others wait: park this job behind them and serve the next in the round.
                 queues.push(job);
@@ -244,6 +367,7 @@ mod tests {
         Job {
             tenant: tenant.into(),
             weight: 1,
+            slices: 0,
             slice: Box::new(move || {
                 log.lock().unwrap().push(id);
                 true
@@ -320,7 +444,7 @@ mod tests {
             })
         };
         let (b, c) = (short("b"), short("c"));
-        while pool.shared.lock().waiting < 2 {
+        while pool.foreground.lock().waiting < 2 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         release.send(()).unwrap();
@@ -334,5 +458,88 @@ mod tests {
             order.swap(2, 3);
         }
         assert_eq!(order, ["a1", "a2", "b", "c", "a3", "a4", "a5"]);
+    }
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn a_long_job_moves_to_an_idle_priority_worker_and_short_ones_keep_the_foreground() {
+        // One worker per lane; a job moves to the background after 2 slices.
+        let pool = Arc::new(WorkerPool::with_foreground_slices(1, 2).unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = Arc::new(Mutex::new(Vec::<String>::new()));
+        let background_policy_idle = Arc::new(Mutex::new(None));
+        let long = {
+            let (stop, threads, idle) = (
+                stop.clone(),
+                threads.clone(),
+                background_policy_idle.clone(),
+            );
+            submit(&pool, "hostile", 1, move || {
+                let name = thread_name();
+                if name.starts_with("palisade-background") && idle.lock().unwrap().is_none() {
+                    #[cfg(target_os = "linux")]
+                    {
+                        use thread_priority::unix::*;
+                        *idle.lock().unwrap() = Some(
+                            thread_schedule_policy().unwrap()
+                                == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+                        );
+                    }
+                }
+                threads.lock().unwrap().push(name);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                stop.load(std::sync::atomic::Ordering::SeqCst).then_some(())
+            })
+        };
+        // The long job is on the background worker once it has run more than 2 slices.
+        while threads.lock().unwrap().len() < 4 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // A short job of another tenant is served by the foreground worker while the long
+        // one still runs (it never waits for the long job's turn to end).
+        let short = submit(&pool, "good", 1, || Some(()));
+        assert_eq!(short.join().unwrap(), Some(()));
+        assert!(!stop.load(std::sync::atomic::Ordering::SeqCst));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(long.join().unwrap(), Some(()));
+        let threads = threads.lock().unwrap().clone();
+        let (foreground, background) = threads.split_at(2);
+        assert_eq!(foreground, ["palisade-worker-0", "palisade-worker-0"]);
+        assert!(
+            background.iter().all(|t| t == "palisade-background-0"),
+            "{threads:?}"
+        );
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            *background_policy_idle.lock().unwrap(),
+            Some(true),
+            "background workers run under SCHED_IDLE"
+        );
+    }
+
+    #[test]
+    fn shutdown_finishes_jobs_that_move_to_the_background_during_it() {
+        let pool = Arc::new(WorkerPool::with_foreground_slices(1, 1).unwrap());
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut n = 0;
+        let job = {
+            let started = started.clone();
+            submit(&pool, "a", 1, move || {
+                started.store(true, std::sync::atomic::Ordering::SeqCst);
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                (n == 20).then_some(())
+            })
+        };
+        // Shut down while the job runs its first (foreground) slice: it then moves to the
+        // background lane during the shutdown and still runs to its end.
+        while !started.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        pool.shutdown();
+        assert_eq!(job.join().unwrap(), Some(()));
     }
 }

@@ -191,7 +191,8 @@ impl Server {
                 .map_err(|e| format!("`trusted_keys`: {e}"))?;
         }
         let registry = Registry::new(runtime);
-        let pool = WorkerPool::new(config.workers).map_err(|e| format!("worker threads: {e}"))?;
+        let pool = WorkerPool::with_foreground_slices(config.workers, config.foreground_slices)
+            .map_err(|e| format!("worker threads: {e}"))?;
         let metrics_hash = config.metrics_token.as_deref().map(auth::hash_token);
         let server = Self {
             global: Arc::new(Semaphore::new(config.max_in_flight)),
