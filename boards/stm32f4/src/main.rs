@@ -11,8 +11,8 @@ mod board;
 
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
-use stm32f4xx_hal::pac::{self, interrupt};
 use palisade_board_common::Layout;
+use stm32f4xx_hal::pac::{self, interrupt};
 
 /// Where the rule slots lie in flash: one 128 KiB erase sector each (sectors 8 and 9), past
 /// the firmware's 512 KiB (sectors 0-7; memory.x, which also exports these addresses;
