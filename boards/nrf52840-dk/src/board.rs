@@ -92,7 +92,11 @@ fn timer1() -> &'static pac::timer0::RegisterBlock {
 
 /// Clears the compare event that woke the core (TIMER1's interrupt handler, main.rs).
 pub fn clear_timer1_compare() {
-    timer1().events_compare[1].reset();
+    let t = timer1();
+    t.events_compare[1].reset();
+    // Read the event back so the write has reached the peripheral before the handler returns;
+    // otherwise the interrupt may fire once more (a spurious wake the loop would only re-check).
+    let _ = t.events_compare[1].read().bits();
 }
 
 /// TIMER1, free-running, as a 64-bit monotonic tick count.
