@@ -105,7 +105,8 @@ pub struct Timer1 {
 }
 
 impl Timer1 {
-    fn start(_timer: pac::TIMER1) -> Self {
+    /// Starts TIMER1 (called once, by `Board::timer`); the `Dk` owns its peripheral handle.
+    fn start(_timer: &mut pac::TIMER1) -> Self {
         let t = timer1();
         t.tasks_stop.write(|w| w.tasks_stop().set_bit());
         t.mode.write(|w| w.mode().timer());
@@ -143,7 +144,7 @@ impl MonotonicTimer for Timer1 {
 pub struct Dk {
     leds: [Option<ActiveLow<Pin<Output<PushPull>>>>; 2],
     button: Option<ActiveLow<Pin<Input<PullUp>>>>,
-    timer: Option<pac::TIMER1>,
+    timer: pac::TIMER1,
 }
 
 impl Dk {
@@ -159,7 +160,7 @@ impl Dk {
         Self {
             leds: [Some(ActiveLow(led1)), Some(ActiveLow(led2))],
             button: Some(ActiveLow(button1)),
-            timer: Some(p.TIMER1),
+            timer: p.TIMER1,
         }
     }
 }
@@ -170,10 +171,7 @@ impl palisade_board_common::Board for Dk {
     const LAYOUT: Layout = crate::LAYOUT;
 
     fn timer(&mut self) -> Timer1 {
-        let timer = Timer1::start(self.timer.take().unwrap_or_else(|| {
-            // SAFETY: `Dk` took TIMER1 out of `Peripherals`; a second call only restarts it.
-            unsafe { pac::Peripherals::steal() }.TIMER1
-        }));
+        let timer = Timer1::start(&mut self.timer);
         // SAFETY: TIMER1's handler (main.rs) only clears its compare event.
         unsafe { NVIC::unmask(Interrupt::TIMER1) };
         timer

@@ -38,8 +38,12 @@ fn layout_matches_linker() -> bool {
     let end = core::ptr::addr_of!(__palisade_rule_end) as usize;
     active == LAYOUT.active_slot
         && fallback == LAYOUT.fallback_slot
-        && fallback - active >= LAYOUT.slot_bytes
-        && end - fallback >= LAYOUT.slot_bytes
+        && fallback
+            .checked_sub(active)
+            .is_some_and(|n| n >= LAYOUT.slot_bytes)
+        && end
+            .checked_sub(fallback)
+            .is_some_and(|n| n >= LAYOUT.slot_bytes)
 }
 
 #[entry]
