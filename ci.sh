@@ -73,8 +73,8 @@ step "real boards (nrf52840-dk, stm32f4; Cortex-M4F): format, clippy, release bu
 for board in nrf52840-dk stm32f4; do
   (cd "boards/$board" && export CARGO_TARGET_DIR="$PWD/target" \
     && cargo fmt --check \
-    && cargo clippy --release --locked -- -D warnings \
-    && cargo build --release --locked)
+    && cargo clippy --release -- -D warnings \
+    && cargo build --release)
   arm-none-eabi-size "boards/$board/target/thumbv7em-none-eabihf/release/palisade-board-$board"
 done
 
