@@ -98,6 +98,7 @@ pub trait Board {
     fn wait_until(&mut self, timer: &Self::Timer, due: u64) {
         while timer.ticks() < due {}
     }
+
     /// Adds the board's inputs (buttons) to `gpio` as pins 2 and 3 and returns the pins added:
     /// the rule may read them with `gpio_read`. The default (the QEMU boards, which emulate no
     /// button) adds none.

@@ -50,7 +50,7 @@ fn main() -> ! {
     if let Some(p) = pac::Peripherals::take() {
         if layout_matches_linker() {
             let verdict = palisade_board_common::run(board::Dk::new(p));
-            defmt::error!("control loop stopped: {}; LEDs stay as they are", verdict);
+            defmt::error!("control loop stopped: {}; no rule runs", verdict);
         } else {
             defmt::error!("LAYOUT in main.rs does not match memory.x: no rule runs");
         }

@@ -1,4 +1,5 @@
-//! Palisade on the Nordic STM32F407G-DISC1 Discovery board (STM32F407VG, Cortex-M4F, 1 MiB flash, 128 + 64 KiB RAM).
+//! Palisade on ST's STM32F407G-DISC1 Discovery board (STM32F407VG, Cortex-M4F, 1 MiB flash,
+//! 128 KiB SRAM + 64 KiB CCM RAM).
 //!
 //! The control loop is the one every board shares (`boards/common`,
 //! [`palisade_board_common::run`]); this firmware supplies the Discovery's LEDs and button through
@@ -51,7 +52,7 @@ fn main() -> ! {
     if let Some(p) = pac::Peripherals::take() {
         if layout_matches_linker() {
             let verdict = palisade_board_common::run(board::Discovery::new(p));
-            defmt::error!("control loop stopped: {}; LEDs stay as they are", verdict);
+            defmt::error!("control loop stopped: {}; no rule runs", verdict);
         } else {
             defmt::error!("LAYOUT in main.rs does not match memory.x: no rule runs");
         }
