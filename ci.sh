@@ -69,4 +69,13 @@ boards/mps2-an386/run-scenarios.sh
 step "board riscv32-virt (riscv32imac): the same scenarios under QEMU"
 boards/riscv32-virt/run-scenarios.sh
 
+step "real boards (nrf52840-dk, stm32f4; Cortex-M4F): format, clippy, release build and size (they cannot run here)"
+for board in nrf52840-dk stm32f4; do
+  (cd "boards/$board" && export CARGO_TARGET_DIR="$PWD/target" \
+    && cargo fmt --check \
+    && cargo clippy --release -- -D warnings \
+    && cargo build --release)
+  arm-none-eabi-size "boards/$board/target/thumbv7em-none-eabihf/release/palisade-board-$board"
+done
+
 printf '\n==> ci.sh passed in %ss\n' "$((SECONDS - started))"

@@ -70,6 +70,10 @@ pub struct Layout {
     pub scenario: usize,
 }
 
+/// The `gpio` bank the rule drives: LEDs on pins 0-1 and up to two inputs a board adds
+/// ([`Board::add_inputs`]); one tenant.
+pub type BoardGpio = Gpio<4, 1>;
+
 /// What a board supplies to the shared control loop.
 pub trait Board {
     /// The board's free-running monotonic timer.
@@ -93,6 +97,14 @@ pub trait Board {
     /// (`wfi` until a timer interrupt) overrides it.
     fn wait_until(&mut self, timer: &Self::Timer, due: u64) {
         while timer.ticks() < due {}
+    }
+
+    /// Adds the board's inputs (buttons) to `gpio` as pins 2 and 3 and returns the pins added:
+    /// the rule may read them with `gpio_read`. The default (the QEMU boards, which emulate no
+    /// button) adds none.
+    fn add_inputs(&mut self, gpio: &BoardGpio) -> PinSet {
+        let _ = gpio;
+        PinSet::EMPTY
     }
 }
 
@@ -138,10 +150,12 @@ pub fn run<B: Board>(mut board: B) -> Verdict {
     let scenario = Scenario::read(layout.scenario);
     let clock = Arc::new(TimerClock(board.timer()));
 
-    let gpio: Gpio<2, 1> = Gpio::new();
+    let gpio: BoardGpio = Gpio::new();
     if gpio.add_output(0, board.led(0)).is_err()
         || gpio.add_output(1, board.led(1)).is_err()
-        || gpio.allow(RULE_TENANT, RULE_PINS).is_err()
+        || gpio
+            .allow(RULE_TENANT, PinSet(RULE_PINS.0 | board.add_inputs(&gpio).0))
+            .is_err()
     {
         return Verdict::Setup;
     }
