@@ -10,24 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade::{Clock, Instant, Limits, Runtime};
-use wasmi::{Caller, Engine, Linker, Module, Store, TypedFunc};
+use palisade::{Clock, Instant};
 
-/// A tiny echo guest that also imports log and kv, so the linker has the full capability set.
-const GUEST: &str = r#"(module
-  (import "palisade" "output" (func $output (param i32 i32)))
-  (import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (global $bump (mut i32) (i32.const 1024))
-  (func (export "palisade_alloc") (param $n i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $bump))
-    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
-    (local.get $p))
-  (func (export "echo") (param $p i32) (param $n i32) (result i32)
-    (call $output (local.get $p) (local.get $n))
-    (i32.const 0))
-  (@custom "palisade.abi" "\01\00\00\00"))"#;
+#[path = "common/per_call.rs"]
+mod common;
 
 // Not `palisade_std::StdClock`: a dev-dependency on `palisade-std` would turn on the core's
 // `std` and `messages` features for the core's own tests too (Cargo unifies them), and those
@@ -42,74 +28,12 @@ impl Clock for StdClock {
 }
 
 fn per_call(c: &mut Criterion) {
-    let wasm = wat::parse_str(GUEST).unwrap();
-    let input = [7u8; 16];
     let mut group = c.benchmark_group("per_call");
     group.measurement_time(Duration::from_secs(3));
-
-    let runtime = Runtime::builder(Arc::new(StdClock(StdInstant::now())))
-        .build()
-        .unwrap();
-    let module = runtime.compile(&wasm).unwrap();
-    let tenant = runtime
-        .tenant("bench")
-        .grant_all(["log", "clock", "kv.read", "kv.write"])
-        .limits(
-            Limits::builder()
-                .calls_per_second(u32::MAX)
-                .burst(u32::MAX)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    group.bench_function("palisade", |b| {
-        b.iter(|| {
-            let call =
-                runtime.call_with(&module, &tenant, "echo", black_box(&input), |out| out.len());
-            black_box(call.result.unwrap())
-        });
-    });
-
-    // Raw wasmi, default configuration (no fuel, no limiter), doing the same steps.
-    let engine = Engine::default();
-    let raw = Module::new(&engine, &wasm).unwrap();
-    let mut linker = <Linker<(u32, u32)>>::new(&engine);
-    linker
-        .func_wrap(
-            "palisade",
-            "output",
-            |mut caller: Caller<'_, (u32, u32)>, ptr: i32, len: i32| {
-                *caller.data_mut() = (ptr as u32, len as u32);
-            },
-        )
-        .unwrap();
-    linker
-        .func_wrap(
-            "palisade",
-            "log",
-            |_: Caller<'_, (u32, u32)>, _: i32, _: i32, _: i32| 0i32,
-        )
-        .unwrap();
-    group.bench_function("raw_wasmi", |b| {
-        b.iter(|| {
-            let mut store = Store::new(&engine, (0u32, 0u32));
-            let instance = linker.instantiate_and_start(&mut store, &raw).unwrap();
-            let memory = instance.get_memory(&store, "memory").unwrap();
-            let alloc: TypedFunc<i32, i32> =
-                instance.get_typed_func(&store, "palisade_alloc").unwrap();
-            let echo: TypedFunc<(i32, i32), i32> = instance.get_typed_func(&store, "echo").unwrap();
-            let input = black_box(&input);
-            let ptr = alloc.call(&mut store, input.len() as i32).unwrap();
-            memory.write(&mut store, ptr as usize, input).unwrap();
-            let status = echo.call(&mut store, (ptr, input.len() as i32)).unwrap();
-            let (p, l) = *store.data();
-            let out = memory
-                .data(&store)
-                .get(p as usize..(p + l) as usize)
-                .unwrap();
-            black_box((status, out.len()))
-        });
-    });
+    let sandboxed = common::Sandboxed::new(Arc::new(StdClock(StdInstant::now())));
+    group.bench_function("palisade", |b| b.iter(|| black_box(sandboxed.call())));
+    let raw = common::Raw::new();
+    group.bench_function("raw_wasmi", |b| b.iter(|| black_box(raw.call())));
     group.finish();
 }
 
