@@ -120,6 +120,10 @@ impl<'a, K, V> IntoIterator for &'a SortedMap<K, V> {
 
 impl<K: Ord, V> Extend<(K, V)> for SortedMap<K, V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        // Exact room for a sized batch (the runtime's import table is built in one): doubling
+        // would leave up to half of it unused for the runtime's life (heap on a board).
+        self.0.reserve_exact(iter.size_hint().0);
         for (k, v) in iter {
             self.insert(k, v);
         }

@@ -167,7 +167,7 @@ pub fn run<B: Board>(mut board: B) -> Verdict {
         .log_sink(Arc::new(DefmtLog))
         .kv_store(Arc::new(MemoryKv::with_quota(1024)))
         .max_module_bytes(layout.slot_bytes)
-        // A small interpreter stack: the heap is 64 KiB and the thermostat target 16 KiB.
+        // A small interpreter stack: the heap is 32 KiB and the thermostat target 16 KiB.
         .stack_limits(StackLimits::small_footprint());
     let Ok(runtime) = sensors.register(gpio.register(builder)).build() else {
         return Verdict::Setup;

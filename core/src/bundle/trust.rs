@@ -123,6 +123,9 @@ impl TrustStore {
         let verifying = VerifyingKey::from_bytes(&key.0)
             .map_err(|_| Error::config("the trusted key is not a valid ed25519 public key"))?;
         if !self.is_trusted(key) {
+            // One key at a time, exactly: a first `push` would reserve four (a 192-byte
+            // `VerifyingKey` each), 576 bytes of a board's heap never used.
+            self.keys.reserve_exact(1);
             self.keys.push(verifying);
         }
         Ok(())
