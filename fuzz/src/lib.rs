@@ -16,6 +16,8 @@ use palisade::{
 };
 use wasm_encoder::{CustomSection, Section as _};
 
+pub mod wasi;
+
 /// The tenant every target runs as.
 pub const TENANT: &str = "fuzz";
 
