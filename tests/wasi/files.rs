@@ -424,16 +424,17 @@ fn a_call_writes_at_most_max_write_bytes_and_no_file_grows_past_max_file_bytes()
 }
 
 #[test]
-fn a_file_left_open_is_written_only_if_the_call_succeeds() {
+fn a_file_left_open_is_written_back_only_if_the_call_succeeds() {
     // Written, not closed, and the call returns: written back at the end.
     let files = files();
     let body = r#"(call $check (call $open_n (i32.const 0)))
         (call $check (call $fd_write (call $fd) (i32.const 308) (i32.const 1) (i32.const 400)))"#;
     assert_eq!(run_file_program(&files, body), Ok(()));
     assert_eq!(files.get("f0").as_deref(), Some(&[0u8][..]));
-    // The same, then the guest fails: the call is the unit of effect for open files.
+    // The same, then the guest fails: what it wrote to the open file is discarded (the file
+    // was created at open, empty, and stays so).
     let files = self::files();
     let failing = format!("{body} (call $proc_exit (i32.const 9))");
     assert_eq!(run_file_program(&files, &failing), Err(9));
-    assert_eq!(files.get("f0"), None);
+    assert_eq!(files.get("f0").as_deref(), Some(&[][..]));
 }

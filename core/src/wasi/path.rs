@@ -105,7 +105,15 @@ pub(super) fn path_open(
         Err(e) => return Ok(e.errno()),
     };
     charge(&mut caller, bytes_fuel(contents.len()))?;
-    let truncate = oflags & OFLAGS_TRUNC != 0;
+    let truncate = oflags & OFLAGS_TRUNC != 0 && !contents.is_empty();
+    if created || truncate {
+        // Created and truncated at once, as POSIX does: a path the service will not write
+        // fails here, where the guest sees it, rather than at a close it may not check.
+        let state = caller.data();
+        if let Err(e) = files.write(state.tenant.id(), &rel, &[]) {
+            return Ok(e.errno());
+        }
+    }
     let file = OpenFile {
         path: rel,
         data: if truncate { Vec::new() } else { contents },
@@ -113,8 +121,7 @@ pub(super) fn path_open(
         readable: !writable || rights as u64 & RIGHT_FD_READ != 0,
         writable,
         append: fdflags & FDFLAGS_APPEND != 0,
-        // A created or truncated file is written back even if the guest writes nothing.
-        dirty: created || truncate,
+        dirty: false,
     };
     let (data, state) = split(&mut caller)?;
     let fd = PREOPEN_FD + 1 + slot as u32;
