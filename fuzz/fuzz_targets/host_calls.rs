@@ -186,7 +186,9 @@ fn wasi_case(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let input = u.bytes(input_len.min(u.len()))?.to_vec();
     let mut calls = Vec::new();
     while calls.len() < 16 {
-        let Ok(which) = u.arbitrary::<u8>() else { break };
+        let Ok(which) = u.arbitrary::<u8>() else {
+            break;
+        };
         let func = usize::from(which) % names.len();
         let n = palisade::wasi::func_type(names[func]).map_or(0, |t| t.params().len());
         let mut args = Vec::with_capacity(n);
@@ -197,9 +199,15 @@ fn wasi_case(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     }
     let bytes = wasi::guest(memory as u32, &data, &calls);
     let host = wasi::WasiHost::new();
-    let module = host.runtime.compile(&bytes).expect("the generated WASI guest compiles");
+    let module = host
+        .runtime
+        .compile(&bytes)
+        .expect("the generated WASI guest compiles");
     let tenant = host.tenant();
-    let result = host.runtime.call(&module, &tenant, palisade::wasi::START, &input).result;
+    let result = host
+        .runtime
+        .call(&module, &tenant, palisade::wasi::START, &input)
+        .result;
     let size = memory as u64;
     if let Err(e) = &result
         && let ErrorKind::GuestMemoryOutOfBounds { ptr, len } = e.kind()
@@ -210,7 +218,10 @@ fn wasi_case(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         );
     }
     let snaps = host.snapshots.lock().expect("lock").clone();
-    assert!(!snaps.is_empty(), "the guest's first snapshot was not taken: {result:?}");
+    assert!(
+        !snaps.is_empty(),
+        "the guest's first snapshot was not taken: {result:?}"
+    );
     for (i, pair) in snaps.windows(2).enumerate() {
         let (before, after) = (&pair[0], &pair[1]);
         assert_eq!(after.len(), before.len(), "memory size changed");
@@ -247,7 +258,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let bytes = guest(memory, &calls);
     let host = palisade_fuzz::Host::new(1);
-    let module = host.runtime.compile(&bytes).expect("the generated guest compiles");
+    let module = host
+        .runtime
+        .compile(&bytes)
+        .expect("the generated guest compiles");
     let limits = Limits::builder()
         .fuel(10_000_000)
         .memory_bytes(1 << 20)
@@ -267,9 +281,15 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .flat_map(HostCall::regions)
             .any(|(p, _)| p == *ptr as i32);
-        assert!(named, "the bounds trap names a region no call passed: {ptr}+{len}");
+        assert!(
+            named,
+            "the bounds trap names a region no call passed: {ptr}+{len}"
+        );
     }
-    let all_inside = calls.iter().flat_map(HostCall::regions).all(|r| inside(size, r));
+    let all_inside = calls
+        .iter()
+        .flat_map(HostCall::regions)
+        .all(|r| inside(size, r));
     if all_inside {
         assert!(
             !matches!(

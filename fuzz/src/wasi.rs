@@ -58,7 +58,10 @@ impl MemFiles {
 /// Oracle: the core hands a service only plain relative paths.
 fn checked(path: &str) {
     assert!(
-        !path.is_empty() && !path.split('/').any(|c| c == ".." || c == "." || c.is_empty()),
+        !path.is_empty()
+            && !path
+                .split('/')
+                .any(|c| c == ".." || c == "." || c.is_empty()),
         "the service was handed an unchecked path {path:?}"
     );
 }
@@ -76,12 +79,18 @@ impl WasiFiles for MemFiles {
 
     fn write(&self, _tenant: &str, path: &str, contents: &[u8]) -> Result<(), FileError> {
         checked(path);
-        assert!(contents.len() <= wasi::MAX_FILE_BYTES, "a file past MAX_FILE_BYTES was written");
+        assert!(
+            contents.len() <= wasi::MAX_FILE_BYTES,
+            "a file past MAX_FILE_BYTES was written"
+        );
         self.parent_ok(path)?;
         if self.is_dir(path) {
             return Err(FileError::IsDirectory);
         }
-        self.files.lock().expect("lock").insert(path.to_owned(), contents.to_vec());
+        self.files
+            .lock()
+            .expect("lock")
+            .insert(path.to_owned(), contents.to_vec());
         Ok(())
     }
 
@@ -101,7 +110,12 @@ impl WasiFiles for MemFiles {
         if self.is_dir(path) {
             return Err(FileError::IsDirectory);
         }
-        self.files.lock().expect("lock").remove(path).map(drop).ok_or(FileError::NotFound)
+        self.files
+            .lock()
+            .expect("lock")
+            .remove(path)
+            .map(drop)
+            .ok_or(FileError::NotFound)
     }
 
     fn remove_dir(&self, _tenant: &str, path: &str) -> Result<(), FileError> {
@@ -109,10 +123,18 @@ impl WasiFiles for MemFiles {
         let prefix = format!("{path}/");
         let files = self.files.lock().expect("lock");
         let mut dirs = self.dirs.lock().expect("lock");
-        if files.keys().chain(dirs.iter()).any(|k| k.starts_with(&prefix)) {
+        if files
+            .keys()
+            .chain(dirs.iter())
+            .any(|k| k.starts_with(&prefix))
+        {
             return Err(FileError::NotEmpty);
         }
-        if dirs.remove(path) { Ok(()) } else { Err(FileError::NotFound) }
+        if dirs.remove(path) {
+            Ok(())
+        } else {
+            Err(FileError::NotFound)
+        }
     }
 
     fn rename(&self, _tenant: &str, from: &str, to: &str) -> Result<(), FileError> {
@@ -152,7 +174,10 @@ impl WasiHost {
             .host_func(
                 "fuzz",
                 "snapshot",
-                move |caller: Caller<'_, CallState>, ptr: i32, len: i32| -> Result<(), palisade::wasmi::Error> {
+                move |caller: Caller<'_, CallState>,
+                      ptr: i32,
+                      len: i32|
+                      -> Result<(), palisade::wasmi::Error> {
                     let bytes = palisade::guest_bytes(&caller, ptr, len)?.to_vec();
                     record.lock().expect("lock").push(bytes);
                     Ok(())
@@ -186,9 +211,16 @@ impl WasiHost {
 impl WasiHost {
     /// Oracle: the host still serves a good guest (the echo guest returns its input).
     pub fn assert_serves_good_guest(&self) {
-        let module = self.runtime.compile(&crate::ECHO_WASM).expect("ECHO compiles");
+        let module = self
+            .runtime
+            .compile(&crate::ECHO_WASM)
+            .expect("ECHO compiles");
         let tenant = self.tenant();
-        match self.runtime.call(&module, &tenant, "echo", b"still serving").result {
+        match self
+            .runtime
+            .call(&module, &tenant, "echo", b"still serving")
+            .result
+        {
             Ok(out) => assert_eq!(out, b"still serving", "the host no longer echoes"),
             Err(e) => panic!("the host no longer serves a good guest: {e}"),
         }
@@ -255,9 +287,11 @@ pub fn guest(memory: u32, data: &[u8], calls: &[WasiCall]) -> Vec<u8> {
         page_size_log2: Some(0),
     });
     let mut exports = ExportSection::new();
-    exports
-        .export("memory", ExportKind::Memory, 0)
-        .export(wasi::START, ExportKind::Func, snapshot_fn + 1);
+    exports.export("memory", ExportKind::Memory, 0).export(
+        wasi::START,
+        ExportKind::Func,
+        snapshot_fn + 1,
+    );
     let mut body = Function::new([]);
     let snap = |f: &mut Function| {
         f.instructions()
@@ -304,7 +338,11 @@ pub fn guest(memory: u32, data: &[u8], calls: &[WasiCall]) -> Vec<u8> {
 }
 
 fn val(t: palisade::wasmi::ValType) -> ValType {
-    if t == palisade::wasmi::ValType::I64 { ValType::I64 } else { ValType::I32 }
+    if t == palisade::wasmi::ValType::I64 {
+        ValType::I64
+    } else {
+        ValType::I32
+    }
 }
 
 /// An argument as the u32 the host sees.
@@ -321,7 +359,8 @@ fn le32(m: &[u8], at: u64) -> Option<u64> {
 /// The regions (start, length) of guest memory function `name` with `args` may write, given
 /// the memory `m` before the call (from which `fd_read` takes its iovecs).
 pub fn may_write(name: &str, args: &[i64], m: &[u8]) -> Vec<(u64, u64)> {
-    let list_bytes = |items: &mut dyn Iterator<Item = usize>| items.map(|l| l as u64 + 1).sum::<u64>();
+    let list_bytes =
+        |items: &mut dyn Iterator<Item = usize>| items.map(|l| l as u64 + 1).sum::<u64>();
     match name {
         "args_get" => vec![
             (p(args, 0), 4 * ARGS.len() as u64),
@@ -329,14 +368,19 @@ pub fn may_write(name: &str, args: &[i64], m: &[u8]) -> Vec<(u64, u64)> {
         ],
         "environ_get" => vec![
             (p(args, 0), 4 * ENV.len() as u64),
-            (p(args, 1), list_bytes(&mut ENV.iter().map(|(k, v)| k.len() + 1 + v.len()))),
+            (
+                p(args, 1),
+                list_bytes(&mut ENV.iter().map(|(k, v)| k.len() + 1 + v.len())),
+            ),
         ],
         "args_sizes_get" | "environ_sizes_get" => vec![(p(args, 0), 4), (p(args, 1), 4)],
         "clock_res_get" | "fd_prestat_get" => vec![(p(args, 1), 8)],
         "clock_time_get" => vec![(p(args, 2), 8)],
         "fd_fdstat_get" => vec![(p(args, 1), 24)],
         "fd_filestat_get" => vec![(p(args, 1), 64)],
-        "fd_prestat_dir_name" => vec![(p(args, 1), p(args, 2).min(wasi::PREOPEN_NAME.len() as u64))],
+        "fd_prestat_dir_name" => {
+            vec![(p(args, 1), p(args, 2).min(wasi::PREOPEN_NAME.len() as u64))]
+        }
         "fd_seek" => vec![(p(args, 3), 8)],
         "fd_tell" => vec![(p(args, 1), 8)],
         "fd_write" => vec![(p(args, 3), 4)],
@@ -355,7 +399,10 @@ pub fn may_write(name: &str, args: &[i64], m: &[u8]) -> Vec<(u64, u64)> {
         }
         "path_open" => vec![(p(args, 8), 4)],
         "poll_oneoff" => vec![
-            (p(args, 1), 32 * p(args, 2).min(u64::from(wasi::MAX_SUBSCRIPTIONS))),
+            (
+                p(args, 1),
+                32 * p(args, 2).min(u64::from(wasi::MAX_SUBSCRIPTIONS)),
+            ),
             (p(args, 3), 4),
         ],
         "random_get" => vec![(p(args, 0), p(args, 1))],
@@ -374,6 +421,8 @@ pub fn changed_outside(before: &[u8], after: &[u8], allowed: &[(u64, u64)]) -> O
         .map(|(i, _)| i)
         .find(|&i| {
             let i = i as u64;
-            !allowed.iter().any(|&(s, l)| s <= i && i < s.saturating_add(l))
+            !allowed
+                .iter()
+                .any(|&(s, l)| s <= i && i < s.saturating_add(l))
         })
 }

@@ -79,7 +79,13 @@ impl WasiFiles for MapFiles {
     fn remove_dir(&self, _tenant: &str, path: &str) -> Result<(), FileError> {
         self.ask(path);
         let prefix = format!("{path}/");
-        if self.files.lock().unwrap().keys().any(|k| k.starts_with(&prefix)) {
+        if self
+            .files
+            .lock()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with(&prefix))
+        {
             return Err(FileError::NotEmpty);
         }
         if self.dirs.lock().unwrap().remove(path) {
@@ -253,7 +259,10 @@ fn a_granted_rust_program_writes_appends_renames_and_removes_with_std_fs() {
     // Writing replaces: `std::fs::write` truncates.
     assert_eq!(tour(&rt, RW, &["write", "/data/a.txt"], b"A").0, 0);
     assert_eq!(files.get("a.txt").as_deref(), Some(&b"A"[..]));
-    assert_eq!(tour(&rt, RW, &["mkdir", "/data/d"], b""), (0, "ok\n".into()));
+    assert_eq!(
+        tour(&rt, RW, &["mkdir", "/data/d"], b""),
+        (0, "ok\n".into())
+    );
     assert_eq!(tour(&rt, RW, &["mkdir", "/data/d"], b"").0, 3, "exists");
     assert_eq!(
         tour(&rt, RW, &["mv", "/data/new.txt", "/data/d/n.txt"], b""),
@@ -290,7 +299,10 @@ fn writing_needs_files_write_and_a_writable_runtime() {
     assert_eq!(files.get("a.txt").as_deref(), Some(&b"alpha"[..]));
     assert_eq!(files.files.lock().unwrap().len(), 2);
     // `files.write` alone shows no directory at all.
-    assert_eq!(tour(&rt, &["files.write"], &["write", "/data/x"], b"x").0, 3);
+    assert_eq!(
+        tour(&rt, &["files.write"], &["write", "/data/x"], b"x").0,
+        3
+    );
     assert!(files.asked.lock().unwrap().is_empty());
     // A read-only runtime has no `files.write` to grant.
     let ro = runtime(&files);
@@ -305,10 +317,19 @@ fn writes_never_leave_the_directory() {
     for path in ["/data/../x", "/etc/passwd", "/data/sub/../../x", "/x"] {
         assert_eq!(tour(&rt, RW, &["write", path], b"owned").0, 3, "{path}");
         assert_eq!(tour(&rt, RW, &["mkdir", path], b"").0, 3, "{path}");
-        assert_eq!(tour(&rt, RW, &["mv", "/data/a.txt", path], b"").0, 3, "{path}");
+        assert_eq!(
+            tour(&rt, RW, &["mv", "/data/a.txt", path], b"").0,
+            3,
+            "{path}"
+        );
     }
     assert!(
-        files.asked.lock().unwrap().iter().all(|p| !p.contains("..")),
+        files
+            .asked
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|p| !p.contains("..")),
         "{:?}",
         files.asked.lock().unwrap()
     );

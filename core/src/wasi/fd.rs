@@ -341,7 +341,10 @@ pub(super) fn fd_write(
     charge(&mut caller, bytes_fuel(total))?;
     let (data, state) = split(&mut caller)?;
     // Every region is checked before a byte moves to a file or the sink: all or nothing.
-    let check = |data: &[u8]| list.iter().try_for_each(|(p, l)| get(data, *p, *l).map(drop));
+    let check = |data: &[u8]| {
+        list.iter()
+            .try_for_each(|(p, l)| get(data, *p, *l).map(drop))
+    };
     if let Some(i) = file {
         check(data)?;
         let errno = write_file(state, data, i, &list, total);

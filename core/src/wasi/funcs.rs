@@ -37,9 +37,17 @@ pub(crate) fn install(linker: &mut Linker<CallState>) -> Result<(), wasmi::error
         .func_wrap(NAMESPACE, "sched_yield", sched_yield)?
         .func_wrap(NAMESPACE, "random_get", random_get)?
         .func_wrap(NAMESPACE, "path_open", path::path_open)?
-        .func_wrap(NAMESPACE, "path_create_directory", path::path_create_directory)?
+        .func_wrap(
+            NAMESPACE,
+            "path_create_directory",
+            path::path_create_directory,
+        )?
         .func_wrap(NAMESPACE, "path_unlink_file", path::path_unlink_file)?
-        .func_wrap(NAMESPACE, "path_remove_directory", path::path_remove_directory)?
+        .func_wrap(
+            NAMESPACE,
+            "path_remove_directory",
+            path::path_remove_directory,
+        )?
         .func_wrap(NAMESPACE, "path_rename", path::path_rename)?
         .func_wrap(NAMESPACE, "fd_close", fd::fd_close)?
         .func_wrap(NAMESPACE, "fd_seek", fd::fd_seek)?
@@ -63,7 +71,9 @@ pub(crate) fn install(linker: &mut Linker<CallState>) -> Result<(), wasmi::error
 }
 
 /// The guest memory and the call state together.
-pub(super) fn split<'a>(caller: &'a mut Caller<'_, CallState>) -> Res<(&'a mut [u8], &'a mut CallState)> {
+pub(super) fn split<'a>(
+    caller: &'a mut Caller<'_, CallState>,
+) -> Res<(&'a mut [u8], &'a mut CallState)> {
     let memory = memory_of(caller)?;
     Ok(memory.data_and_store_mut(caller))
 }

@@ -11,6 +11,7 @@ use wasmi::Caller;
 use crate::capability::guest::charge;
 use crate::store::CallState;
 
+use super::PRICE;
 use super::ctx::WasiCall;
 use super::errno::{BADF, EXIST, INVAL, MFILE, NOTCAPABLE, NOTDIR, ROFS, SUCCESS};
 use super::fd::{RIGHT_FD_READ, WRITE_RIGHTS, file_index, may_write, preopen};
@@ -18,7 +19,6 @@ use super::files::{
     FileError, MAX_FILE_BYTES, MAX_OPEN_FILES, OpenFile, PREOPEN_FD, WasiFiles, checked_path,
 };
 use super::funcs::{Res, bytes_fuel, get, put, split};
-use super::PRICE;
 
 /// `path_open`'s `oflags`.
 const OFLAGS_CREAT: i32 = 1;
@@ -34,7 +34,12 @@ const MAX_PATH_BYTES: u32 = 4096;
 /// The checked path at `ptr`/`len` relative to `dirfd`, or the errno to return: `BADF` for
 /// an fd that is not open, `NOTDIR` for an opened file, `INVAL` for a path over
 /// `MAX_PATH_BYTES`, `NOTCAPABLE` for a path that would leave the directory.
-fn dir_path(caller: &mut Caller<'_, CallState>, dirfd: i32, ptr: i32, len: i32) -> Res<Result<String, i32>> {
+fn dir_path(
+    caller: &mut Caller<'_, CallState>,
+    dirfd: i32,
+    ptr: i32,
+    len: i32,
+) -> Res<Result<String, i32>> {
     if dirfd as u32 != PREOPEN_FD {
         return Ok(Err(if file_index(caller.data(), dirfd).is_some() {
             NOTDIR

@@ -116,4 +116,3 @@ pub(super) fn poll_oneoff(
     put(data, nevents as u32, &size(fired.len()).to_le_bytes())?;
     Ok(SUCCESS)
 }
-

@@ -182,10 +182,19 @@ mod tests {
         assert_eq!(files.remove_dir("t", "d"), Ok(()));
         // A link to a file outside, and a directory link out: never written through.
         assert_eq!(files.write("t", "link", b"owned"), Err(FileError::Denied));
-        assert_eq!(files.write("t", "out/secret", b"owned"), Err(FileError::Denied));
-        assert_eq!(files.write("t", "out/new", b"owned"), Err(FileError::Denied));
+        assert_eq!(
+            files.write("t", "out/secret", b"owned"),
+            Err(FileError::Denied)
+        );
+        assert_eq!(
+            files.write("t", "out/new", b"owned"),
+            Err(FileError::Denied)
+        );
         assert_eq!(files.create_dir("t", "out/d"), Err(FileError::Denied));
-        assert_eq!(files.rename("t", "b.txt", "out/b.txt"), Err(FileError::Denied));
+        assert_eq!(
+            files.rename("t", "b.txt", "out/b.txt"),
+            Err(FileError::Denied)
+        );
         assert_eq!(std::fs::read(outside.path().join("secret"))?, b"keep");
         assert_eq!(std::fs::read_dir(outside.path())?.count(), 1);
         // Unlinking a link removes the link, not what it points to.

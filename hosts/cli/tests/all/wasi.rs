@@ -141,9 +141,18 @@ fn run_with_dir_rw_writes_inside_and_never_through_a_link_or_dot_dot() -> std::i
         run(&["write", path], "owned").code(3);
     }
     run(&["mv", "/data/d/moved.txt", "/data/out/moved.txt"], "").code(3);
-    assert_eq!(std::fs::read_to_string(outside.path().join("secret"))?, "keep");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret"))?,
+        "keep"
+    );
     assert_eq!(std::fs::read_dir(outside.path())?.count(), 1);
-    assert!(!dir.path().parent().unwrap_or(dir.path()).join("escaped").exists());
+    assert!(
+        !dir.path()
+            .parent()
+            .unwrap_or(dir.path())
+            .join("escaped")
+            .exists()
+    );
     // --dir alone is read-only: the write is refused and nothing changes.
     palisade()
         .args(["run", WASI_TOUR_PATH, "--dir"])
@@ -167,7 +176,14 @@ fn run_streams_stdout_as_the_program_writes_it_and_reports_the_error_after() {
     // `spin` prints a line, then loops until its fuel runs out: a fuel budget that takes the
     // interpreter a while, so the line must arrive while the program still runs.
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["run", WASI_TOUR_PATH, "--fuel", SPIN_FUEL, "--deadline", "120000"])
+        .args([
+            "run",
+            WASI_TOUR_PATH,
+            "--fuel",
+            SPIN_FUEL,
+            "--deadline",
+            "120000",
+        ])
         .args(["--", "spin"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -194,7 +210,10 @@ fn run_streams_stdout_as_the_program_writes_it_and_reports_the_error_after() {
         .expect("stderr reads");
     assert_eq!(rest, "", "nothing more on stdout");
     assert_eq!(status.code(), Some(9), "out of fuel; stderr: {stderr}");
-    assert!(stderr.contains("palisade: error:") && stderr.contains("fuel"), "{stderr}");
+    assert!(
+        stderr.contains("palisade: error:") && stderr.contains("fuel"),
+        "{stderr}"
+    );
 }
 
 /// Fuel for `wasi_tour spin`: enough for the interpreter to loop for a second or more.
