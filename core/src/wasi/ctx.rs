@@ -34,7 +34,10 @@ use super::{INITIALIZE, OpenFile, STDERR_TAIL_BYTES};
 ///     let _ = bytes; // e.g. `std::io::stdout().write_all(bytes)`
 /// }));
 /// ```
-pub struct StdoutSink(Box<dyn FnMut(&[u8]) + Send>);
+pub struct StdoutSink(Box<SinkFn>);
+
+/// What a [`StdoutSink`] calls with each write.
+type SinkFn = dyn FnMut(&[u8]) + Send;
 
 impl StdoutSink {
     /// A sink that hands each write to `write`.
