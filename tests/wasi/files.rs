@@ -415,8 +415,7 @@ fn at_most_max_open_files_are_open_at_once() {
 fn a_call_writes_at_most_max_write_bytes_and_no_file_grows_past_max_file_bytes() {
     let files = files();
     // Four files of 1 MiB each (the quota), then a fifth write is EDQUOT.
-    let body = format!(
-        r#"(local $i i32)
+    let body = r#"(local $i i32)
         (loop $more
           (call $check (call $open_n (local.get $i)))
           (call $check (call $fd_write (call $fd) (i32.const 300) (i32.const 1) (i32.const 400)))
@@ -424,10 +423,9 @@ fn a_call_writes_at_most_max_write_bytes_and_no_file_grows_past_max_file_bytes()
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $more (i32.lt_u (local.get $i) (i32.const 4))))
         (call $check (call $open_n (i32.const 4)))
-        (call $proc_exit (call $fd_write (call $fd) (i32.const 308) (i32.const 1) (i32.const 400)))"#
-    );
+        (call $proc_exit (call $fd_write (call $fd) (i32.const 308) (i32.const 1) (i32.const 400)))"#;
     assert_eq!(
-        run_file_program(&files, &body),
+        run_file_program(&files, body),
         Err(wasi::errno::DQUOT),
         "MAX_WRITE_BYTES is {}",
         wasi::MAX_WRITE_BYTES
