@@ -32,8 +32,9 @@ pub struct RuntimeBuilder {
     installers: Vec<Installer>,
     max_module_bytes: usize,
     stack: StackLimits,
+    /// The WASI files service, and whether it is offered for writing.
     #[cfg(feature = "wasi")]
-    files: Option<Arc<dyn crate::wasi::WasiFiles>>,
+    files: Option<(Arc<dyn crate::wasi::WasiFiles>, bool)>,
     error: Option<Error>,
 }
 
@@ -97,15 +98,37 @@ impl RuntimeBuilder {
     /// [`files.read`](crate::wasi::FILES_READ) to the runtime: only tenants granted it see the
     /// directory (`docs/WASI.md`).
     #[cfg(feature = "wasi")]
-    pub fn wasi_files(mut self, files: Arc<dyn crate::wasi::WasiFiles>) -> Self {
+    pub fn wasi_files(self, files: Arc<dyn crate::wasi::WasiFiles>) -> Self {
+        self.with_files(files, false)
+    }
+
+    /// Serves `files` to WASI guests as a preopened directory they may also write, and adds
+    /// capabilities [`files.read`](crate::wasi::FILES_READ) and
+    /// [`files.write`](crate::wasi::FILES_WRITE): a tenant granted only `files.read` reads, one
+    /// granted both may also create, write, rename and remove (within the quotas of
+    /// `docs/WASI.md`); `files.write` alone shows nothing. The service's write methods
+    /// ([`WasiFiles::write`](crate::wasi::WasiFiles::write) and the others) must be implemented.
+    #[cfg(feature = "wasi")]
+    pub fn wasi_files_writable(self, files: Arc<dyn crate::wasi::WasiFiles>) -> Self {
+        self.with_files(files, true)
+    }
+
+    #[cfg(feature = "wasi")]
+    fn with_files(mut self, files: Arc<dyn crate::wasi::WasiFiles>, writable: bool) -> Self {
         if self.error.is_some() {
             return self;
         }
-        if let Err(e) = self.capability_index(crate::wasi::FILES_READ) {
-            self.error = Some(e);
-            return self;
+        let mut caps = alloc::vec![crate::wasi::FILES_READ];
+        if writable {
+            caps.push(crate::wasi::FILES_WRITE);
         }
-        self.files = Some(files);
+        for cap in caps {
+            if let Err(e) = self.capability_index(cap) {
+                self.error = Some(e);
+                return self;
+            }
+        }
+        self.files = Some((files, writable));
         self
     }
 
@@ -197,7 +220,9 @@ impl RuntimeBuilder {
             max_module_bytes: self.max_module_bytes,
             stack: self.stack,
             #[cfg(feature = "wasi")]
-            files: self.files,
+            files_writable: self.files.as_ref().is_some_and(|(_, w)| *w),
+            #[cfg(feature = "wasi")]
+            files: self.files.map(|(f, _)| f),
         };
         let (engine, linker) = generation(&shared)?;
         let mut shared = Arc::new(shared);

@@ -24,9 +24,12 @@ pub(crate) struct Shared {
     pub(crate) installers: Vec<Installer>,
     pub(crate) max_module_bytes: usize,
     pub(crate) stack: StackLimits,
-    /// The read-only directory WASI guests granted `files.read` see (`crate::wasi`).
+    /// The directory WASI guests granted `files.read` see (`crate::wasi`).
     #[cfg(feature = "wasi")]
     pub(crate) files: Option<Arc<dyn crate::wasi::WasiFiles>>,
+    /// Whether tenants granted `files.write` too may write in it.
+    #[cfg(feature = "wasi")]
+    pub(crate) files_writable: bool,
 }
 
 /// The per-call state a store carries; host functions reach it through `Caller::data`.

@@ -1,8 +1,17 @@
 //! Random pointer, length and argument values into every host function, from a guest whose
-//! memory size is also random (1-byte custom pages, so every size is reachable). Oracles: the
-//! host never panics; a call ends with a memory-bounds trap only for a region that really lies
-//! outside the guest's memory, naming that region; a call whose every region lies inside memory
-//! never ends with a memory-bounds trap; the host serves a good guest afterwards.
+//! memory size is also random (1-byte custom pages, so every size is reachable). Two halves,
+//! chosen by the first byte:
+//!
+//! - ABI v1 (`palisade.*`): a call ends with a memory-bounds trap only for a region that really
+//!   lies outside the guest's memory, naming that region; a call whose every region lies inside
+//!   memory never ends with a memory-bounds trap.
+//! - WASI: all 46 preview1 functions, the file ones on a writable in-memory directory
+//!   (`palisade_fuzz::wasi`); the guest snapshots its memory before the first call and after
+//!   each: no call changes a byte outside what that function may write (`may_write`), a
+//!   memory-bounds trap names a region outside memory, and the files service is never handed
+//!   a path with `..`.
+//!
+//! Both: the host never panics, and serves a good guest afterwards.
 #![no_main]
 
 use std::time::Duration;
@@ -158,8 +167,85 @@ fn inside(memory: u64, (ptr, len): (i32, i32)) -> bool {
     u64::from(ptr as u32) + u64::from(len as u32) <= memory
 }
 
+/// An i64 argument: small, near the memory's end, or wild.
+fn arg64(u: &mut Unstructured<'_>, memory: i32) -> arbitrary::Result<i64> {
+    Ok(match u.int_in_range(0..=5)? {
+        5 => u.arbitrary()?,
+        _ => i64::from(arg(u, memory)?),
+    })
+}
+
+/// The WASI half: up to 16 calls of any preview1 function, then the snapshot oracle.
+fn wasi_case(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
+    use palisade_fuzz::wasi;
+    let memory = u.int_in_range(0i32..=70_000)?;
+    let names = wasi::names();
+    let data_len = u.int_in_range(0..=256)?;
+    let data = u.bytes(data_len.min(u.len()))?.to_vec();
+    let input_len = u.int_in_range(0..=64)?;
+    let input = u.bytes(input_len.min(u.len()))?.to_vec();
+    let mut calls = Vec::new();
+    while calls.len() < 16 {
+        let Ok(which) = u.arbitrary::<u8>() else {
+            break;
+        };
+        let func = usize::from(which) % names.len();
+        let n = palisade::wasi::func_type(names[func]).map_or(0, |t| t.params().len());
+        let mut args = Vec::with_capacity(n);
+        for _ in 0..n {
+            args.push(arg64(u, memory).unwrap_or(0));
+        }
+        calls.push(wasi::WasiCall { func, args });
+    }
+    let bytes = wasi::guest(memory as u32, &data, &calls);
+    let host = wasi::WasiHost::new();
+    let module = host
+        .runtime
+        .compile(&bytes)
+        .expect("the generated WASI guest compiles");
+    let tenant = host.tenant();
+    let result = host
+        .runtime
+        .call(&module, &tenant, palisade::wasi::START, &input)
+        .result;
+    let size = memory as u64;
+    if let Err(e) = &result
+        && let ErrorKind::GuestMemoryOutOfBounds { ptr, len } = e.kind()
+    {
+        assert!(
+            u64::from(*ptr) + u64::from(*len) > size,
+            "a region inside memory ({ptr}+{len} of {size} bytes) was refused as out of bounds"
+        );
+    }
+    let snaps = host.snapshots.lock().expect("lock").clone();
+    assert!(
+        !snaps.is_empty(),
+        "the guest's first snapshot was not taken: {result:?}"
+    );
+    for (i, pair) in snaps.windows(2).enumerate() {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert_eq!(after.len(), before.len(), "memory size changed");
+        let call = &calls[i];
+        let name = names[call.func];
+        let allowed = wasi::may_write(name, &call.args, before);
+        if let Some(at) = wasi::changed_outside(before, after, &allowed) {
+            panic!(
+                "{name}{:?} changed guest memory at {at}, outside what it may write {allowed:?}",
+                call.args
+            );
+        }
+    }
+    host.assert_serves_good_guest();
+    Ok(())
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
+    if data.first().is_some_and(|b| b & 0x80 != 0) {
+        let _ = u.arbitrary::<u8>();
+        let _ = wasi_case(&mut u);
+        return;
+    }
     let Ok(memory) = u.int_in_range(0i32..=70_000) else {
         return;
     };
@@ -172,7 +258,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let bytes = guest(memory, &calls);
     let host = palisade_fuzz::Host::new(1);
-    let module = host.runtime.compile(&bytes).expect("the generated guest compiles");
+    let module = host
+        .runtime
+        .compile(&bytes)
+        .expect("the generated guest compiles");
     let limits = Limits::builder()
         .fuel(10_000_000)
         .memory_bytes(1 << 20)
@@ -192,9 +281,15 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .flat_map(HostCall::regions)
             .any(|(p, _)| p == *ptr as i32);
-        assert!(named, "the bounds trap names a region no call passed: {ptr}+{len}");
+        assert!(
+            named,
+            "the bounds trap names a region no call passed: {ptr}+{len}"
+        );
     }
-    let all_inside = calls.iter().flat_map(HostCall::regions).all(|r| inside(size, r));
+    let all_inside = calls
+        .iter()
+        .flat_map(HostCall::regions)
+        .all(|r| inside(size, r));
     if all_inside {
         assert!(
             !matches!(

@@ -16,6 +16,8 @@ use palisade::{
 };
 use wasm_encoder::{CustomSection, Section as _};
 
+pub mod wasi;
+
 /// The tenant every target runs as.
 pub const TENANT: &str = "fuzz";
 
@@ -130,8 +132,14 @@ impl Host {
     /// Oracle: the host still serves a good guest (the echo guest returns its input).
     pub fn assert_serves_good_guest(&self) {
         let module = self.runtime.compile(&ECHO_WASM).expect("ECHO compiles");
-        let tenant = self.tenant(Limits::builder().deadline(Duration::from_secs(3600)).build());
-        let call = self.runtime.call(&module, &tenant, "echo", b"still serving");
+        let tenant = self.tenant(
+            Limits::builder()
+                .deadline(Duration::from_secs(3600))
+                .build(),
+        );
+        let call = self
+            .runtime
+            .call(&module, &tenant, "echo", b"still serving");
         match call.result {
             Ok(out) => assert_eq!(out, b"still serving", "the host no longer echoes"),
             Err(e) => panic!("the host no longer serves a good guest: {e}"),

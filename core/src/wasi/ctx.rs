@@ -1,5 +1,6 @@
 //! A WASI guest's per-call state (kept in the call's extension slot) and how a call runs one.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use wasmi::{Instance, Store, TypedFunc};
@@ -8,12 +9,52 @@ use crate::abi::WasiKind;
 use crate::call::drive;
 use crate::capability::LOG;
 use crate::error::{ContractViolation, Error, ErrorKind};
-use crate::escape::MAX_LOG_LINE_BYTES;
+use crate::escape::{Escaped, MAX_LOG_LINE_BYTES};
 use crate::host::{LogLevel, LogRecord};
 use crate::start::START_EXPORT;
 use crate::store::CallState;
 
-use super::{INITIALIZE, STDERR_TAIL_BYTES};
+use super::{INITIALIZE, OpenFile, STDERR_TAIL_BYTES};
+
+/// Where a WASI guest's stdout goes while the guest runs, instead of into the call's output.
+///
+/// Seed one into the call's extension slot
+/// ([`Runtime::call_with_extensions`](crate::Runtime::call_with_extensions)) and every
+/// `fd_write` to fd 1 is handed to it at once, in order: a terminal sees a program's output
+/// as it is written, and what a program wrote before it failed is not lost. The output cap
+/// ([`Limits::output_bytes`](crate::Limits::output_bytes)) still bounds everything streamed
+/// (the write that would pass it ends the call with `OutputTooLarge` and is not handed on);
+/// the call's output is then empty. The sink runs inside the host function: it must not block
+/// for long, as the deadline is not checked while it runs.
+///
+/// ```
+/// use palisade::{Extensions, wasi::StdoutSink};
+/// let mut ext = Extensions::new();
+/// ext.insert(StdoutSink::new(|bytes: &[u8]| {
+///     let _ = bytes; // e.g. `std::io::stdout().write_all(bytes)`
+/// }));
+/// ```
+pub struct StdoutSink(Box<SinkFn>);
+
+/// What a [`StdoutSink`] calls with each write.
+type SinkFn = dyn FnMut(&[u8]) + Send;
+
+impl StdoutSink {
+    /// A sink that hands each write to `write`.
+    pub fn new(write: impl FnMut(&[u8]) + Send + 'static) -> Self {
+        Self(Box::new(write))
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        (self.0)(bytes);
+    }
+}
+
+impl core::fmt::Debug for StdoutSink {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("StdoutSink")
+    }
+}
 
 /// What one call of a WASI guest keeps: stdin, stdout, stderr's partial line and tail, and the
 /// exit status. Lives in [`CallState::extensions`] for exactly one call.
@@ -22,8 +63,12 @@ pub(crate) struct WasiCall {
     pub(crate) stdin: Vec<u8>,
     /// How much of `stdin` the guest has read.
     pub(crate) stdin_pos: usize,
-    /// Everything written to fd 1: the call's output.
+    /// Everything written to fd 1: the call's output (empty when streamed to a [`StdoutSink`]).
     pub(crate) stdout: Vec<u8>,
+    /// Bytes written to fd 1 in all, streamed or kept: what the output cap bounds.
+    pub(crate) stdout_len: usize,
+    /// Bytes written to files in this call (bounded by `MAX_WRITE_BYTES`).
+    pub(crate) file_written: usize,
     /// The stderr line not yet ended by a newline.
     line: Vec<u8>,
     /// The last [`STDERR_TAIL_BYTES`] bytes of stderr.
@@ -31,7 +76,7 @@ pub(crate) struct WasiCall {
     /// The status `proc_exit` was called with.
     pub(crate) exit: Option<i32>,
     /// Files opened in the preopened directory: fd `PREOPEN_FD + 1 + i` is `files[i]`.
-    pub(crate) files: Vec<Option<super::OpenFile>>,
+    pub(crate) files: Vec<Option<OpenFile>>,
 }
 
 impl WasiCall {
@@ -40,6 +85,8 @@ impl WasiCall {
             stdin: input.to_vec(),
             stdin_pos: 0,
             stdout: Vec::new(),
+            stdout_len: 0,
+            file_written: 0,
             line: Vec::new(),
             tail: Vec::new(),
             exit: None,
@@ -154,7 +201,8 @@ pub(crate) fn begin(state: &mut CallState, input: &[u8]) {
 
 /// Ends a WASI call whose functions ended with `result`: logs stderr's unfinished line, takes
 /// the call's state out of the extension slot, and returns its stdout — the output — when the
-/// functions returned or the guest called `proc_exit(0)`; otherwise `result`'s error.
+/// functions returned or the guest called `proc_exit(0)`; otherwise `result`'s error. Files the
+/// guest wrote and left open are written back only when the call succeeds.
 pub(crate) fn end(state: &mut CallState, result: Result<(), Error>) -> Result<Vec<u8>, Error> {
     stderr_flush(state);
     let ctx = state.extensions.remove::<WasiCall>();
@@ -165,7 +213,33 @@ pub(crate) fn end(state: &mut CallState, result: Result<(), Error>) -> Result<Ve
         Err(_) if exit == Some(0) => {}
         Err(e) => return Err(e),
     }
-    Ok(ctx.map(|c| c.stdout).unwrap_or_default())
+    let Some(ctx) = ctx else {
+        return Ok(Vec::new());
+    };
+    for file in ctx.files.iter().flatten() {
+        if let Err(e) = write_back(state, file) {
+            return Err(Error::new(ErrorKind::Host {
+                reason: alloc::format!(
+                    "the WASI file `{}` that tenant `{}` left open could not be written back: {e:?}",
+                    Escaped::new(file.path.as_bytes()),
+                    state.tenant.id()
+                ),
+            }));
+        }
+    }
+    Ok(ctx.stdout)
+}
+
+/// Hands a file the guest wrote back to the host's files service (a file not written since it
+/// was opened is left alone).
+pub(crate) fn write_back(state: &CallState, file: &OpenFile) -> Result<(), super::FileError> {
+    if !file.dirty {
+        return Ok(());
+    }
+    match &state.shared.files {
+        Some(files) => files.write(state.tenant.id(), &file.path, &file.data),
+        None => Err(super::FileError::ReadOnly),
+    }
 }
 
 /// The WASI functions a call runs, in order: the hoisted start function (if the module had

@@ -10,7 +10,7 @@
 //! | WASI | under Palisade |
 //! |---|---|
 //! | `fd_read` fd 0 | the call's input, then end of file |
-//! | `fd_write` fd 1 | the call's output (the output cap applies: over it the call ends with `OutputTooLarge`) |
+//! | `fd_write` fd 1 | the call's output (the output cap applies: over it the call ends with `OutputTooLarge`); streamed to a [`StdoutSink`] if the embedder seeds one |
 //! | `fd_write` fd 2 | the guest log, line by line at level `warn`, with capability `log`, under the log cap; the last bytes are kept as the message of a failing exit |
 //! | `args_*`, `environ_*` | the tenant's lists ([`TenantBuilder::wasi_args`], [`TenantBuilder::wasi_env`]); empty by default |
 //! | `clock_*` | the host [`Clock`] (capability `clock`) |
@@ -18,7 +18,8 @@
 //! | `poll_oneoff` | clock subscriptions only; a sleep counts against the deadline, never blocks past it ([`Clock::sleep_until`]) |
 //! | `sched_yield` | returns at once and ends the current fuel slice |
 //! | `proc_exit(n)` | ends the call: `0` = success with the output so far, other = guest error `n` with stderr's tail as message |
-//! | `fd_fdstat_get`, `fd_prestat_*` | describe fds 0-2 and no preopened directories |
+//! | `fd_fdstat_get`, `fd_prestat_*` | describe fds 0-2, and the preopened directory only to tenants granted `files.read` |
+//! | `path_open`, `fd_*` on files | the host's [`WasiFiles`] directory: reading with `files.read`, writing also with `files.write` |
 //! | every other function | present, returns `ENOTCAPABLE` (76), so binaries that import functions they never call still load |
 //!
 //! A WASI function whose capability the tenant was not granted returns `ENOTCAPABLE` when
@@ -37,16 +38,21 @@ use alloc::vec::Vec;
 use wasmi::{FuncType, ValType};
 
 use crate::capability::{CLOCK, RANDOM};
-use files::FILES_READ as FILES_READ_CAP;
+use files::{FILES_READ as FILES_READ_CAP, FILES_WRITE as FILES_WRITE_CAP};
 
 mod ctx;
+mod fd;
 mod files;
 mod funcs;
+mod path;
+mod poll;
 
+pub use ctx::StdoutSink;
 pub(crate) use ctx::{begin, call_functions, end, run};
 pub(crate) use files::OpenFile;
 pub use files::{
-    FILES_READ, FileError, MAX_FILE_BYTES, MAX_OPEN_FILES, PREOPEN_FD, PREOPEN_NAME, WasiFiles,
+    FILES_READ, FILES_WRITE, FileError, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_WRITE_BYTES,
+    PREOPEN_FD, PREOPEN_NAME, WasiFiles,
 };
 pub(crate) use funcs::install;
 
@@ -61,7 +67,7 @@ pub const INITIALIZE: &str = "_initialize";
 pub mod errno {
     /// No error.
     pub const SUCCESS: i32 = 0;
-    /// Bad file descriptor: any fd other than 0-2, or the wrong direction.
+    /// Bad file descriptor: an fd that is not open, or the wrong direction.
     pub const BADF: i32 = 8;
     /// Invalid argument (no subscriptions, an unknown clock, too many iovecs).
     pub const INVAL: i32 = 28;
@@ -75,8 +81,17 @@ pub mod errno {
     pub const FBIG: i32 = 22;
     /// Too many open files (over [`MAX_OPEN_FILES`](super::MAX_OPEN_FILES)).
     pub const MFILE: i32 = 33;
-    /// Read-only file system: a write, create or truncate flag on `path_open`.
+    /// Read-only file system: a write, create or truncate flag on `path_open`, or a write
+    /// function, without `files.write`.
     pub const ROFS: i32 = 69;
+    /// File exists: `path_open` with `CREAT|EXCL`, `path_create_directory` of an existing path.
+    pub const EXIST: i32 = 20;
+    /// Directory not empty: `path_remove_directory`.
+    pub const NOTEMPTY: i32 = 55;
+    /// Quota exceeded: over [`MAX_WRITE_BYTES`](super::MAX_WRITE_BYTES) written to files in one call.
+    pub const DQUOT: i32 = 19;
+    /// Illegal seek: stdio cannot seek.
+    pub const SPIPE: i32 = 70;
     /// Not a directory: `path_open` relative to an fd that is not the preopened directory.
     pub const NOTDIR: i32 = 54;
     /// Capability insufficient: the function is outside the profile, or its capability is not granted.
@@ -157,16 +172,16 @@ const FUNCTIONS: [Def; 46] = [
     def("fd_sync", "i", Denied),
     def("fd_tell", "ii", Capability(FILES_READ_CAP)),
     def("fd_write", "iiii", Always),
-    def("path_create_directory", "iii", Denied),
+    def("path_create_directory", "iii", Capability(FILES_WRITE_CAP)),
     def("path_filestat_get", "iiiii", Denied),
     def("path_filestat_set_times", "iiiiIIi", Denied),
     def("path_link", "iiiiiii", Denied),
     def("path_open", "iiiiiIIii", Capability(FILES_READ_CAP)),
     def("path_readlink", "iiiiii", Denied),
-    def("path_remove_directory", "iii", Denied),
-    def("path_rename", "iiiiii", Denied),
+    def("path_remove_directory", "iii", Capability(FILES_WRITE_CAP)),
+    def("path_rename", "iiiiii", Capability(FILES_WRITE_CAP)),
     def("path_symlink", "iiiii", Denied),
-    def("path_unlink_file", "iii", Denied),
+    def("path_unlink_file", "iii", Capability(FILES_WRITE_CAP)),
     def("poll_oneoff", "iiii", Always),
     Def {
         name: "proc_exit",

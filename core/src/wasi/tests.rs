@@ -10,7 +10,11 @@ fn every_preview1_function_is_listed_once() {
         );
     }
     assert_eq!(access("path_open"), Some(Access::Capability("files.read")));
-    assert_eq!(access("path_unlink_file"), Some(Access::Denied));
+    assert_eq!(
+        access("path_unlink_file"),
+        Some(Access::Capability("files.write"))
+    );
+    assert_eq!(access("path_symlink"), Some(Access::Denied));
     assert_eq!(access("random_get"), Some(Access::Capability("random")));
     assert_eq!(access("fd_write"), Some(Access::Always));
     assert_eq!(access("no_such_function"), None);

@@ -135,11 +135,11 @@ pub fn runtime(kv: Option<&std::path::Path>) -> Result<palisade::Runtime, CliErr
     runtime_with(kv, None)
 }
 
-/// [`runtime`], with `dir` (if any) served read-only to WASI programs as `/data`
-/// (capability `files.read`, docs/WASI.md).
+/// [`runtime`], with `dir` (if any) served to WASI programs as `/data`: read-only (capability
+/// `files.read`), or also writable when its flag is set (`files.write`; docs/WASI.md).
 pub fn runtime_with(
     kv: Option<&std::path::Path>,
-    dir: Option<&std::path::Path>,
+    dir: Option<(&std::path::Path, bool)>,
 ) -> Result<palisade::Runtime, CliError> {
     use std::sync::Arc;
     let kv: Arc<dyn palisade::KvStore> = match kv {
@@ -149,14 +149,19 @@ pub fn runtime_with(
         None => Arc::new(palisade::MemoryKv::new()),
     };
     let mut builder = palisade_std::runtime_builder().kv_store(kv);
-    if let Some(dir) = dir {
+    if let Some((dir, writable)) = dir {
+        let flag = if writable { "--dir-rw" } else { "--dir" };
         let files = palisade_std::DirFiles::new(dir).map_err(|e| {
             CliError::new(
                 Exit::Io,
-                format!("--dir {}: {e}; give an existing directory", dir.display()),
+                format!("{flag} {}: {e}; give an existing directory", dir.display()),
             )
         })?;
-        builder = builder.wasi_files(Arc::new(files));
+        builder = if writable {
+            builder.wasi_files_writable(Arc::new(files))
+        } else {
+            builder.wasi_files(Arc::new(files))
+        };
     }
     builder.build().map_err(CliError::from)
 }

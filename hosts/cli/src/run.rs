@@ -74,8 +74,13 @@ pub struct RunArgs {
     pub kv: Option<PathBuf>,
     /// Serve this directory, read-only, to a WASI program as `/data` (grants capability
     /// `files.read`; the one way a guest reaches files, docs/WASI.md).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "dir_rw")]
     pub dir: Option<PathBuf>,
+    /// Serve this directory to a WASI program as `/data`, readable and writable (grants
+    /// `files.read` and `files.write`: it may create, write, rename and remove files in it,
+    /// within the quotas of docs/WASI.md, never outside it).
+    #[arg(long, value_name = "DIR")]
+    pub dir_rw: Option<PathBuf>,
     /// Print one JSON object (output and report) instead of the raw output.
     #[arg(long)]
     pub json: bool,
@@ -289,7 +294,12 @@ fn wasi_tenant<'r>(
 
 /// Runs one call; the process exit code (an [`Exit`], or a WASI program's own status).
 pub fn run(args: &RunArgs) -> Result<u8, CliError> {
-    let runtime = crate::runtime_with(args.kv.as_deref(), args.dir.as_deref())?;
+    let dir = match (&args.dir, &args.dir_rw) {
+        (_, Some(rw)) => Some((rw.as_path(), true)),
+        (Some(ro), None) => Some((ro.as_path(), false)),
+        (None, None) => None,
+    };
+    let runtime = crate::runtime_with(args.kv.as_deref(), dir)?;
     let trust = crate::bundle::trust_store(&args.trust, args.require_signed)?;
     let loaded = load_module(&runtime, &args.path, &trust)?;
     let module = &loaded.module;
@@ -311,14 +321,17 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
             "arguments after `--` and --env are for WASI programs; this module is an ABI-v1 guest (give it --input)",
         ));
     }
-    if args.dir.is_some() {
+    if let Some((_, writable)) = dir {
         if !wasi {
             return Err(CliError::new(
                 Exit::Usage,
-                "--dir is for WASI programs; this module is an ABI-v1 guest",
+                "--dir and --dir-rw are for WASI programs; this module is an ABI-v1 guest",
             ));
         }
         builder = builder.grant(palisade::wasi::FILES_READ);
+        if writable {
+            builder = builder.grant(palisade::wasi::FILES_WRITE);
+        }
     }
     let tenant = tenant_with(builder, &runtime, &args.allow)?;
     check_grants(&runtime, module, &tenant)?;
@@ -338,7 +351,20 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
         )?,
         None => Vec::new(),
     };
-    let call = runtime.call(module, &tenant, &entry, &input);
+    // A WASI program's stdout reaches ours as it writes it (not in --json mode, where the
+    // output is a field): a terminal sees progress, and what it wrote before failing is kept.
+    let streamed = wasi && !args.json;
+    let call = if streamed {
+        let mut extensions = palisade::Extensions::new();
+        extensions.insert(palisade::wasi::StdoutSink::new(|bytes: &[u8]| {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (`| head`) is not the guest's failure: its bytes are dropped.
+            let _ = out.write_all(bytes).and_then(|()| out.flush());
+        }));
+        runtime.call_with_extensions(module, &tenant, &entry, &input, &mut extensions)
+    } else {
+        runtime.call(module, &tenant, &entry, &input)
+    };
     let exit = match &call.result {
         Ok(_) => Exit::Ok as u8,
         // A WASI program's exit status is ours (docs/CLI.md).
@@ -369,11 +395,9 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
         return Ok(exit);
     }
     if wasi {
-        // A WASI program's stdout and stderr are its own: no report line unless asked for.
-        if let Ok(out) = &call.result {
-            let _ = stdout.write_all(out);
-            let _ = stdout.flush();
-        } else if let Err(e) = &call.result {
+        // A WASI program's stdout (already streamed) and stderr are its own: no report line
+        // unless asked for; an error follows whatever the program wrote.
+        if let Err(e) = &call.result {
             let _ = writeln!(stderr, "palisade: error: {e}");
         }
         tracing::info!("{}", report_line(&call.report));

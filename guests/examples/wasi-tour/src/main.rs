@@ -11,10 +11,15 @@
 //! | `random` | `random` | a `RandomState` hash of 42 as 16 hex digits |
 //! | `exit` | - | nothing: writes `exiting with N` to stderr and exits with the input as status |
 //! | `cat PATH...` | `files.read` | each file's size and contents, read with `std::fs` (`/data/...` is the host's preopened directory); a failure as `PATH: error` and exit status 3 |
+//! | `write PATH` | `files.read`, `files.write` | writes the input to `PATH` with `std::fs::write` (created or truncated); `wrote N bytes to PATH`; a failure as `PATH: error` and exit status 3 |
+//! | `append PATH` | `files.read`, `files.write` | appends the input to `PATH` (`OpenOptions::append`, created if missing) |
+//! | `mkdir PATH`, `rm PATH`, `rmdir PATH`, `mv FROM TO` | `files.read`, `files.write` | the `std::fs` operation; `ok` |
+//! | `spin` | - | `spinning` on stdout, flushed, then loops until the fuel or the deadline ends the call |
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,8 +77,43 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Some(mode @ ("write" | "append" | "mkdir" | "rm" | "rmdir" | "mv")) => {
+            let path = args.get(2).map(String::as_str).unwrap_or_default();
+            let to = args.get(3).map(String::as_str).unwrap_or_default();
+            let done = match mode {
+                "write" => std::fs::write(path, &input)
+                    .map(|()| format!("wrote {} bytes to {path}", input.len())),
+                "append" => std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(input.as_bytes()))
+                    .map(|()| format!("appended {} bytes to {path}", input.len())),
+                "mkdir" => std::fs::create_dir(path).map(|()| "ok".to_owned()),
+                "rm" => std::fs::remove_file(path).map(|()| "ok".to_owned()),
+                "rmdir" => std::fs::remove_dir(path).map(|()| "ok".to_owned()),
+                _ => std::fs::rename(path, Path::new(to)).map(|()| "ok".to_owned()),
+            };
+            match done {
+                Ok(line) => writeln!(out, "{line}"),
+                Err(e) => {
+                    let _ = writeln!(out, "{path}: {}", e.kind());
+                    let _ = out.flush();
+                    return ExitCode::from(3);
+                }
+            }
+        }
+        Some("spin") => {
+            let _ = writeln!(out, "spinning").and_then(|()| out.flush());
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
         Some(other) => {
-            eprintln!("unknown mode `{other}`: use echo, clock, random, exit or cat");
+            eprintln!(
+                "unknown mode `{other}`: use echo, clock, random, exit, cat, write, append, mkdir, rm, rmdir, mv or spin"
+            );
             return ExitCode::from(2);
         }
     };

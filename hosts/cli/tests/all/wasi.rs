@@ -101,3 +101,120 @@ fn run_with_dir_serves_it_read_only_as_data_and_nothing_outside_it() -> std::io:
         .code(3);
     Ok(())
 }
+
+#[test]
+fn run_with_dir_rw_writes_inside_and_never_through_a_link_or_dot_dot() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let outside = tempfile::tempdir()?;
+    std::fs::write(outside.path().join("secret"), "keep")?;
+    std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link"))?;
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("out"))?;
+    let run = |args: &[&str], input: &str| {
+        palisade()
+            .args(["run", WASI_TOUR_PATH, "--dir-rw"])
+            .arg(dir.path())
+            .arg("--")
+            .args(args)
+            .write_stdin(input.to_owned())
+            .assert()
+    };
+    run(&["write", "/data/new.txt"], "written by the guest")
+        .success()
+        .stdout("wrote 20 bytes to /data/new.txt\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("new.txt"))?,
+        "written by the guest"
+    );
+    run(&["mkdir", "/data/d"], "").success().stdout("ok\n");
+    run(&["mv", "/data/new.txt", "/data/d/moved.txt"], "")
+        .success()
+        .stdout("ok\n");
+    assert!(dir.path().join("d/moved.txt").is_file());
+    // Through a link to a file outside, into a linked directory outside, up with `..`: refused.
+    for path in [
+        "/data/link",
+        "/data/out/secret",
+        "/data/out/new",
+        "/data/../escaped",
+        "/data/d/../../escaped",
+    ] {
+        run(&["write", path], "owned").code(3);
+    }
+    run(&["mv", "/data/d/moved.txt", "/data/out/moved.txt"], "").code(3);
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret"))?,
+        "keep"
+    );
+    assert_eq!(std::fs::read_dir(outside.path())?.count(), 1);
+    assert!(
+        !dir.path()
+            .parent()
+            .unwrap_or(dir.path())
+            .join("escaped")
+            .exists()
+    );
+    // --dir alone is read-only: the write is refused and nothing changes.
+    palisade()
+        .args(["run", WASI_TOUR_PATH, "--dir"])
+        .arg(dir.path())
+        .args(["--", "write", "/data/d/moved.txt"])
+        .write_stdin("x")
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("read-only"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/moved.txt"))?,
+        "written by the guest"
+    );
+    Ok(())
+}
+
+#[test]
+fn run_streams_stdout_as_the_program_writes_it_and_reports_the_error_after() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    // `spin` prints a line, then loops until its fuel runs out: a fuel budget that takes the
+    // interpreter a while, so the line must arrive while the program still runs.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "run",
+            WASI_TOUR_PATH,
+            "--fuel",
+            SPIN_FUEL,
+            "--deadline",
+            "120000",
+        ])
+        .args(["--", "spin"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("palisade runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("stdout reads");
+    assert_eq!(first, "spinning\n");
+    assert!(
+        child.try_wait().expect("waits").is_none(),
+        "the line arrived only after the program ended: stdout is not streamed"
+    );
+    let status = child.wait().expect("waits");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("stdout reads");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr reads");
+    assert_eq!(rest, "", "nothing more on stdout");
+    assert_eq!(status.code(), Some(9), "out of fuel; stderr: {stderr}");
+    assert!(
+        stderr.contains("palisade: error:") && stderr.contains("fuel"),
+        "{stderr}"
+    );
+}
+
+/// Fuel for `wasi_tour spin`: enough for the interpreter to loop for a second or more.
+const SPIN_FUEL: &str = "1000000000";
