@@ -1,60 +1,7 @@
-//! The registry: modules compiled once per digest, plugins with versions, gated promotion,
-//! canaries, rollback, per-(plugin, tenant) metrics, and engine generations that keep memory
-//! bounded.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use palisade::{ManualClock, ModuleMeta, Registry, Runtime};
-//!
-//! # fn main() -> Result<(), palisade::Error> {
-//! let runtime = Runtime::builder(Arc::new(ManualClock::new())).build()?;
-//! let tenant = runtime.tenant("acme").build()?;
-//! let registry = Registry::new(runtime);
-//! let wasm = wat::parse_str(r#"
-//!   (module
-//!     (import "palisade" "output" (func $output (param i32 i32)))
-//!     (memory (export "memory") 1)
-//!     (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
-//!     (func (export "echo") (param i32 i32) (result i32)
-//!       (call $output (local.get 0) (local.get 1)) (i32.const 0))
-//!     (@custom "palisade.abi" "\01\00\00\00"))
-//! "#).expect("valid WAT");
-//!
-//! let registered = registry.register(&wasm, ModuleMeta::named("echo", "1.0.0"))?;
-//! registry.promote("echo", registered.digest, &tenant)?;
-//! let call = registry.call("echo", &tenant, "echo", b"hi", b"request-key");
-//! assert_eq!(call.result?, b"hi");
-//! assert_eq!(call.report.digest, registered.digest);
-//! assert_eq!(registry.metrics("echo", "acme").map(|m| m.total_calls()), Some(1));
-//! # Ok(()) }
-//! ```
-//!
-//! ## Life of a module
-//!
-//! [`Registry::register`] hashes the bytes and compiles them once per (digest, engine
-//! configuration); a module nobody uses yet is *staged* (at most
-//! [`RegistryBuilder::max_staged`], oldest dropped first). [`Registry::promote`] makes it a
-//! plugin's active version after the gate: the tenant's grants cover its imports, and its smoke
-//! call (if it has one) returns the expected output within the tenant's limits. A failed gate
-//! changes nothing. The replaced version goes to the plugin's history (at most
-//! [`RegistryBuilder::keep_previous`]), from where [`Registry::rollback`] brings it back in
-//! O(1). A module that leaves every plugin's slots is evicted.
-//!
-//! ## Memory
-//!
-//! wasmi never frees compiled code while its engine lives. The registry counts what it evicts;
-//! past [`RegistryBuilder::rotate_after_evicted_modules`] modules or
-//! [`RegistryBuilder::rotate_after_evicted_bytes`] bytes it starts a new engine generation
-//! ([`Runtime::new_generation`]), recompiles the live modules into it, and drops the old one.
-//! Calls in flight hold an `Arc` of their generation, so the old engine is freed when the last
-//! of them returns. To recompile, the registry keeps each live module's bytes (a copy, or a
-//! `&'static` slice with [`Registry::register_static`], for modules in flash).
-//!
-//! ## Locking
-//!
-//! One spin lock guards the registry's tables. Calls hold it only to look a version up and to
-//! record metrics, never while the guest runs. Registration compiles outside the lock;
-//! a generation rotation recompiles the live set under it.
+//! The registry: [`Registry`] (its docs describe the life of a module, memory and locking),
+//! split by concern: `types` (its public data and error), `cache` (compile cache and
+//! registration), `generation` (engine generations), `rollout` (gate, versions, canaries),
+//! `call` (calls and metrics).
 
 mod cache;
 mod call;
@@ -154,8 +101,63 @@ struct State {
     stats: RegistryStats,
 }
 
-/// Modules by digest, plugins by name, versions, canaries and metrics; see the
-/// [module docs](self).
+/// The registry: modules compiled once per digest, plugins with versions, gated promotion,
+/// canaries, rollback, per-(plugin, tenant) metrics, and engine generations that keep memory
+/// bounded.
+///
+/// ```
+/// use std::sync::Arc;
+/// use palisade::{ManualClock, ModuleMeta, Registry, Runtime};
+///
+/// # fn main() -> Result<(), palisade::Error> {
+/// let runtime = Runtime::builder(Arc::new(ManualClock::new())).build()?;
+/// let tenant = runtime.tenant("acme").build()?;
+/// let registry = Registry::new(runtime);
+/// let wasm = wat::parse_str(r#"
+///   (module
+///     (import "palisade" "output" (func $output (param i32 i32)))
+///     (memory (export "memory") 1)
+///     (func (export "palisade_alloc") (param i32) (result i32) (i32.const 1024))
+///     (func (export "echo") (param i32 i32) (result i32)
+///       (call $output (local.get 0) (local.get 1)) (i32.const 0))
+///     (@custom "palisade.abi" "\01\00\00\00"))
+/// "#).expect("valid WAT");
+///
+/// let registered = registry.register(&wasm, ModuleMeta::named("echo", "1.0.0"))?;
+/// registry.promote("echo", registered.digest, &tenant)?;
+/// let call = registry.call("echo", &tenant, "echo", b"hi", b"request-key");
+/// assert_eq!(call.result?, b"hi");
+/// assert_eq!(call.report.digest, registered.digest);
+/// assert_eq!(registry.metrics("echo", "acme").map(|m| m.total_calls()), Some(1));
+/// # Ok(()) }
+/// ```
+///
+/// ## Life of a module
+///
+/// [`Registry::register`] hashes the bytes and compiles them once per (digest, engine
+/// configuration); a module nobody uses yet is *staged* (at most
+/// [`RegistryBuilder::max_staged`], oldest dropped first). [`Registry::promote`] makes it a
+/// plugin's active version after the gate: the tenant's grants cover its imports, and its smoke
+/// call (if it has one) returns the expected output within the tenant's limits. A failed gate
+/// changes nothing. The replaced version goes to the plugin's history (at most
+/// [`RegistryBuilder::keep_previous`]), from where [`Registry::rollback`] brings it back in
+/// O(1). A module that leaves every plugin's slots is evicted.
+///
+/// ## Memory
+///
+/// wasmi never frees compiled code while its engine lives. The registry counts what it evicts;
+/// past [`RegistryBuilder::rotate_after_evicted_modules`] modules or
+/// [`RegistryBuilder::rotate_after_evicted_bytes`] bytes it starts a new engine generation
+/// ([`Runtime::new_generation`]), recompiles the live modules into it, and drops the old one.
+/// Calls in flight hold an `Arc` of their generation, so the old engine is freed when the last
+/// of them returns. To recompile, the registry keeps each live module's bytes (a copy, or a
+/// `&'static` slice with [`Registry::register_static`], for modules in flash).
+///
+/// ## Locking
+///
+/// One spin lock guards the registry's tables. Calls hold it only to look a version up and to
+/// record metrics, never while the guest runs. Registration compiles outside the lock;
+/// a generation rotation recompiles the live set under it.
 pub struct Registry {
     config: RegistryBuilder,
     fingerprint: u64,

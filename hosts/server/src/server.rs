@@ -390,7 +390,7 @@ impl Server {
             .map(|h| digest_of(h))
             .collect::<ApiResult<Vec<_>>>()?;
         let canary = match &stored.canary {
-            Some((hex, bp)) => Some(palisade::registry::Canary {
+            Some((hex, bp)) => Some(palisade::Canary {
                 digest: digest_of(hex)?,
                 basis_points: *bp,
             }),
@@ -1284,7 +1284,7 @@ impl Server {
             clippy::cast_sign_loss,
             reason = "fraction is checked to be in 0..=1, so the product is in 0..=10000"
         )]
-        let bp = (fraction * f64::from(palisade::registry::BASIS_POINTS)).round() as u16;
+        let bp = (fraction * f64::from(palisade::BASIS_POINTS)).round() as u16;
         let smoke = smoke_of(&row);
         self.gated(|t| {
             self.registry
@@ -1373,7 +1373,7 @@ impl Server {
                 canary: state.canary.as_ref().map(|(d, bp)| CanaryRef {
                     digest: d.clone(),
                     version: version_of(d),
-                    fraction: f64::from(*bp) / f64::from(palisade::registry::BASIS_POINTS),
+                    fraction: f64::from(*bp) / f64::from(palisade::BASIS_POINTS),
                 }),
                 versions,
             });
