@@ -9,7 +9,8 @@ use wasmi::{ExternType, FuncType, Module, ValType};
 use crate::capability::CapabilityTable;
 use crate::capability::{CORE_INDEX, CapSet};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
-use crate::start::START_EXPORT;
+
+pub use crate::start::START_EXPORT;
 
 /// The import module namespace every host function lives in.
 pub const IMPORT_NAMESPACE: &str = "palisade";

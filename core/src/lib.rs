@@ -45,9 +45,9 @@
 //! | capabilities | [`capability`] | host functions by capability, deny by default, per-tenant KV |
 //! | limits | [`Limits`] | fuel, memory, deadline, sizes, call rate — each with a `DEFAULT_*` |
 //! | metrics | [`Metrics`] | fixed-size counters and histograms per (plugin, tenant) |
-//! | registry | [`registry`] | compile once per digest, gated promotion, canary, rollback, engine generations |
+//! | registry | [`Registry`] | compile once per digest, gated promotion, canary, rollback, engine generations |
 //! | trust | [`bundle`] | signed bundles (`docs/BUNDLE.md`): allocation-free parse and verify, packing |
-//! | raw | [`raw`] | run modules without the contract (spec conformance tests, tools): [`Runtime::compile_raw`] |
+//! | raw | [`RawStore`] | run modules without the contract (spec conformance tests, tools): [`Runtime::compile_raw`] |
 //!
 //! ## Features
 //!
@@ -64,7 +64,7 @@
 //! Every piece of guest code a call runs — the start function, `palisade_alloc`, the entry
 //! point — runs in fuel slices under the call's fuel budget, its deadline and, with
 //! [`Runtime::call_interruptible`], an [`Interrupt`] the host can raise from another thread
-//! (start functions are hoisted into an ordinary call at compile time: [`start`]).
+//! (start functions are hoisted into an ordinary call at compile time: [`abi::START_EXPORT`]).
 //!
 //! See [`Limits`] and `docs/THREATS.md`: fuel does not meter time blocked in the host (the
 //! deadline does), translation is not metered (the module size cap bounds it), and the deadline
@@ -92,10 +92,10 @@ mod limits_patch;
 mod map;
 mod metrics;
 mod module;
-pub mod raw;
-pub mod registry;
+mod raw;
+mod registry;
 mod runtime;
-pub mod start;
+mod start;
 mod step;
 mod store;
 mod tenant;
@@ -126,10 +126,10 @@ pub use limits::{Limits, LimitsBuilder, StackLimits, TokenBucket};
 pub use limits_patch::LimitsPatch;
 pub use metrics::{Histogram, Metrics};
 pub use module::CompiledModule;
-pub use raw::{RawInstance, RawModule, RawStore};
+pub use raw::{RAW_STORE_MAX_INSTANCES, RawInstance, RawModule, RawStore};
 pub use registry::{
-    Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry, RegistryBuilder,
-    RegistryError, RegistryStats, Smoke,
+    BASIS_POINTS, Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry,
+    RegistryBuilder, RegistryError, RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use step::{PendingCall, Step};

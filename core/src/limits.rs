@@ -14,7 +14,7 @@ use crate::host::Instant;
 ///   deadline covers that, checked every [`Limits::fuel_slice`] units of fuel and in host calls.
 ///   A single basic block is never interrupted, so the deadline can be overrun by one slice.
 /// - All three bound every piece of guest code of a call: the start function (see
-///   [`crate::start`]), `palisade_alloc` and the entry point share the one budget and deadline.
+///   [`START_EXPORT`](crate::abi::START_EXPORT)), `palisade_alloc` and the entry point share the one budget and deadline.
 /// - Compilation (translation) is not metered; it is bounded by the module size cap at
 ///   registration, and happens at most once per function per module.
 /// - The memory cap bounds linear memory, not the interpreter's own stacks, which wasmi bounds

@@ -1,22 +1,5 @@
-//! Raw execution: run modules that do NOT follow the guest contract, for conformance testing
-//! (the WebAssembly spec suite) and tools.
-//!
-//! [`Runtime::compile_raw`] compiles with exactly the engine configuration of
-//! [`Runtime::compile`] — fuel metering, lazy translation, custom page sizes, wasmi's strict
-//! limits, the runtime's module size cap — but skips the ABI check. A [`RawStore`] instantiates
-//! raw modules, links them to each other by name (and, optionally, to the spec suite's
-//! `spectest` module), and invokes any export with any values.
-//!
-//! What it keeps from a normal call: every instantiation and every invocation runs under a fuel
-//! budget ([`Limits::fuel`]) and the memory and table caps ([`Limits::memory_bytes`],
-//! [`Limits::table_elements`]); errors are the same typed [`ErrorKind`]s. A start function is
-//! run the way calls run it (see [`crate::start`]): hoisted out of instantiation into an
-//! ordinary invocation of its own, with its own fuel budget.
-//!
-//! What it drops, on purpose: the ABI contract (exports, imports, version), capabilities (a raw
-//! store links no `palisade` host function), per-call isolation (a store and its instances live
-//! as long as the [`RawStore`], as the spec suite needs), and the wall-clock deadline (fuel
-//! alone bounds a raw call). Never use it to run untrusted tenants' code: use [`Runtime::call`].
+//! Raw execution: modules that do NOT follow the guest contract (the spec suite, tools); the
+//! rules are documented on [`RawStore`].
 
 use alloc::vec::Vec;
 
@@ -46,7 +29,7 @@ pub struct RawModule {
 
 impl RawModule {
     /// The wasmi module, for introspection. A start function shows as the export
-    /// [`START_EXPORT`] (see [`crate::start`]).
+    /// [`START_EXPORT`].
     pub fn module(&self) -> &Module {
         &self.module
     }
@@ -69,12 +52,31 @@ pub struct RawInstance(Instance);
 
 /// The store data of a raw store: the memory/table caps and what they refused.
 #[derive(Debug)]
-pub struct RawState {
+pub(crate) struct RawState {
     fuel: u64,
     meter: MemoryMeter,
 }
 
-/// A store for raw modules: instances that live as long as it does, linked by name.
+/// A store for raw modules — modules that do NOT follow the guest contract, for conformance
+/// testing (the WebAssembly spec suite) and tools: instances that live as long as the store,
+/// linked by name.
+///
+/// [`Runtime::compile_raw`] compiles with exactly the engine configuration of
+/// [`Runtime::compile`] — fuel metering, lazy translation, custom page sizes, wasmi's strict
+/// limits, the runtime's module size cap — but skips the ABI check. A [`RawStore`] instantiates
+/// raw modules, links them to each other by name (and, optionally, to the spec suite's
+/// `spectest` module), and invokes any export with any values.
+///
+/// What it keeps from a normal call: every instantiation and every invocation runs under a fuel
+/// budget ([`Limits::fuel`]) and the memory and table caps ([`Limits::memory_bytes`],
+/// [`Limits::table_elements`]); errors are the same typed [`ErrorKind`]s. A start function is
+/// run the way calls run it (see [`START_EXPORT`]): hoisted out of instantiation into an
+/// ordinary invocation of its own, with its own fuel budget.
+///
+/// What it drops, on purpose: the ABI contract (exports, imports, version), capabilities (a raw
+/// store links no `palisade` host function), per-call isolation (a store and its instances live
+/// as long as the [`RawStore`], as the spec suite needs), and the wall-clock deadline (fuel
+/// alone bounds a raw call). Never use it to run untrusted tenants' code: use [`Runtime::call`].
 pub struct RawStore {
     store: Store<RawState>,
     linker: Linker<RawState>,
@@ -91,7 +93,7 @@ impl core::fmt::Debug for RawStore {
 
 impl Runtime {
     /// Validates and compiles a module with this runtime's engine configuration WITHOUT checking
-    /// the guest contract. For conformance tests and tools; see [`crate::raw`].
+    /// the guest contract. For conformance tests and tools; see [`RawStore`].
     ///
     /// # Errors
     ///

@@ -285,7 +285,7 @@ impl Runtime {
         capability::register_builtins(builder)
     }
 
-    /// The wasmi engine (for [`crate::raw`], which compiles with the same configuration).
+    /// The wasmi engine (for [`Runtime::compile_raw`], which compiles with the same configuration).
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }

@@ -23,7 +23,17 @@ use wasmi::{Engine, Module};
 
 use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
 
-/// The export under which a module's start function is run. Guests cannot export this name
+/// The export under which a module's start function is run.
+///
+/// wasmi runs a start function inside instantiation, in one go, where neither the deadline nor
+/// an [`Interrupt`](crate::Interrupt) could stop it. Palisade therefore removes a module's start
+/// section at compile time and exports the start function under this name instead; every call
+/// runs it like an entry point, after instantiation and before `palisade_alloc`, in fuel
+/// slices with the deadline and the interrupt checked between them. A
+/// [`RawStore`](crate::RawStore) runs it as an invocation under its fuel budget. The registry
+/// keys modules by the digest of the original bytes.
+///
+/// Guests cannot export this name
 /// themselves: it starts with [`RESERVED_PREFIX`](crate::abi::RESERVED_PREFIX), reserved by
 /// the ABI, and a module with a start section that already exports it is refused
 /// ([`ContractViolation::ReservedExport`]), also by

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade::start::START_EXPORT;
+use palisade::abi::START_EXPORT;
 use palisade::{
     ContractViolation, Digest, ErrorKind, Interrupt, Limits, LogRecord, LogSink, ManualClock,
     Outcome, Runtime, TrapKind,

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use palisade::{Digest, ErrorKind, Outcome};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::{
     CanaryRequest, ErrorBody, Health, HealthStatus, PluginInfo, PluginList, PromoteRequest,
@@ -130,6 +131,34 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
 }
 
+/// An admin route's proof of authority: extracting it checks the admin token (401 without
+/// one, 403 for a wrong one) before the handler reads any body.
+pub(crate) struct Admin;
+
+impl FromRequestParts<Arc<Server>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Arc<Server>) -> ApiResult<Self> {
+        s.check_admin(token(&parts.headers))?;
+        Ok(Self)
+    }
+}
+
+/// A JSON answer with `status`: every JSON body the API answers with goes through here.
+fn json(status: StatusCode, value: impl Serialize) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// An admin write: serialised with every other one by the admin lock, run off the reactor,
+/// and answered as JSON with the status `f` chose.
+async fn admin_write<T: Serialize + Send + 'static>(
+    s: Arc<Server>,
+    f: impl FnOnce(&Server) -> ApiResult<(StatusCode, T)> + Send + 'static,
+) -> ApiResult<Response> {
+    let _guard = s.admin_lock().await;
+    blocking(move || f(&s).map(|(status, value)| json(status, value))).await
+}
+
 /// `200 {"status": "ok" | "busy", "workers", "busy_workers"}`, or `503 draining`. `busy`
 /// (every worker running a call) stays `200`: the replica is alive and admits calls into its
 /// queue, and taking busy replicas out of a load balancer would only move the load.
@@ -154,7 +183,7 @@ pub(crate) async fn healthz(State(s): App) -> Response {
         workers,
         busy_workers,
     };
-    (code, axum::Json(health)).into_response()
+    json(code, health)
 }
 
 /// This API's OpenAPI 3.1 description, generated from the code ([`crate::openapi`]).
@@ -569,9 +598,8 @@ pub(crate) async fn kv_delete(
 #[utoipa::path(get, path = "/v1/admin/plugins", tag = "admin",
     security(("admin_token" = [])),
     responses((status = 200, description = "Every plugin: versions, active, previous, canary", body = PluginList)))]
-pub(crate) async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
-    blocking(move || s.list_plugins(None).map(|v| axum::Json(v).into_response())).await
+pub(crate) async fn list_plugins(State(s): App, _: Admin) -> ApiResult<Response> {
+    blocking(move || s.list_plugins(None).map(|v| json(StatusCode::OK, v))).await
 }
 
 #[utoipa::path(get, path = "/v1/admin/plugins/{plugin}", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
@@ -583,16 +611,15 @@ pub(crate) async fn list_plugins(State(s): App, headers: HeaderMap) -> ApiResult
 pub(crate) async fn get_plugin(
     State(s): App,
     Path(plugin): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
     blocking(move || {
         let one: PluginInfo = s
             .list_plugins(Some(&plugin))?
             .plugins
             .pop()
             .unwrap_or_default();
-        Ok(axum::Json(one).into_response())
+        Ok(json(StatusCode::OK, one))
     })
     .await
 }
@@ -619,16 +646,12 @@ pub(crate) async fn upload(
     State(s): App,
     Path(plugin): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    _: Admin,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
     let cap = s.config().max_upload_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > cap) {
+    if content_length(&headers).is_some_and(|n| n > cap) {
         s.metrics().record_upload("payload_too_large");
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -643,16 +666,15 @@ pub(crate) async fn upload(
             return Err(e);
         }
     };
-    let _guard = s.admin_lock().await;
     let version = query.get("version").cloned();
-    blocking(move || {
+    admin_write(s, move |s| {
         let up = s.upload(&plugin, &body, version.as_deref())?;
         let status = if up.created {
             StatusCode::CREATED
         } else {
             StatusCode::OK
         };
-        Ok((status, axum::Json(up)).into_response())
+        Ok((status, up))
     })
     .await
 }
@@ -673,15 +695,13 @@ pub(crate) async fn upload(
 pub(crate) async fn promote(
     State(s): App,
     Path(plugin): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     request: Request,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
     let t: PromoteRequest = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
-    let _guard = s.admin_lock().await;
-    blocking(move || {
+    admin_write(s, move |s| {
         let state = s.promote(&plugin, t.version.as_deref(), t.digest.as_deref())?;
-        Ok(axum::Json(state).into_response())
+        Ok((StatusCode::OK, state))
     })
     .await
 }
@@ -702,18 +722,16 @@ pub(crate) async fn promote(
 pub(crate) async fn set_canary(
     State(s): App,
     Path(plugin): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     request: Request,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
     let t: CanaryRequest = json_body(&read_body(request.into_body(), 4096, "request").await?)?;
     let fraction = t
         .fraction
         .ok_or_else(|| ApiError::bad_request("bad_fraction", "`fraction` is required"))?;
-    let _guard = s.admin_lock().await;
-    blocking(move || {
+    admin_write(s, move |s| {
         let state = s.set_canary(&plugin, t.version.as_deref(), t.digest.as_deref(), fraction)?;
-        Ok(axum::Json(state).into_response())
+        Ok((StatusCode::OK, state))
     })
     .await
 }
@@ -727,11 +745,9 @@ pub(crate) async fn set_canary(
 pub(crate) async fn clear_canary(
     State(s): App,
     Path(plugin): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
-    let _guard = s.admin_lock().await;
-    blocking(move || Ok(axum::Json(s.clear_canary(&plugin)?).into_response())).await
+    admin_write(s, move |s| Ok((StatusCode::OK, s.clear_canary(&plugin)?))).await
 }
 
 #[utoipa::path(post, path = "/v1/admin/plugins/{plugin}/rollback", tag = "admin", params(("plugin" = String, Path, description = "The plugin", example = "echo", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")),
@@ -744,11 +760,9 @@ pub(crate) async fn clear_canary(
 pub(crate) async fn rollback(
     State(s): App,
     Path(plugin): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
-    let _guard = s.admin_lock().await;
-    blocking(move || Ok(axum::Json(s.rollback(&plugin)?).into_response())).await
+    admin_write(s, move |s| Ok((StatusCode::OK, s.rollback(&plugin)?))).await
 }
 
 #[utoipa::path(put, path = "/v1/admin/tenants/{tenant}", tag = "admin",
@@ -765,14 +779,12 @@ pub(crate) async fn rollback(
 pub(crate) async fn put_tenant(
     State(s): App,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     request: Request,
 ) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
     let body: serde_json::Value =
         json_body(&read_body(request.into_body(), 64 << 10, "request").await?)?;
-    let _guard = s.admin_lock().await;
-    blocking(move || {
+    admin_write(s, move |s| {
         let current = s
             .tenants()
             .into_iter()
@@ -791,7 +803,7 @@ pub(crate) async fn put_tenant(
         } else {
             StatusCode::OK
         };
-        Ok((status, axum::Json(TenantAnswer { tenant, token })).into_response())
+        Ok((status, TenantAnswer { tenant, token }))
     })
     .await
 }
@@ -845,12 +857,10 @@ fn merge_tenant(
 #[utoipa::path(post, path = "/v1/admin/token/rotate", tag = "admin",
     security(("admin_token" = [])),
     responses((status = 200, description = "The new admin token, shown once; the old one stops working", body = TokenAnswer)))]
-pub(crate) async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
-    let _guard = s.admin_lock().await;
-    blocking(move || {
+pub(crate) async fn rotate_admin_token(State(s): App, _: Admin) -> ApiResult<Response> {
+    admin_write(s, |s| {
         let token = s.rotate_admin_token()?;
-        Ok(axum::Json(TokenAnswer { token }).into_response())
+        Ok((StatusCode::OK, TokenAnswer { token }))
     })
     .await
 }
@@ -858,14 +868,13 @@ pub(crate) async fn rotate_admin_token(State(s): App, headers: HeaderMap) -> Api
 #[utoipa::path(get, path = "/v1/admin/tenants", tag = "admin",
     security(("admin_token" = [])),
     responses((status = 200, description = "Every tenant and its configuration", body = TenantList)))]
-pub(crate) async fn list_tenants(State(s): App, headers: HeaderMap) -> ApiResult<Response> {
-    s.check_admin(token(&headers))?;
+pub(crate) async fn list_tenants(State(s): App, _: Admin) -> ApiResult<Response> {
     let tenants = s
         .tenants()
         .into_iter()
         .map(|(id, config)| TenantInfo { id, config })
         .collect();
-    Ok(axum::Json(TenantList { tenants }).into_response())
+    Ok(json(StatusCode::OK, TenantList { tenants }))
 }
 
 #[cfg(test)]
