@@ -79,13 +79,20 @@ pub mod bundle;
 mod call;
 pub mod capability;
 mod digest;
+mod drive;
 mod engine;
+#[cfg(feature = "wasi")]
+mod errno;
 mod error;
 mod escape;
 mod extensions;
+#[cfg(feature = "wasi")]
+mod files;
 mod host;
+mod host_funcs;
 mod install;
 mod interrupt;
+mod key;
 mod kv;
 mod limits;
 mod limits_patch;
@@ -103,21 +110,25 @@ mod trap;
 #[cfg(feature = "wasi")]
 pub mod wasi;
 
-pub use bundle::{
-    Bundle, BundleBuilder, BundleError, Manifest, ManifestMismatch, PublicKey, ShortName,
-    SignaturePolicy, TrustStore, VerifiedBundle,
-};
+pub use bundle::pack::BundleBuilder;
+pub use bundle::trust::{SignaturePolicy, TrustStore};
+pub use bundle::wire::{Bundle, Manifest, VerifiedBundle};
 pub use call::{Call, CallReport};
-pub use capability::{CapSet, charge, guest_bytes, guest_bytes_mut};
+pub use capability::set::{CapSet, CapabilityId};
 pub use digest::{Digest, ShortDigest};
-pub use error::{ContractViolation, Error, ErrorKind, Outcome, TrapKind};
+pub use error::{
+    BundleError, ContractViolation, Error, ErrorKind, ManifestMismatch, Outcome, RegistryError,
+    ShortName, TrapKind,
+};
 pub use escape::{Escaped, MAX_LOG_LINE_BYTES};
 pub use extensions::Extensions;
 pub use host::{
     Clock, DiscardLog, Instant, LogLevel, LogRecord, LogSink, ManualClock, NoRandom, RandomError,
     RandomSource, SeededRandom,
 };
+pub use host_funcs::{charge, guest_bytes, guest_bytes_mut};
 pub use interrupt::Interrupt;
+pub use key::{InvalidKey, PublicKey};
 pub use kv::{
     DEFAULT_QUOTA_BYTES, KvBackend, KvEntries, KvError, KvStore, KvWrites, MemoryBackend,
     MemoryEntries, MemoryKv, Quota,
@@ -129,7 +140,7 @@ pub use module::CompiledModule;
 pub use raw::{RAW_STORE_MAX_INSTANCES, RawInstance, RawModule, RawStore};
 pub use registry::{
     BASIS_POINTS, Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, Registry,
-    RegistryBuilder, RegistryError, RegistryStats, Smoke,
+    RegistryBuilder, RegistryStats, Smoke,
 };
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use step::{PendingCall, Step};

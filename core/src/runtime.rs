@@ -4,14 +4,15 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use wasmi::{Engine, FuncType, IntoFunc, Linker, Store};
+use wasmi::{Engine, IntoFunc, Linker, Store};
 
-use crate::abi::{self, IMPORT_NAMESPACE};
-use crate::capability::{self, CapSet, CapabilityTable, ImportDef, Installer, MAX_CAPABILITIES};
+use crate::abi;
+use crate::capability::{CapSet, CapabilityId, CapabilityTable, ImportDef};
 use crate::digest::Digest;
 use crate::engine::{self, generation};
 use crate::error::{ContractViolation, Error};
 use crate::host::{Clock, DiscardLog, Instant, LogSink, NoRandom, RandomSource};
+use crate::host_funcs::HostFuncs;
 use crate::limits::{Limits, StackLimits};
 use crate::map::SortedMap;
 use crate::module::{CompiledModule, ModuleInner};
@@ -27,24 +28,12 @@ pub struct RuntimeBuilder {
     log: Arc<dyn LogSink>,
     kv: Arc<dyn KvStore>,
     random: Arc<dyn RandomSource>,
-    names: Vec<Box<str>>,
-    imports: Vec<(Box<str>, u8, TypeOf)>,
-    installers: Vec<Installer>,
+    funcs: HostFuncs,
     max_module_bytes: usize,
     stack: StackLimits,
     /// The WASI files service, and whether it is offered for writing.
     #[cfg(feature = "wasi")]
     files: Option<(Arc<dyn crate::wasi::WasiFiles>, bool)>,
-    error: Option<Error>,
-}
-
-/// Learns a host function's type by wrapping it in a scratch store.
-type TypeOf = Box<dyn Fn(&mut Store<CallState>) -> FuncType + Send + Sync>;
-
-fn type_of<Params, Results>(
-    func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
-) -> TypeOf {
-    Box::new(move |store| wasmi::Func::wrap(&mut *store, func.clone()).ty(&*store))
 }
 
 impl RuntimeBuilder {
@@ -81,19 +70,6 @@ impl RuntimeBuilder {
         self
     }
 
-    fn capability_index(&mut self, capability: &str) -> Result<u8, Error> {
-        if let Some(i) = self.names.iter().position(|n| &**n == capability) {
-            return u8::try_from(i).map_err(|_| Error::config("too many capabilities"));
-        }
-        if self.names.len() >= MAX_CAPABILITIES {
-            return Err(Error::config(alloc::format!(
-                "cannot add capability `{capability}`: a runtime holds at most {MAX_CAPABILITIES}"
-            )));
-        }
-        self.names.push(capability.into());
-        u8::try_from(self.names.len() - 1).map_err(|_| Error::config("too many capabilities"))
-    }
-
     /// Serves `files` to WASI guests as a read-only preopened directory, and adds capability
     /// [`files.read`](crate::wasi::FILES_READ) to the runtime: only tenants granted it see the
     /// directory (`docs/WASI.md`).
@@ -115,7 +91,7 @@ impl RuntimeBuilder {
 
     #[cfg(feature = "wasi")]
     fn with_files(mut self, files: Arc<dyn crate::wasi::WasiFiles>, writable: bool) -> Self {
-        if self.error.is_some() {
+        if self.funcs.error.is_some() {
             return self;
         }
         let mut caps = alloc::vec![crate::wasi::FILES_READ];
@@ -123,8 +99,8 @@ impl RuntimeBuilder {
             caps.push(crate::wasi::FILES_WRITE);
         }
         for cap in caps {
-            if let Err(e) = self.capability_index(cap) {
-                self.error = Some(e);
+            if let Err(e) = self.funcs.capability(cap) {
+                self.funcs.fail(e);
                 return self;
             }
         }
@@ -144,52 +120,22 @@ impl RuntimeBuilder {
         name: &str,
         func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
     ) -> Self {
-        if self.error.is_some() {
+        if self.funcs.error.is_some() {
             return self;
         }
-        if capability.is_empty() || capability == "core" {
-            self.error = Some(Error::config(alloc::format!(
+        if capability.is_empty() || capability == crate::capability::CORE {
+            self.funcs.fail(Error::config(alloc::format!(
                 "host function `{name}` needs a capability name other than `core`"
             )));
             return self;
         }
-        if self.imports.iter().any(|(n, _, _)| &**n == name) {
-            self.error = Some(Error::config(alloc::format!(
+        if self.funcs.defines(name) {
+            self.funcs.fail(Error::config(alloc::format!(
                 "host function `palisade.{name}` is defined twice"
             )));
             return self;
         }
-        self.builtin(capability, name, func)
-    }
-
-    /// Adds host function `palisade.<name>` to `capability` (created if new, so a capability's
-    /// index is the order of its first function): the one registration path of the built-ins
-    /// ([`crate::capability`]) and, after [`RuntimeBuilder::host_func`]'s checks, of an
-    /// embedder's functions.
-    pub(crate) fn builtin<Params, Results>(
-        mut self,
-        capability: &str,
-        name: &str,
-        func: impl IntoFunc<CallState, Params, Results> + Clone + 'static,
-    ) -> Self {
-        if self.error.is_some() {
-            return self;
-        }
-        match self.capability_index(capability) {
-            Ok(index) => self
-                .imports
-                .push((name.into(), index, type_of(func.clone()))),
-            Err(e) => {
-                self.error = Some(e);
-                return self;
-            }
-        }
-        let name: Box<str> = name.into();
-        self.installers.push(Arc::new(move |linker| {
-            linker
-                .func_wrap(IMPORT_NAMESPACE, &name, func.clone())
-                .map(|_| ())
-        }));
+        self.funcs.add(capability, name, func);
         self
     }
 
@@ -199,7 +145,7 @@ impl RuntimeBuilder {
     ///
     /// A [`ErrorKind::Config`](crate::ErrorKind::Config) error for a bad [`RuntimeBuilder::host_func`] registration.
     pub fn build(self) -> Result<Runtime, Error> {
-        if let Some(e) = self.error {
+        if let Some(e) = self.funcs.error {
             return Err(e);
         }
         if !self.stack.is_valid() {
@@ -213,10 +159,10 @@ impl RuntimeBuilder {
             kv: self.kv,
             random: self.random,
             table: CapabilityTable {
-                names: self.names,
+                names: self.funcs.names,
                 imports: SortedMap::new(),
             },
-            installers: self.installers,
+            installers: self.funcs.installers,
             max_module_bytes: self.max_module_bytes,
             stack: self.stack,
             #[cfg(feature = "wasi")]
@@ -232,6 +178,7 @@ impl RuntimeBuilder {
             CallState::new(shared.clone(), placeholder, Digest::default(), Instant(0)),
         );
         let types: Vec<_> = self
+            .funcs
             .imports
             .into_iter()
             .map(|(name, capability, ty_of)| {
@@ -268,21 +215,17 @@ impl Runtime {
 
     /// Starts building a runtime around `clock`, which deadlines and rate limits use.
     pub fn builder(clock: Arc<dyn Clock>) -> RuntimeBuilder {
-        let builder = RuntimeBuilder {
+        RuntimeBuilder {
             clock,
             log: Arc::new(DiscardLog),
             kv: Arc::new(MemoryKv::new()),
             random: Arc::new(NoRandom),
-            names: Vec::new(),
-            imports: Vec::new(),
-            installers: Vec::new(),
+            funcs: HostFuncs::with_builtins(),
             max_module_bytes: Self::DEFAULT_MAX_MODULE_BYTES,
             stack: StackLimits::new(),
             #[cfg(feature = "wasi")]
             files: None,
-            error: None,
-        };
-        capability::register_builtins(builder)
+        }
     }
 
     /// The wasmi engine (for [`Runtime::compile_raw`], which compiles with the same configuration).
@@ -328,6 +271,23 @@ impl Runtime {
         self.shared.table.names.iter().map(|n| &**n)
     }
 
+    /// The id of capability `name` in this runtime's table, if it knows it: what
+    /// [`CapSet::contains`] takes, e.g. to ask whether a tenant's grants include it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use palisade::{ManualClock, Runtime};
+    /// let runtime = Runtime::builder(Arc::new(ManualClock::new())).build()?;
+    /// let tenant = runtime.tenant("acme").grant("log").build()?;
+    /// let log = runtime.capability("log").expect("a built-in");
+    /// assert!(tenant.grants().contains(log));
+    /// assert!(!tenant.grants().contains(runtime.capability("kv.read").expect("a built-in")));
+    /// # Ok::<(), palisade::Error>(())
+    /// ```
+    pub fn capability(&self, name: &str) -> Option<CapabilityId> {
+        self.shared.table.id_of(name)
+    }
+
     /// The capability of import `palisade.<name>`, if this runtime provides it.
     pub fn capability_of_import(&self, name: &str) -> Option<&str> {
         self.shared
@@ -339,7 +299,7 @@ impl Runtime {
     /// Starts describing a tenant: an id, capabilities granted (none by default) and limits.
     pub fn tenant(&self, id: &str) -> TenantBuilder<'_> {
         TenantBuilder {
-            runtime: self,
+            table: &self.shared.table,
             id: id.into(),
             grants: CapSet::EMPTY,
             limits: Limits::default(),

@@ -21,8 +21,9 @@ use wasmi::{
 };
 
 use crate::abi::{ALLOC_EXPORT, MEMORY_EXPORT};
-use crate::call::{Call, CallReport, refuel, set_fuel};
+use crate::call::{Call, CallReport};
 use crate::digest::Digest;
+use crate::drive::{refuel, set_fuel};
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome};
 use crate::host::Instant;
 use crate::interrupt::Interrupt;

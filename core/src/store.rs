@@ -3,9 +3,9 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use wasmi::Memory;
+use wasmi::{Linker, Memory};
 
-use crate::capability::{CapabilityTable, Installer};
+use crate::capability::CapabilityTable;
 use crate::digest::Digest;
 use crate::extensions::Extensions;
 use crate::host::{Clock, Instant, LogSink, RandomSource};
@@ -13,6 +13,10 @@ use crate::interrupt::Interrupt;
 use crate::limits::{Limits, MemoryMeter, StackLimits};
 use crate::tenant::Tenant;
 use crate::{KvStore, KvWrites};
+
+/// Links one host function into a linker (run once per engine generation).
+pub(crate) type Installer =
+    Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
 
 /// What every call of a runtime shares: host services and the capability table.
 pub(crate) struct Shared {
@@ -26,7 +30,7 @@ pub(crate) struct Shared {
     pub(crate) stack: StackLimits,
     /// The directory WASI guests granted `files.read` see (`crate::wasi`).
     #[cfg(feature = "wasi")]
-    pub(crate) files: Option<Arc<dyn crate::wasi::WasiFiles>>,
+    pub(crate) files: Option<Arc<dyn crate::files::WasiFiles>>,
     /// Whether tenants granted `files.write` too may write in it.
     #[cfg(feature = "wasi")]
     pub(crate) files_writable: bool,

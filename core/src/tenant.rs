@@ -4,10 +4,9 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::capability::CapSet;
+use crate::capability::{CapSet, CapabilityTable};
 use crate::error::Error;
 use crate::limits::{Limits, TokenBucket};
-use crate::runtime::Runtime;
 
 /// What a [`Tenant`] shares between its clones.
 pub(crate) struct TenantInner {
@@ -79,7 +78,7 @@ impl core::fmt::Debug for Tenant {
 /// Builds a [`Tenant`] against a runtime's capability table.
 #[must_use]
 pub struct TenantBuilder<'r> {
-    pub(crate) runtime: &'r Runtime,
+    pub(crate) table: &'r CapabilityTable,
     pub(crate) id: Box<str>,
     pub(crate) grants: CapSet,
     pub(crate) limits: Limits,
@@ -92,11 +91,11 @@ impl TenantBuilder<'_> {
     /// Grants a capability by name (`log`, `kv.read`, an embedder's `app.document`, ...).
     /// An unknown name is reported by [`TenantBuilder::build`].
     pub fn grant(mut self, capability: &str) -> Self {
-        match self.runtime.shared.table.index_of(capability) {
+        match self.table.id_of(capability) {
             Some(i) => self.grants = self.grants.with(i),
             None => {
                 if self.error.is_none() {
-                    let known: Vec<&str> = self.runtime.capabilities().collect();
+                    let known: Vec<&str> = self.table.names.iter().map(|n| &**n).collect();
                     self.error = Some(Error::config(alloc::format!(
                         "unknown capability `{capability}`; this runtime knows: {}",
                         known.join(", ")

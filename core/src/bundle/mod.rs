@@ -35,20 +35,34 @@
 //! The module is split by concern: `wire` reads the format ([`Bundle`], [`Manifest`],
 //! [`VerifiedBundle`]), `check` holds [`Manifest::check`], `trust` the keys and the policy
 //! ([`PublicKey`], [`TrustStore`]), and `pack` writes bundles ([`BundleBuilder`], [`assemble`]).
+//!
+//! [`Error`]: crate::Error
+//! [`ErrorKind::Bundle`]: crate::ErrorKind::Bundle
+//! [`Bundle`]: crate::Bundle
+//! [`Bundle::new_checked`]: crate::Bundle::new_checked
+//! [`Bundle::verify`]: crate::Bundle::verify
+//! [`BundleBuilder`]: crate::BundleBuilder
+//! [`BundleError`]: crate::BundleError
+//! [`Manifest`]: crate::Manifest
+//! [`Manifest::check`]: crate::Manifest::check
+//! [`PublicKey`]: crate::PublicKey
+//! [`TrustStore`]: crate::TrustStore
+//! [`VerifiedBundle`]: crate::VerifiedBundle
 
 mod check;
-mod pack;
-mod trust;
-mod wire;
+pub(crate) mod pack;
+pub(crate) mod trust;
+pub(crate) mod wire;
 
-use core::fmt;
-
-use crate::digest::Digest;
-use crate::error::{Error, ErrorKind};
-
-pub use pack::{BundleBuilder, assemble, sign_manifest};
-pub use trust::{PublicKey, SignaturePolicy, TrustStore, public_key};
-pub use wire::{Bundle, Manifest, SmokeView, VerifiedBundle};
+// The types are public at the crate root only (`palisade::Bundle`); this module's public
+// items are the format's constants and functions.
+pub(crate) use crate::error::{BundleError, ManifestMismatch, ShortName};
+pub(crate) use crate::key::PublicKey;
+pub use pack::{assemble, sign_manifest};
+pub use trust::public_key;
+pub(crate) use trust::{SignaturePolicy, TrustStore};
+pub use wire::SmokeView;
+pub(crate) use wire::{Bundle, Manifest, VerifiedBundle};
 
 /// The first four bytes of every bundle.
 pub const BUNDLE_MAGIC: [u8; 4] = *b"PLSB";
@@ -64,219 +78,3 @@ pub const SIGNATURE_BLOCK_LEN: usize = 96;
 pub const MAX_MANIFEST_LEN: usize = u16::MAX as usize;
 
 const FLAG_SIGNED: u8 = 1;
-
-/// Why a bundle was refused. Small and `Copy`, so a board can handle it without allocating;
-/// converts into [`Error`] as [`ErrorKind::Bundle`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum BundleError {
-    /// The bytes end before a field the header or manifest declares.
-    Truncated {
-        /// Bytes needed up to the end of the cut-off field.
-        needed: usize,
-        /// Bytes there are.
-        len: usize,
-    },
-    /// Not the documented format.
-    Malformed(&'static str),
-    /// The module bytes do not hash to the manifest's digest.
-    DigestMismatch {
-        /// The digest the manifest names.
-        expected: Digest,
-        /// The digest of the module bytes.
-        found: Digest,
-    },
-    /// The signature does not verify.
-    BadSignature,
-    /// The signer's key is not trusted.
-    UntrustedKey(PublicKey),
-    /// The policy requires a signature and there is none.
-    MissingSignature,
-    /// The manifest does not describe the module it carries ([`Manifest::check`]).
-    Manifest(ManifestMismatch),
-}
-
-/// How a manifest disagrees with its module or with the host ([`Manifest::check`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum ManifestMismatch {
-    /// The manifest states another ABI version than the module declares.
-    AbiVersion {
-        /// The version the manifest states.
-        manifest: u32,
-        /// The version the module declares (its `palisade.abi` section).
-        module: u32,
-    },
-    /// The manifest asks for a capability this host does not provide.
-    UnknownCapability {
-        /// The capability asked for.
-        capability: ShortName,
-    },
-    /// The module imports a function of a capability the manifest does not ask for.
-    UndeclaredCapability {
-        /// The import (`palisade.<import>`).
-        import: ShortName,
-        /// Its capability.
-        capability: ShortName,
-    },
-}
-
-impl From<ManifestMismatch> for BundleError {
-    fn from(m: ManifestMismatch) -> Self {
-        Self::Manifest(m)
-    }
-}
-
-/// A name of at most [`ShortName::CAPACITY`] bytes held inline, so that [`BundleError`] stays
-/// `Copy` and allocation-free. A longer name keeps its first bytes (cut at a character
-/// boundary) and displays with a trailing `…`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ShortName {
-    bytes: [u8; ShortName::CAPACITY],
-    len: u8,
-    cut: bool,
-}
-
-impl ShortName {
-    /// Bytes kept.
-    pub const CAPACITY: usize = 32;
-
-    /// `name`, cut to [`ShortName::CAPACITY`] bytes at a character boundary.
-    pub fn new(name: &str) -> Self {
-        let mut end = name.len().min(Self::CAPACITY);
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        let mut bytes = [0; Self::CAPACITY];
-        let kept = name.as_bytes().get(..end).unwrap_or_default();
-        if let Some(dst) = bytes.get_mut(..kept.len()) {
-            dst.copy_from_slice(kept);
-        }
-        Self {
-            bytes,
-            len: u8::try_from(kept.len()).unwrap_or(0),
-            cut: end < name.len(),
-        }
-    }
-
-    /// The name (its first [`ShortName::CAPACITY`] bytes if it was cut).
-    pub fn as_str(&self) -> &str {
-        let kept = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(kept).unwrap_or_default()
-    }
-
-    /// Whether the name was longer than [`ShortName::CAPACITY`] bytes.
-    pub fn is_cut(&self) -> bool {
-        self.cut
-    }
-}
-
-impl fmt::Display for ShortName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())?;
-        if self.cut { f.write_str("…") } else { Ok(()) }
-    }
-}
-
-impl fmt::Debug for ShortName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)?;
-        if self.cut { f.write_str("…") } else { Ok(()) }
-    }
-}
-
-impl PartialEq<&str> for ShortName {
-    fn eq(&self, other: &&str) -> bool {
-        !self.cut && self.as_str() == *other
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl defmt::Format for ShortName {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{=str}", self.as_str());
-    }
-}
-
-impl From<BundleError> for Error {
-    fn from(e: BundleError) -> Self {
-        Error::new(ErrorKind::Bundle(e))
-    }
-}
-
-impl BundleError {
-    /// What the person reading the error should do next.
-    pub fn advice(&self) -> &'static str {
-        match self {
-            Self::Truncated { .. } => {
-                "the bundle is cut short; copy or flash the whole bundle again"
-            }
-            Self::Malformed(_) => {
-                "rebuild the bundle with `palisade pack` (format in docs/BUNDLE.md)"
-            }
-            Self::DigestMismatch { .. } => {
-                "the module bytes were altered or swapped; rebuild the bundle from the module it should carry"
-            }
-            Self::BadSignature => {
-                "the manifest was altered after signing or the signature is forged; do not install it, re-sign the original"
-            }
-            Self::UntrustedKey(_) => {
-                "add the signer's public key to the host's trusted keys if you trust it, or re-sign with a trusted key"
-            }
-            Self::MissingSignature => {
-                "sign the bundle with a trusted key (this host requires signatures)"
-            }
-            Self::Manifest(_) => {
-                "rebuild the bundle so that its manifest describes the module it carries and asks only for capabilities this host provides"
-            }
-        }
-    }
-}
-
-impl fmt::Display for BundleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Truncated { needed, len } => write!(
-                f,
-                "the bundle is truncated: {len} bytes, but its header and fields need at least {needed}"
-            ),
-            Self::Malformed(reason) => write!(f, "malformed bundle: {reason}"),
-            Self::DigestMismatch { expected, found } => write!(
-                f,
-                "the bundle's module bytes have digest {found}, but its manifest names {expected}"
-            ),
-            Self::BadSignature => {
-                f.write_str("the bundle's signature does not verify against its manifest")
-            }
-            Self::UntrustedKey(key) => write!(
-                f,
-                "the bundle is signed by key {key}, which this host does not trust"
-            ),
-            Self::MissingSignature => {
-                f.write_str("the bundle is unsigned, and this host requires signed bundles")
-            }
-            Self::Manifest(m) => write!(f, "the manifest does not match the module: {m}"),
-        }
-    }
-}
-
-impl fmt::Display for ManifestMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::AbiVersion { manifest, module } => write!(
-                f,
-                "the manifest states ABI version {manifest}, the module declares {module}"
-            ),
-            Self::UnknownCapability { capability } => write!(
-                f,
-                "the manifest asks for capability `{capability}`, which this host does not provide"
-            ),
-            Self::UndeclaredCapability { import, capability } => write!(
-                f,
-                "the module imports `palisade.{import}` of capability `{capability}`, which the manifest does not ask for"
-            ),
-        }
-    }
-}

@@ -5,49 +5,22 @@
 //! charges fuel for its own work, checks the deadline, bounds-checks every guest pointer and
 //! returns errors as values: none of them can panic.
 //!
+//! This module is what a capability *is*: its name (the constants below), its id in a
+//! runtime's table ([`CapabilityId`]), sets of them
+//! ([`CapSet`]), the table, and the codes and prices of the ABI. The host
+//! functions themselves, built-in and embedder's, are registered in `host_funcs`, above the
+//! per-call state they work on.
+//!
 //! [`RuntimeBuilder::host_func`]: crate::RuntimeBuilder::host_func
 
-use core::fmt;
-
-mod builtin;
-pub(crate) mod guest;
+pub(crate) mod set;
 mod table;
 
-pub(crate) use builtin::register as register_builtins;
-pub use guest::{charge, guest_bytes, guest_bytes_mut};
-pub(crate) use table::{CapabilityTable, ImportDef, Installer};
+pub(crate) use set::{CapSet, CapabilityId};
+pub(crate) use table::{CapabilityTable, ImportDef};
 
 /// The most capabilities one runtime can define (the width of [`CapSet`]).
 pub const MAX_CAPABILITIES: usize = 64;
-
-/// A set of capabilities, as bits indexed by the runtime's capability table.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct CapSet(pub(crate) u64);
-
-impl CapSet {
-    /// The empty set: what a tenant has until something is granted.
-    pub const EMPTY: CapSet = CapSet(0);
-
-    pub(crate) fn with(self, index: u8) -> Self {
-        CapSet(self.0 | (1u64 << index))
-    }
-
-    /// Whether capability number `index` is in the set.
-    pub fn contains_index(self, index: u8) -> bool {
-        index < 64 && self.0 & (1u64 << index) != 0
-    }
-
-    /// Whether every capability of `other` is in `self`.
-    pub fn contains_all(self, other: CapSet) -> bool {
-        other.0 & !self.0 == 0
-    }
-}
-
-impl fmt::Debug for CapSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CapSet({:#x})", self.0)
-    }
-}
 
 /// The always-granted capability: `output` and `fail`.
 pub const CORE: &str = "core";
@@ -61,9 +34,6 @@ pub const RANDOM: &str = "random";
 pub const KV_READ: &str = "kv.read";
 /// Capability `kv.write`: `palisade.kv_set` and `palisade.kv_delete`.
 pub const KV_WRITE: &str = "kv.write";
-
-/// Index of [`CORE`] in every runtime's table: it is registered first.
-pub(crate) const CORE_INDEX: u8 = 0;
 
 /// Error codes that capability functions return to the guest (see docs/ABI.md).
 pub mod code {

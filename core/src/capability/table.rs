@@ -1,22 +1,17 @@
 //! The capability table: every capability a runtime knows, and the import each belongs to.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use wasmi::{FuncType, Linker};
+use wasmi::FuncType;
 
+use super::CapabilityId;
 use crate::map::SortedMap;
-use crate::store::CallState;
-
-/// Links one host function into a linker (run once per engine generation).
-pub(crate) type Installer =
-    Arc<dyn Fn(&mut Linker<CallState>) -> Result<(), wasmi::errors::LinkerError> + Send + Sync>;
 
 /// Definition of one `palisade` import: its capability and type.
 #[derive(Debug, Clone)]
 pub(crate) struct ImportDef {
-    pub(crate) capability: u8,
+    pub(crate) capability: CapabilityId,
     pub(crate) ty: FuncType,
 }
 
@@ -32,14 +27,14 @@ impl CapabilityTable {
         self.imports.get(name)
     }
 
-    pub(crate) fn capability_name(&self, index: u8) -> &str {
-        self.names.get(usize::from(index)).map_or("?", |n| n)
+    pub(crate) fn capability_name(&self, id: CapabilityId) -> &str {
+        self.names.get(usize::from(id.index())).map_or("?", |n| n)
     }
 
-    pub(crate) fn index_of(&self, name: &str) -> Option<u8> {
+    pub(crate) fn id_of(&self, name: &str) -> Option<CapabilityId> {
         self.names
             .iter()
             .position(|n| &**n == name)
-            .and_then(|i| u8::try_from(i).ok())
+            .and_then(CapabilityId::from_index)
     }
 }

@@ -4,8 +4,7 @@ use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
 
-use crate::bundle::BundleError;
-use crate::registry::RegistryError;
+use super::{BundleError, RegistryError};
 
 use super::{ContractViolation, Outcome, TrapKind};
 

@@ -2,19 +2,21 @@
 //! metrics: [`Error`] here, [`ErrorKind`] with its messages and advice in `kind`, the contract
 //! violations in `contract`, [`TrapKind`] and [`Outcome`] in `outcome`.
 
+mod bundle;
 mod contract;
 mod kind;
 mod outcome;
+mod registry;
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use crate::registry::RegistryError;
-
+pub use self::bundle::{BundleError, ManifestMismatch, ShortName};
 pub use self::contract::ContractViolation;
 pub use self::kind::ErrorKind;
 pub use self::outcome::{Outcome, TrapKind};
+pub use self::registry::RegistryError;
 
 /// An error from Palisade: what happened, to which plugin and tenant, and what to do about it.
 ///
@@ -166,4 +168,10 @@ pub(crate) fn wasm_reason(e: &impl fmt::Display, _short: &'static str) -> String
 #[cfg(not(feature = "messages"))]
 pub(crate) fn wasm_reason<E>(_e: &E, short: &'static str) -> String {
     String::from(short)
+}
+
+impl From<crate::key::InvalidKey> for Error {
+    fn from(e: crate::key::InvalidKey) -> Self {
+        Self::config(alloc::format!("{e}"))
+    }
 }

@@ -18,15 +18,14 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::digest::Digest;
-use crate::error::Error;
+use crate::error::{Error, RegistryError};
 use crate::{CompiledModule, Runtime};
 
 use self::cache::{CacheKey, Entry};
 use self::generation::Generation;
 use self::rollout::Plugin;
 pub use self::types::{
-    BASIS_POINTS, Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, RegistryError,
-    RegistryStats, Smoke,
+    BASIS_POINTS, Canary, ModuleInfo, ModuleMeta, PluginStatus, Registered, RegistryStats, Smoke,
 };
 
 /// Builds a [`Registry`].

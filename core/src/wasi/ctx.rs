@@ -6,8 +6,8 @@ use alloc::vec::Vec;
 use wasmi::{Instance, Store, TypedFunc};
 
 use crate::abi::WasiKind;
-use crate::call::drive;
 use crate::capability::LOG;
+use crate::drive::drive;
 use crate::error::{ContractViolation, Error, ErrorKind};
 use crate::escape::{Escaped, MAX_LOG_LINE_BYTES};
 use crate::host::{LogLevel, LogRecord};
@@ -105,8 +105,8 @@ pub(crate) fn granted(state: &CallState, capability: &str) -> bool {
     state
         .shared
         .table
-        .index_of(capability)
-        .is_some_and(|i| state.tenant.grants().contains_index(i))
+        .id_of(capability)
+        .is_some_and(|i| state.tenant.grants().contains(i))
 }
 
 /// Sends one stderr line to the log: with capability `log`, under the log cap (a line over

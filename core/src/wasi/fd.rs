@@ -5,17 +5,17 @@ use alloc::vec::Vec;
 
 use wasmi::Caller;
 
-use crate::capability::guest::{charge, trap};
+use crate::host_funcs::guest::{charge, trap};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 
 use super::ctx::{StdoutSink, WasiCall, granted, stderr_write, write_back};
 use super::errno::{BADF, DQUOT, FBIG, INVAL, NOTCAPABLE, SPIPE, SUCCESS};
-use super::files::{
-    FILES_READ, FILES_WRITE, MAX_FILE_BYTES, MAX_WRITE_BYTES, OpenFile, PREOPEN_FD, PREOPEN_NAME,
-};
 use super::funcs::{Res, bytes_fuel, get, put, size, split, u32_at};
 use super::{MAX_IOVS, PRICE};
+use crate::files::{
+    FILES_READ, FILES_WRITE, MAX_FILE_BYTES, MAX_WRITE_BYTES, OpenFile, PREOPEN_FD, PREOPEN_NAME,
+};
 
 pub(super) const FILETYPE_DIRECTORY: u8 = 3;
 pub(super) const FILETYPE_REGULAR: u8 = 4;

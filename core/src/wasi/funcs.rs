@@ -6,15 +6,16 @@
 
 use wasmi::{Caller, Linker, Val};
 
-use crate::capability::guest::{charge, memory_of, trap};
 use crate::capability::price::{self, BYTES_PER_FUEL};
 use crate::capability::{CLOCK, MAX_RANDOM_BYTES, RANDOM};
+use crate::host_funcs::guest::{charge, memory_of, trap};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 
 use super::ctx::{WasiCall, granted, stderr_flush};
 use super::errno::{INVAL, IO, NOTCAPABLE, SUCCESS};
-use super::{Access, FUNCTIONS, NAMESPACE, PRICE, fd, path, poll};
+use super::{Access, NAMESPACE, PRICE, fd, path, poll};
+use crate::abi::preview1::FUNCTIONS;
 
 pub(super) type Res<T = i32> = Result<T, wasmi::Error>;
 

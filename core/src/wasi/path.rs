@@ -8,17 +8,17 @@ use alloc::vec::Vec;
 
 use wasmi::Caller;
 
-use crate::capability::guest::charge;
+use crate::host_funcs::guest::charge;
 use crate::store::CallState;
 
 use super::PRICE;
 use super::ctx::WasiCall;
 use super::errno::{BADF, EXIST, INVAL, MFILE, NOTCAPABLE, NOTDIR, ROFS, SUCCESS};
 use super::fd::{RIGHT_FD_READ, WRITE_RIGHTS, file_index, may_write, preopen};
-use super::files::{
+use super::funcs::{Res, bytes_fuel, get, put, split};
+use crate::files::{
     FileError, MAX_FILE_BYTES, MAX_OPEN_FILES, OpenFile, PREOPEN_FD, WasiFiles, checked_path,
 };
-use super::funcs::{Res, bytes_fuel, get, put, split};
 
 /// `path_open`'s `oflags`.
 const OFLAGS_CREAT: i32 = 1;

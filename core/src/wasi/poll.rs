@@ -3,8 +3,8 @@
 
 use wasmi::Caller;
 
-use crate::capability::guest::{charge, trap};
 use crate::host::Instant;
+use crate::host_funcs::guest::{charge, trap};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 

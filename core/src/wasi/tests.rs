@@ -1,4 +1,5 @@
-use super::{Access, FUNCTIONS, access, func_type};
+use super::{Access, access, func_type};
+use crate::abi::preview1::FUNCTIONS;
 
 #[test]
 fn every_preview1_function_is_listed_once() {

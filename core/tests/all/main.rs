@@ -14,6 +14,7 @@ mod fuel;
 mod interrupt;
 mod kv;
 mod kv_scope;
+mod layers;
 mod limits;
 mod memory;
 mod registry;

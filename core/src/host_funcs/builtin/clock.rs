@@ -2,14 +2,14 @@
 
 use wasmi::Caller;
 
-use crate::capability::guest::charge;
 use crate::capability::{CLOCK, price};
-use crate::runtime::RuntimeBuilder;
+use crate::host_funcs::HostFuncs;
+use crate::host_funcs::guest::charge;
 use crate::store::CallState;
 
 /// Registers the `clock` capability's host functions.
-pub(crate) fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
-    builder.builtin(CLOCK, "clock_now", clock_now)
+pub(crate) fn register(funcs: &mut HostFuncs) {
+    funcs.add(CLOCK, "clock_now", clock_now);
 }
 
 /// The `palisade.clock_now` import (docs/ABI.md).

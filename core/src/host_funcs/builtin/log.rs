@@ -2,15 +2,15 @@
 
 use wasmi::Caller;
 
-use crate::capability::guest::{bytes_price, charge, check_region, guest_bytes};
 use crate::capability::{LOG, code, price};
 use crate::host::{LogLevel, LogRecord};
-use crate::runtime::RuntimeBuilder;
+use crate::host_funcs::HostFuncs;
+use crate::host_funcs::guest::{bytes_price, charge, check_region, guest_bytes};
 use crate::store::CallState;
 
 /// Registers the `log` capability's host functions.
-pub(crate) fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
-    builder.builtin(LOG, "log", log)
+pub(crate) fn register(funcs: &mut HostFuncs) {
+    funcs.add(LOG, "log", log);
 }
 
 /// The `palisade.log` import (docs/ABI.md).

@@ -5,7 +5,7 @@ use wasmi::{Caller, Extern, Memory};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 
-use super::price;
+use crate::capability::price;
 
 /// Wraps a host trap into the error wasmi carries back out of the guest.
 pub(crate) fn trap(t: HostTrap) -> wasmi::Error {

@@ -6,14 +6,19 @@ use alloc::vec::Vec;
 
 use wasmi::{ExternType, FuncType, Module, ValType};
 
-use crate::capability::CapabilityTable;
-use crate::capability::{CORE_INDEX, CapSet};
+use crate::capability::{CapSet, CapabilityId, CapabilityTable};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
+
+#[cfg(feature = "wasi")]
+pub(crate) mod preview1;
 
 pub use crate::start::START_EXPORT;
 
 /// The import module namespace every host function lives in.
 pub const IMPORT_NAMESPACE: &str = "palisade";
+/// The import module namespace of WASI preview1 (public as `WASI_NAMESPACE`).
+#[cfg(feature = "wasi")]
+pub(crate) const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
 /// The custom section in which a guest declares its ABI version.
 pub const ABI_SECTION: &str = "palisade.abi";
 /// The ABI version this host implements.
@@ -34,8 +39,8 @@ pub struct ContractInfo {
     pub abi_version: u32,
     /// The capabilities the module's imports need (without `core`).
     pub required: CapSet,
-    /// Every import, by name, with the index of its capability.
-    pub imports: Vec<(Box<str>, u8)>,
+    /// Every import, by name, with its capability's id.
+    pub imports: Vec<(Box<str>, CapabilityId)>,
     /// The entry points, in export order.
     pub entries: Vec<Box<str>>,
     /// Whether the module has a start function. It runs at the beginning of every call, before
@@ -162,9 +167,7 @@ pub(crate) fn check(
     // A module that declares `palisade.abi` is an ABI-v1 guest whatever it imports (a WASI
     // import is then foreign); one that does not and imports WASI is a WASI guest.
     #[cfg(feature = "wasi")]
-    if module
-        .imports()
-        .any(|i| i.module() == crate::wasi::NAMESPACE)
+    if module.imports().any(|i| i.module() == WASI_NAMESPACE)
         && !module.custom_sections().any(|s| s.name() == ABI_SECTION)
     {
         return check_wasi(module, table, has_start);
@@ -248,7 +251,7 @@ pub(crate) fn check(
 }
 
 /// The `palisade` imports of a module, each with its capability's index.
-type PalisadeImports = Vec<(Box<str>, u8)>;
+type PalisadeImports = Vec<(Box<str>, CapabilityId)>;
 
 /// Checks every import: a `palisade` function this host provides with the right signature,
 /// or one that `other(namespace, import)` accepts. Returns the capabilities needed and the
@@ -288,7 +291,7 @@ fn check_imports(
             }
             .into());
         }
-        if def.capability != CORE_INDEX {
+        if def.capability != CapabilityId::CORE {
             required = required.with(def.capability);
         }
         imports.push((Box::from(name), def.capability));
@@ -306,7 +309,7 @@ fn check_wasi(
     table: &CapabilityTable,
     has_start: bool,
 ) -> Result<ContractInfo, Error> {
-    use crate::wasi;
+    use self::preview1 as wasi;
 
     let mut has_memory = false;
     let mut command = false;
@@ -372,11 +375,11 @@ fn check_wasi(
     }
     let mut wasi_imports = Vec::new();
     let (required, imports) = check_imports(module, table, |namespace, import| {
-        if namespace != wasi::NAMESPACE {
+        if namespace != WASI_NAMESPACE {
             return Ok(false);
         }
         let name = import.name();
-        let full = || concat(&[wasi::NAMESPACE, ".", name]);
+        let full = || concat(&[WASI_NAMESPACE, ".", name]);
         let Some(expected) = wasi::func_type(name) else {
             return Err(ContractViolation::UnknownImport { name: full() }.into());
         };
@@ -418,7 +421,7 @@ pub(crate) fn check_grants(
         return Ok(());
     }
     for (name, cap) in &info.imports {
-        if *cap != CORE_INDEX && !grants.contains_index(*cap) {
+        if *cap != CapabilityId::CORE && !grants.contains(*cap) {
             return Err(ErrorKind::CapabilityDenied {
                 import: concat(&[IMPORT_NAMESPACE, ".", name]),
                 capability: String::from(table.capability_name(*cap)),

@@ -4,17 +4,15 @@ use alloc::string::String;
 
 use wasmi::Caller;
 
-use crate::capability::guest::{charge, guest_bytes, trap};
 use crate::capability::{CORE, price};
-use crate::runtime::RuntimeBuilder;
+use crate::host_funcs::HostFuncs;
+use crate::host_funcs::guest::{charge, guest_bytes, trap};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 
 /// Registers the `core` capability's host functions.
-pub(crate) fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
-    builder
-        .builtin(CORE, "output", output)
-        .builtin(CORE, "fail", fail)
+pub(crate) fn register(funcs: &mut HostFuncs) {
+    funcs.add(CORE, "output", output).add(CORE, "fail", fail);
 }
 
 /// The `palisade.output` import (docs/ABI.md).

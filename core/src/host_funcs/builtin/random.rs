@@ -2,14 +2,14 @@
 
 use wasmi::Caller;
 
-use crate::capability::guest::{bytes_price, charge, guest_bytes_mut};
 use crate::capability::{MAX_RANDOM_BYTES, RANDOM, code, price};
-use crate::runtime::RuntimeBuilder;
+use crate::host_funcs::HostFuncs;
+use crate::host_funcs::guest::{bytes_price, charge, guest_bytes_mut};
 use crate::store::CallState;
 
 /// Registers the `random` capability's host functions.
-pub(crate) fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
-    builder.builtin(RANDOM, "random_fill", random_fill)
+pub(crate) fn register(funcs: &mut HostFuncs) {
+    funcs.add(RANDOM, "random_fill", random_fill);
 }
 
 /// The `palisade.random_fill` import (docs/ABI.md).

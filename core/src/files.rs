@@ -61,7 +61,7 @@ pub enum FileError {
 impl FileError {
     /// The WASI errno a guest receives for it.
     pub fn errno(self) -> i32 {
-        use super::errno;
+        use crate::errno;
         match self {
             Self::NotFound => errno::NOENT,
             Self::IsDirectory => errno::ISDIR,

@@ -3,18 +3,18 @@
 use wasmi::Caller;
 
 use crate::KvError;
-use crate::capability::guest::{bytes_price, charge, check_region, memory_of, region, trap};
 use crate::capability::{KV_READ, KV_WRITE, MAX_KEY_BYTES, code, price};
-use crate::runtime::RuntimeBuilder;
+use crate::host_funcs::HostFuncs;
+use crate::host_funcs::guest::{bytes_price, charge, check_region, memory_of, region, trap};
 use crate::store::CallState;
 use crate::trap::HostTrap;
 
 /// Registers the `kv.read` and `kv.write` capabilities' host functions.
-pub(crate) fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
-    builder
-        .builtin(KV_READ, "kv_get", kv_get)
-        .builtin(KV_WRITE, "kv_set", kv_set)
-        .builtin(KV_WRITE, "kv_delete", kv_delete)
+pub(crate) fn register(funcs: &mut HostFuncs) {
+    funcs
+        .add(KV_READ, "kv_get", kv_get)
+        .add(KV_WRITE, "kv_set", kv_set)
+        .add(KV_WRITE, "kv_delete", kv_delete);
 }
 
 /// The `palisade.kv_get` import (docs/ABI.md).
