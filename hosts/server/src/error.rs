@@ -1,11 +1,13 @@
 //! The one HTTP error type: a status, a stable machine-readable `code`, and a message that says
-//! what to do. Rendered as `{"error": {"code": "...", "message": "..."}}`.
+//! what to do. Rendered as `{"error": {"code": "...", "message": "..."}}`. The mapping of the
+//! core's errors to statuses and codes lives here, in one place (`from_bundle`, `from_install`,
+//! `from_registration`, `from_rollout`).
 
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use palisade::{ContractViolation, ErrorKind};
+use palisade::{BundleError, ContractViolation, ErrorKind, RegistryError};
 
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone)]
@@ -80,6 +82,61 @@ impl ApiError {
                 return Self::internal(e.to_string());
             }
             _ => (StatusCode::UNPROCESSABLE_ENTITY, "smoke_call_failed"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+
+    /// Maps a bundle error (parsing, verification, manifest check) to its 4xx.
+    pub fn from_bundle(e: &palisade::Error) -> Self {
+        let (status, code) = match e.kind() {
+            ErrorKind::Bundle(BundleError::BadSignature) => {
+                (StatusCode::BAD_REQUEST, "bad_signature")
+            }
+            ErrorKind::Bundle(BundleError::UntrustedKey(_)) => {
+                (StatusCode::FORBIDDEN, "untrusted_key")
+            }
+            ErrorKind::Bundle(BundleError::MissingSignature) => {
+                (StatusCode::BAD_REQUEST, "signature_required")
+            }
+            ErrorKind::Bundle(BundleError::DigestMismatch { .. }) => {
+                (StatusCode::BAD_REQUEST, "digest_mismatch")
+            }
+            ErrorKind::Bundle(BundleError::Manifest(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch")
+            }
+            _ => (StatusCode::BAD_REQUEST, "malformed_bundle"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+
+    /// Maps an error of the install pipeline (bundle checks, then registration) to its 4xx.
+    pub fn from_install(e: &palisade::Error) -> Self {
+        match e.kind() {
+            ErrorKind::Bundle(_) => Self::from_bundle(e),
+            _ => Self::from_registration(e),
+        }
+    }
+
+    /// Maps a promote/canary/rollback error.
+    pub fn from_rollout(e: &palisade::Error) -> Self {
+        let (status, code) = match e.kind() {
+            ErrorKind::Registry(RegistryError::UnknownPlugin { .. }) => {
+                (StatusCode::NOT_FOUND, "unknown_plugin")
+            }
+            ErrorKind::Registry(RegistryError::UnknownModule { .. }) => {
+                (StatusCode::NOT_FOUND, "unknown_version")
+            }
+            ErrorKind::Registry(RegistryError::NoPreviousVersion { .. }) => {
+                (StatusCode::CONFLICT, "no_previous_version")
+            }
+            ErrorKind::Registry(RegistryError::SmokeFailed { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "smoke_failed")
+            }
+            ErrorKind::CapabilityDenied { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "ungranted_import")
+            }
+            ErrorKind::Config { .. } => (StatusCode::CONFLICT, "conflict"),
+            _ => return Self::internal(e.to_string()),
         };
         Self::new(status, code, e.to_string())
     }

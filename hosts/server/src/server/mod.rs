@@ -18,10 +18,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant as StdInstant;
 
 use axum::http::StatusCode;
-use palisade::{Bundle, BundleError, PublicKey, RegistryError, SignaturePolicy, TrustStore};
+use palisade::{Bundle, PublicKey, SignaturePolicy, TrustStore};
 use palisade::{
-    CallReport, Clock, Digest, Error, ErrorKind, Instant, Interrupt, ModuleMeta, PendingCall,
-    PluginStatus, Registry, Runtime, Smoke, Step,
+    CallReport, Clock, Digest, Error, Instant, Interrupt, ModuleMeta, PendingCall, PluginStatus,
+    Registry, Runtime, Smoke, Step,
 };
 use tokio::sync::Semaphore;
 

@@ -2,7 +2,7 @@
 //! and the replica reconciler that applies other replicas' changes.
 
 // One operation of `Server`, split from `mod.rs`: it uses the imports and helpers there.
-use super::rollout::{rollout_error, state_of};
+use super::rollout::state_of;
 use super::*;
 
 impl Server {
@@ -485,6 +485,6 @@ impl Server {
                     .build()
             })
             .map_err(|e| ApiError::internal(format!("smoke tenant: {e}")))?;
-        f(&tenant).map_err(|e| rollout_error(&e))
+        f(&tenant).map_err(|e| ApiError::from_rollout(&e))
     }
 }

@@ -107,7 +107,7 @@ impl Server {
         let expected = self.sync_plugin(plugin)?;
         self.registry
             .clear_canary(plugin)
-            .map_err(|e| rollout_error(&e))?;
+            .map_err(|e| ApiError::from_rollout(&e))?;
         let state = self.persist_state(plugin, &expected)?;
         self.retain(plugin);
         Ok(state)
@@ -123,7 +123,7 @@ impl Server {
         let digest = self
             .registry
             .rollback(plugin)
-            .map_err(|e| rollout_error(&e))?;
+            .map_err(|e| ApiError::from_rollout(&e))?;
         tracing::info!(plugin, digest = %digest, "rolled back");
         let state = self.persist_state(plugin, &expected)?;
         self.retain(plugin);
@@ -211,28 +211,4 @@ pub(super) fn state_of(s: &PluginStatus) -> PluginState {
         previous: s.previous.iter().map(ToString::to_string).collect(),
         canary: s.canary.map(|c| (c.digest.to_string(), c.basis_points)),
     }
-}
-
-/// Maps a promote/canary/rollback error.
-pub(super) fn rollout_error(e: &Error) -> ApiError {
-    let (status, code) = match e.kind() {
-        ErrorKind::Registry(RegistryError::UnknownPlugin { .. }) => {
-            (StatusCode::NOT_FOUND, "unknown_plugin")
-        }
-        ErrorKind::Registry(RegistryError::UnknownModule { .. }) => {
-            (StatusCode::NOT_FOUND, "unknown_version")
-        }
-        ErrorKind::Registry(RegistryError::NoPreviousVersion { .. }) => {
-            (StatusCode::CONFLICT, "no_previous_version")
-        }
-        ErrorKind::Registry(RegistryError::SmokeFailed { .. }) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "smoke_failed")
-        }
-        ErrorKind::CapabilityDenied { .. } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "ungranted_import")
-        }
-        ErrorKind::Config { .. } => (StatusCode::CONFLICT, "conflict"),
-        _ => return ApiError::internal(e.to_string()),
-    };
-    ApiError::new(status, code, e.to_string())
 }

@@ -90,9 +90,10 @@ impl Server {
         let verified = if body.starts_with(b"\0asm") {
             None
         } else {
-            let bundle = Bundle::new_checked(body).map_err(|e| bundle_error(&Error::from(e)))?;
+            let bundle =
+                Bundle::new_checked(body).map_err(|e| ApiError::from_bundle(&Error::from(e)))?;
             Some(bundle.verify(&self.trust).map_err(|e| {
-                let mut err = bundle_error(&Error::from(e));
+                let mut err = ApiError::from_bundle(&Error::from(e));
                 if err.code == "untrusted_key" && self.config.trusted_keys.is_empty() {
                     err.message.push_str(
                         "; this server trusts no key yet: put the hex of the signer's .pub file (from `palisade keygen`) in `trusted_keys` in the config file and restart",
@@ -180,7 +181,7 @@ impl Server {
             Some(bundle) => self.registry.register_verified(bundle),
             None => self.registry.register(module, core_meta),
         }
-        .map_err(|e| registration_error(&e))?;
+        .map_err(|e| ApiError::from_install(&e))?;
         let compiled = self.registry.compiled(digest);
         let grant_check = match &compiled {
             Some(m) => self
@@ -192,7 +193,7 @@ impl Server {
             if registered.compiled {
                 self.registry.remove_if_unused(digest);
             }
-            return Err(registration_error(&e));
+            return Err(ApiError::from_install(&e));
         }
         self.metrics
             .record_compile(plugin, digest, !registered.compiled);
@@ -306,32 +307,5 @@ impl Server {
                 format!("plugin `{plugin}` has no such version; upload it first"),
             )
         })
-    }
-}
-
-/// Maps a bundle error (parsing, verification, manifest check) to its 4xx.
-pub(super) fn bundle_error(e: &Error) -> ApiError {
-    let (status, code) = match e.kind() {
-        ErrorKind::Bundle(BundleError::BadSignature) => (StatusCode::BAD_REQUEST, "bad_signature"),
-        ErrorKind::Bundle(BundleError::UntrustedKey(_)) => (StatusCode::FORBIDDEN, "untrusted_key"),
-        ErrorKind::Bundle(BundleError::MissingSignature) => {
-            (StatusCode::BAD_REQUEST, "signature_required")
-        }
-        ErrorKind::Bundle(BundleError::DigestMismatch { .. }) => {
-            (StatusCode::BAD_REQUEST, "digest_mismatch")
-        }
-        ErrorKind::Bundle(BundleError::Manifest(_)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch")
-        }
-        _ => (StatusCode::BAD_REQUEST, "malformed_bundle"),
-    };
-    ApiError::new(status, code, e.to_string())
-}
-
-/// Maps a registration error to its 4xx.
-pub(super) fn registration_error(e: &Error) -> ApiError {
-    match e.kind() {
-        ErrorKind::Bundle(_) => bundle_error(e),
-        _ => ApiError::from_registration(e),
     }
 }
