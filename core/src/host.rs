@@ -10,6 +10,7 @@ use core::time::Duration;
 
 use crate::digest::Digest;
 use crate::escape::Escaped;
+use crate::extensions::Extensions;
 
 /// A point on a host's monotonic clock, in nanoseconds since an origin the host chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -137,6 +138,12 @@ pub struct LogRecord<'a> {
     pub level: LogLevel,
     /// The bytes the guest wrote (not necessarily UTF-8).
     pub message: &'a [u8],
+    /// The call's extension slot: what the host seeded for this call
+    /// ([`Runtime::call_with_extensions`](crate::Runtime::call_with_extensions),
+    /// [`PendingCall::extensions_mut`](crate::PendingCall::extensions_mut)). A sink that tags
+    /// or gates lines per call (which plugin runs, the tenant's log rate) reads it here rather
+    /// than from a thread-local.
+    pub extensions: &'a Extensions,
 }
 
 /// `[tenant digest] level: message`, the message escaped and cut by [`Escaped`]: always one

@@ -25,6 +25,7 @@ use crate::call::{Call, CallReport};
 use crate::digest::Digest;
 use crate::drive::{refuel, set_fuel};
 use crate::error::{ContractViolation, Error, ErrorKind, Outcome};
+use crate::extensions::Extensions;
 use crate::host::Instant;
 use crate::interrupt::Interrupt;
 use crate::module::CompiledModule;
@@ -225,6 +226,16 @@ impl PendingCall {
     /// in flight).
     pub fn digest(&self) -> Digest {
         self.0.module.digest()
+    }
+
+    /// The call's extension slot, as [`Runtime::call_with_extensions`] seeds it: insert the
+    /// host's values for this call before its first step, and host functions
+    /// ([`CallState::extensions`](crate::CallState::extensions)) and the log sink
+    /// ([`LogRecord::extensions`](crate::LogRecord::extensions)) see them at every step. It
+    /// already holds what a profile keeps there (a WASI call's stdio): add to it, do not
+    /// replace it.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.0.store.data_mut().extensions
     }
 }
 

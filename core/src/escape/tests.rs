@@ -144,6 +144,7 @@ fn a_log_record_displays_as_one_line_tagged_by_the_host() {
         digest: &digest,
         level: crate::LogLevel::Info,
         message: b"ok\n[admin 00000000] error: forged line\x1b[2J",
+        extensions: &crate::Extensions::new(),
     };
     let line = record.to_string();
     assert_eq!(

@@ -124,6 +124,7 @@ fn log_line(state: &mut CallState, line: &[u8]) {
         digest: &state.digest,
         level: LogLevel::Warn,
         message: line,
+        extensions: &state.extensions,
     });
     state.log_bytes += line.len();
 }

@@ -100,3 +100,63 @@ fn insert_replaces_and_remove_takes_out() {
     assert_eq!(ext.remove::<Ticks>(), Some(Ticks(2)));
     assert!(ext.get::<Ticks>().is_none());
 }
+
+/// A sink that keeps, for every line, the plugin name it found in the line's extension slot.
+#[derive(Default)]
+struct TaggingSink(std::sync::Mutex<Vec<(String, Vec<u8>)>>);
+
+impl palisade::LogSink for TaggingSink {
+    fn log(&self, r: &palisade::LogRecord<'_>) {
+        let plugin = r.extensions.get::<Plugin>().map_or("(none)", |p| p.0);
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push((plugin.to_string(), r.message.to_vec()));
+        }
+    }
+}
+
+#[test]
+fn a_stepped_call_seeded_through_its_slot_tags_its_log_lines() {
+    let sink = Arc::new(TaggingSink::default());
+    let runtime = Runtime::builder(Arc::new(ManualClock::new()))
+        .log_sink(sink.clone())
+        .build()
+        .unwrap();
+    let module = compile(
+        &runtime,
+        &guest_with(
+            r#"(import "palisade" "log" (func $log (param i32 i32 i32) (result i32)))"#,
+            "1",
+            r#"
+  (data (i32.const 600) "hello")
+  (func (export "run") (param i32 i32) (result i32)
+    (drop (call $log (i32.const 2) (i32.const 600) (i32.const 5)))
+    (i32.const 0))"#,
+        ),
+    );
+    let tenant = tenant(&runtime, "t", &["log"], Limits::default());
+    // Seeded between start and the first step: the line carries it.
+    let palisade::Step::Pending(mut pending) =
+        runtime.start_call(&module, &tenant, "run", Vec::new(), None)
+    else {
+        panic!("the call was refused at admission");
+    };
+    pending.extensions_mut().insert(Plugin("thermostat"));
+    let mut step = pending.step();
+    let call = loop {
+        match step {
+            palisade::Step::Pending(p) => step = p.step(),
+            palisade::Step::Done(call) => break call,
+        }
+    };
+    call.result.unwrap();
+    // A plain call with nothing seeded: the sink sees an empty slot.
+    runtime.call(&module, &tenant, "run", b"").result.unwrap();
+    let lines = sink.0.lock().unwrap().clone();
+    assert_eq!(
+        lines,
+        [
+            ("thermostat".to_string(), b"hello".to_vec()),
+            ("(none)".to_string(), b"hello".to_vec())
+        ]
+    );
+}

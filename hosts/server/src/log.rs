@@ -1,11 +1,12 @@
 //! Guest log lines on the server: escaped, filtered by the tenant's minimum level, and rate
 //! limited per tenant, so log volume is the operator's choice, not the guest's.
 //!
-//! A worker runs each call inside [`with_call`], which tells [`TracingLog`] (through a
-//! thread-local) which plugin is running and which tenant's [`LogGate`] applies, and returns
-//! how many lines the gate dropped, for `palisade_guest_log_dropped_total`.
+//! A worker seeds each call's extension slot with a [`CallLog`] (which plugin is running, which
+//! tenant's [`LogGate`] applies, and a counter of the lines the gate dropped, for
+//! `palisade_guest_log_dropped_total`); [`TracingLog`] reads it from every line's
+//! [`LogRecord::extensions`]. No thread-local: a call's slices may run on different workers.
 
-use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant as StdInstant;
 
@@ -92,67 +93,53 @@ impl LogGate {
     }
 }
 
-/// The call running on this worker thread.
-struct CallLog {
+/// What the log sink needs to know about one call, kept in its extension slot
+/// ([`palisade::PendingCall::extensions_mut`]).
+#[derive(Debug)]
+pub struct CallLog {
     plugin: String,
     gate: Arc<LogGate>,
-    dropped: u64,
+    dropped: Arc<AtomicU64>,
 }
 
-thread_local! {
-    /// Set by [`with_call`] for the duration of a call.
-    static CURRENT: RefCell<Option<CallLog>> = const { RefCell::new(None) };
-}
-
-/// Runs `call` (one guest call of `plugin` for the tenant whose gate is `gate`) with its log
-/// lines tagged and gated; returns its result and the number of lines the rate limit dropped.
-pub fn with_call<R>(plugin: &str, gate: Arc<LogGate>, call: impl FnOnce() -> R) -> (R, u64) {
-    let _ = CURRENT.try_with(|c| {
-        *c.borrow_mut() = Some(CallLog {
+impl CallLog {
+    /// A call of `plugin` for the tenant whose gate is `gate`; lines the gate drops are counted
+    /// in `dropped`, which the caller keeps a clone of.
+    pub fn new(plugin: &str, gate: Arc<LogGate>, dropped: Arc<AtomicU64>) -> Self {
+        Self {
             plugin: plugin.to_owned(),
             gate,
-            dropped: 0,
-        });
-    });
-    let result = call();
-    let dropped = CURRENT
-        .try_with(|c| c.borrow_mut().take().map_or(0, |c| c.dropped))
-        .unwrap_or(0);
-    (result, dropped)
+            dropped,
+        }
+    }
 }
 
 /// Guest log lines to `tracing` (target `guest`), tagged with tenant, plugin and digest.
 ///
 /// The message is escaped and cut by [`palisade::Escaped`] in both log formats: one guest
-/// line is one server log line, and the JSON `message` string holds the escaped text. Inside
-/// [`with_call`], lines below the tenant's `log_level` are discarded and lines over its rate
-/// are dropped and counted. Outside it (promotion smoke calls, run by the admin) lines are
-/// only escaped; those calls are bounded by the per-call `log_bytes`.
+/// line is one server log line, and the JSON `message` string holds the escaped text. For a
+/// call seeded with a [`CallLog`], lines below the tenant's `log_level` are discarded and lines
+/// over its rate are dropped and counted. Other calls (promotion smoke calls, run by the
+/// admin) have their lines only escaped; those calls are bounded by the per-call `log_bytes`.
 #[derive(Debug, Clone, Copy)]
 pub struct TracingLog;
 
 impl LogSink for TracingLog {
     fn log(&self, r: &LogRecord<'_>) {
-        // `try_*`: a sink must not panic, even if the thread is being torn down.
-        let _ = CURRENT.try_with(|cell| {
-            let Ok(mut current) = cell.try_borrow_mut() else {
-                return;
-            };
-            let plugin = match current.as_mut() {
-                Some(call) => {
-                    if !call.gate.admits(r.level) {
-                        return;
-                    }
-                    if !call.gate.take() {
-                        call.dropped += 1;
-                        return;
-                    }
-                    call.plugin.as_str()
+        let plugin = match r.extensions.get::<CallLog>() {
+            Some(call) => {
+                if !call.gate.admits(r.level) {
+                    return;
                 }
-                None => "",
-            };
-            emit(r, plugin);
-        });
+                if !call.gate.take() {
+                    call.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                call.plugin.as_str()
+            }
+            None => "",
+        };
+        emit(r, plugin);
     }
 }
 

@@ -38,6 +38,7 @@ pub(crate) fn log(
         digest: &state.digest,
         level,
         message,
+        extensions: &state.extensions,
     });
     caller.data_mut().log_bytes += len_u;
     Ok(0)

@@ -2,7 +2,7 @@
 
 use alloc::format;
 
-use palisade::{Digest, LogLevel, LogRecord};
+use palisade::{Digest, Extensions, LogLevel, LogRecord};
 
 use super::{LOG_LINE_BYTES, LogLine};
 
@@ -13,6 +13,7 @@ fn line(message: &[u8]) -> LogLine {
         digest: &digest,
         level: LogLevel::Info,
         message,
+        extensions: &Extensions::new(),
     })
 }
 

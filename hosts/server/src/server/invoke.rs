@@ -1,8 +1,11 @@
 //! Admission and invocation: a call is admitted before its input is read, then run on the
 //! worker pool, holding its slots, its interrupt and its module version until it finishes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 // One operation of `Server`, split from `mod.rs`: it uses the imports and helpers there.
 use super::*;
+use crate::log::CallLog;
 
 /// What an invocation returned: the report and the output or error.
 pub struct Invocation {
@@ -165,7 +168,7 @@ impl Server {
         // the pending call between slices.
         let mut pending: Option<PendingCall> = None;
         let mut input = Some(input);
-        let mut log_dropped = 0;
+        let log_dropped = Arc::new(AtomicU64::new(0));
         let mut job = Some((tenant_slot, global_slot, registered));
         let mut held: Option<InUse> = None;
         let mut counted: Option<InFlight> = None;
@@ -178,31 +181,32 @@ impl Server {
                 if LAST_YIELD.get().is_none() {
                     LAST_YIELD.set(Some(StdInstant::now()));
                 }
-                let (step, dropped) =
-                    crate::log::with_call(&plugin, tenant.log_gate.clone(), || {
-                        match pending.take() {
-                            Some(call) => call.step(),
-                            None => {
-                                let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                                match server.registry.start_call(
+                let step = match pending.take() {
+                    Some(call) => call.step(),
+                    None => {
+                        let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
+                        match server.registry.start_call(
+                            &plugin,
+                            &tenant.core,
+                            &entry,
+                            input.take().unwrap_or_default(),
+                            key,
+                            Some(interrupt.clone()),
+                        ) {
+                            // The first slice runs at once, like every later one.
+                            Step::Pending(mut call) => {
+                                held = Some(InUse::hold(&server.in_use, call.digest()));
+                                call.extensions_mut().insert(CallLog::new(
                                     &plugin,
-                                    &tenant.core,
-                                    &entry,
-                                    input.take().unwrap_or_default(),
-                                    key,
-                                    Some(interrupt.clone()),
-                                ) {
-                                    // The first slice runs at once, like every later one.
-                                    Step::Pending(call) => {
-                                        held = Some(InUse::hold(&server.in_use, call.digest()));
-                                        call.step()
-                                    }
-                                    done => done,
-                                }
+                                    tenant.log_gate.clone(),
+                                    log_dropped.clone(),
+                                ));
+                                call.step()
                             }
+                            done => done,
                         }
-                    });
-                log_dropped += dropped;
+                    }
+                };
                 let call = match step {
                     Step::Pending(call) => {
                         pending = Some(call);
@@ -212,7 +216,9 @@ impl Server {
                 };
                 LAST_YIELD.set(None);
                 server.registry.record(&plugin, &tenant.id, &call.report);
-                server.metrics.record_log_dropped(&tenant.id, log_dropped);
+                server
+                    .metrics
+                    .record_log_dropped(&tenant.id, log_dropped.load(Ordering::Relaxed));
                 server
                     .metrics
                     .record_call(&plugin, &tenant.id, &call.report);
