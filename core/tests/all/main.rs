@@ -16,6 +16,7 @@ mod kv;
 mod kv_scope;
 mod limits;
 mod memory;
+mod prevalidated;
 mod registry;
 mod start;
 mod step;
