@@ -53,7 +53,9 @@ pub(crate) fn scratch_engine() -> Engine {
 /// validation records. With the `simd` feature wasmi accepts the `simd` and `relaxed-simd`
 /// proposals (its `Config::default`). The `validate` feature does not change it: a build
 /// without the validator accepts the modules a validating build with the same description
-/// validated, and nothing else is safe to give it (`BundleBuilder::validate`).
+/// validated, and nothing else is safe to give it (`BundleBuilder::validate`). Maintained by
+/// hand: whoever changes `engine_config` or the wasmi version changes this string too, since a
+/// build without the validator trusts records that name it.
 #[cfg(not(feature = "simd"))]
 const CONFIG_DESCRIPTION: &str =
     "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";

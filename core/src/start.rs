@@ -365,7 +365,9 @@ fn parse(engine: &Engine, bytes: &[u8], _proof: Prevalidated) -> Result<Module, 
     // the module bytes, and its validation record says the signer's packer validated exactly
     // these bytes (`bytes` are either them or their deterministic start-function rewrite, which
     // the packer validated too, with `compile` above) with an engine of this build's
-    // configuration fingerprint. The soundness of this call therefore rests on the signing key
+    // configuration fingerprint (a hand-maintained description, `engine::CONFIG_DESCRIPTION`:
+    // a change to the engine configuration or to wasmi must change it, or records made for the
+    // old one would be accepted). The soundness of this call therefore rests on the signing key
     // and on the packer's honesty: whoever holds a trusted key can make this build run an
     // invalid module, and the sandbox no longer holds against them (docs/EMBEDDED.md).
     #[expect(
