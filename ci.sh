@@ -33,6 +33,9 @@ trap 'scripts/postgres.sh stop' EXIT
 step "tests (the guests are built from source by palisade-guest-artifacts)"
 cargo test --workspace
 
+step "the core without its validator (the pre-validated profile): only trusted, recorded bundles compile"
+cargo test -p palisade --no-default-features --test all prevalidated
+
 step "server API against its OpenAPI description: schemathesis, pinned, on a throwaway server (scripts/api-fuzz.sh)"
 scripts/api-fuzz.sh
 
@@ -51,6 +54,7 @@ step "no_std core and MCU adapter for the embedded targets"
 for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   cargo build -p palisade --target "$target"
   cargo build -p palisade --features wasi --target "$target"
+  cargo build -p palisade --no-default-features --target "$target"
   cargo build -p palisade-mcu --features defmt --target "$target"
 done
 

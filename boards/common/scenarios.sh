@@ -51,29 +51,31 @@ scenario() {
   fi
 }
 
-# run_scenarios — every scenario, then the tally; returns non-zero on any failure.
+# run_scenarios [PREFIX] — every scenario (named PREFIX + name, so that a second firmware's
+# logs do not overwrite the first's), then the tally; returns non-zero on any failure so far.
 run_scenarios() {
+  local p=${1:-}
   # The good rule drives the LEDs as the reference thermostat does, over 40 ticks (50 ms period).
-  scenario good 0 thermostat.bundle - -- 40 thermostat
+  scenario "${p}good" 0 thermostat.bundle - -- 40 thermostat
   # The real thermostat guest (pure rule, 4 KiB memory): the firmware drives the LEDs from its output.
-  scenario thermostat-guest 0 thermostat-guest.bundle - -- 40 thermostat-guest
+  scenario "${p}thermostat-guest" 0 thermostat-guest.bundle - -- 40 thermostat-guest
   # An infinite loop is cut by fuel every tick (deadline 1 s, so only fuel can cut it). Period
   # 100 ms: burning 20,000 fuel takes 31 ms on the Cortex-M4 but longer than 50 ms on riscv32.
-  scenario iloop-fuel 0 iloop.bundle - -- 10 cut-by-fuel 0 1000000 100000
+  scenario "${p}iloop-fuel" 0 iloop.bundle - -- 10 cut-by-fuel 0 1000000 100000
   # The same loop with 10^9 fuel is cut by the 10 ms deadline on the board timer every tick.
-  scenario iloop-deadline 0 iloop.bundle - -- 10 cut-by-deadline 1000000 10000
+  scenario "${p}iloop-deadline" 0 iloop.bundle - -- 10 cut-by-deadline 1000000 10000
   # A memory bomb is refused at the 8 KiB cap every tick; the loop goes on.
-  scenario memory-bomb 0 bomb.bundle - -- 10 memory-capped
+  scenario "${p}memory-bomb" 0 bomb.bundle - -- 10 memory-capped
   # An unsigned bundle in the active slot is refused: the last good rule (fallback slot) runs.
-  scenario unsigned-falls-back 0 unsigned.bundle thermostat.bundle -- 20 fallback
+  scenario "${p}unsigned-falls-back" 0 unsigned.bundle thermostat.bundle -- 20 fallback
   # A bundle signed by an untrusted key is refused the same way.
-  scenario foreign-key-falls-back 0 foreign.bundle thermostat.bundle -- 20 fallback
+  scenario "${p}foreign-key-falls-back" 0 foreign.bundle thermostat.bundle -- 20 fallback
   # Corrupted active and unsigned fallback: no rule runs, the LEDs stay off, the loop keeps time.
-  scenario corrupted-safe-default 0 corrupted.bundle unsigned.bundle -- 10 safe-default
+  scenario "${p}corrupted-safe-default" 0 corrupted.bundle unsigned.bundle -- 10 safe-default
   # Empty flash: safe default.
-  scenario empty-safe-default 0 - - -- 5 safe-default
+  scenario "${p}empty-safe-default" 0 - - -- 5 safe-default
   # Self-check of the harness: the iloop rule judged as the thermostat must fail (outcome).
-  scenario harness-self-check 3 iloop.bundle - -- 3 thermostat
+  scenario "${p}harness-self-check" 3 iloop.bundle - -- 3 thermostat
 
   printf '\nscenarios: %d passed, %d failed\n' "$passed" "$failed"
   [ "$failed" = 0 ]

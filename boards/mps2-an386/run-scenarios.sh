@@ -27,13 +27,24 @@ TOOL_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 (cd "$ROOT" && nice cargo build -q -p palisade-mcu --example pack_rule)
 PACK="$TOOL_TARGET/debug/examples/pack_rule"
 
-step "firmware (release: opt-level z, LTO): the product build, then the scenario build"
+# The pre-validated profile (docs/EMBEDDED.md): no validator in the firmware; it runs only
+# bundles signed by the trusted key whose manifest records pack_rule's validation.
+PREVALIDATED=(--no-default-features --features indirect-dispatch,hash-collections,prevalidated)
+build() { (cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release "$@"); }
+
+step "firmware (release: opt-level z, LTO): the product builds (validating, pre-validated), then the scenario builds"
 ELF="$BOARD/target/thumbv7em-none-eabihf/release/palisade-board-mps2-an386"
-(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release)
+build
 cp "$ELF" "$OUT/product.elf"
-arm-none-eabi-size "$OUT/product.elf"
-(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release --features scenarios)
-arm-none-eabi-size "$ELF"
+build "${PREVALIDATED[@]}"
+cp "$ELF" "$OUT/prevalidated-product.elf"
+arm-none-eabi-size "$OUT/product.elf" "$OUT/prevalidated-product.elf"
+build "${PREVALIDATED[@]}" --features scenarios
+cp "$ELF" "$OUT/prevalidated-scenarios.elf"
+# The validating scenario build last: it stays at $ELF for tools/heap-sites.sh.
+build --features scenarios
+cp "$ELF" "$OUT/scenarios.elf"
+arm-none-eabi-size "$OUT/scenarios.elf" "$OUT/prevalidated-scenarios.elf"
 
 make_bundles
 
@@ -46,3 +57,8 @@ board_qemu() {
 }
 
 run_scenarios
+
+# The same scenarios on the pre-validated firmware (the bundles carry pack_rule's record; the
+# unsigned and foreign-key ones are refused by their signature, the rest run unvalidated).
+ELF="$OUT/prevalidated-scenarios.elf"
+run_scenarios prevalidated-

@@ -34,13 +34,28 @@ fn engine_config(stack: &StackLimits) -> Config {
             fuel_per_bytes_validated: 0,
         })
         .compilation_mode(CompilationMode::LazyTranslation)
-        .wasm_custom_page_sizes(true)
         .enforced_limits(EnforcedLimits::strict());
+    // The setter exists only with wasmi's validator; without it the parser reads custom page
+    // sizes unasked, so both builds accept the same modules (and share the fingerprint).
+    #[cfg(feature = "validate")]
+    config.wasm_custom_page_sizes(true);
     config
 }
 
-/// Identifies the engine configuration above; part of compile-cache keys. With the `simd`
-/// feature wasmi accepts the `simd` and `relaxed-simd` proposals (its `Config::default`).
+/// An engine with the default stack limits, for validating a module and dropping the result
+/// (`BundleBuilder::validate`): an engine never frees its modules.
+#[cfg(feature = "validate")]
+pub(crate) fn scratch_engine() -> Engine {
+    Engine::new(&engine_config(&StackLimits::default()))
+}
+
+/// Identifies the engine configuration above; part of compile-cache keys and of bundles'
+/// validation records. With the `simd` feature wasmi accepts the `simd` and `relaxed-simd`
+/// proposals (its `Config::default`). The `validate` feature does not change it: a build
+/// without the validator accepts the modules a validating build with the same description
+/// validated, and nothing else is safe to give it (`BundleBuilder::validate`). Maintained by
+/// hand: whoever changes `engine_config` or the wasmi version changes this string too, since a
+/// build without the validator trusts records that name it.
 #[cfg(not(feature = "simd"))]
 const CONFIG_DESCRIPTION: &str =
     "wasmi-2.0.0;fuel;copy64/translate0/validate0;lazy-translation;custom-page-sizes;strict-limits";

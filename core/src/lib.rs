@@ -53,6 +53,7 @@
 //!
 //! | feature | default | effect |
 //! |---|---|---|
+//! | `validate` | yes | wasmi's validator: every module is validated ([`VALIDATE`]). Without it (the pre-validated board profile, `docs/EMBEDDED.md`) the validator is not linked, [`Runtime::compile`] refuses every module, and [`Runtime::compile_bundle`] compiles, unvalidated, only bundles signed by a trusted key whose manifest carries a [`ValidationRecord`] for this build (written by [`BundleBuilder::validate`]): the signing key then guards memory safety |
 //! | `std` | no | forwards `std` to wasmi; the crate itself stays `no_std` |
 //! | `simd` | no | wasmi's `simd`: modules using the fixed-width SIMD (`simd128`) and relaxed-SIMD proposals are accepted ([`SIMD`]); the std hosts enable it, the board does not (flash) |
 //! | `wasi` | no | the WASI preview1 profile (module `wasi`, `docs/WASI.md`): modules importing `wasi_snapshot_preview1` run as guests, stdin = input, stdout = output |
@@ -112,13 +113,13 @@ pub mod wasi;
 
 pub use bundle::pack::BundleBuilder;
 pub use bundle::trust::{SignaturePolicy, TrustStore};
-pub use bundle::wire::{Bundle, Manifest, VerifiedBundle};
+pub use bundle::wire::{Bundle, Manifest, ValidationRecord, VerifiedBundle};
 pub use call::{Call, CallReport};
 pub use capability::set::{CapSet, CapabilityId};
 pub use digest::{Digest, ShortDigest};
 pub use error::{
-    BundleError, ContractViolation, Error, ErrorKind, ManifestMismatch, Outcome, RegistryError,
-    ShortName, TrapKind,
+    BundleError, ContractViolation, Error, ErrorKind, ManifestMismatch, Outcome,
+    PrevalidationRefusal, RegistryError, ShortName, TrapKind,
 };
 pub use escape::{Escaped, MAX_LOG_LINE_BYTES};
 pub use extensions::Extensions;
@@ -147,6 +148,12 @@ pub use step::{PendingCall, Step};
 pub use store::CallState;
 pub use tenant::{Tenant, TenantBuilder};
 pub use wasmi;
+
+/// Whether this build validates modules: the `validate` feature (default). Without it (the
+/// pre-validated profile) [`Runtime::compile`] refuses every module and
+/// [`Runtime::compile_bundle`] compiles only bundles signed by a trusted key whose manifest
+/// records the packer's validation ([`ValidationRecord`]).
+pub const VALIDATE: bool = cfg!(feature = "validate");
 
 /// Whether this build accepts modules that use SIMD (`simd128`, relaxed SIMD): the `simd`
 /// feature. Without it such modules are refused at compile time as `InvalidModule`.

@@ -110,7 +110,7 @@ impl Runtime {
             }
             .into());
         }
-        let (module, has_start) = start::compile(self.engine(), bytes)?;
+        let (module, has_start) = start::compile(self.engine(), bytes, None)?;
         Ok(RawModule { module, has_start })
     }
 

@@ -244,7 +244,9 @@ impl Runtime {
     }
 
     /// A fingerprint of the engine configuration: compiled code is only valid for an engine
-    /// with the same fingerprint, so compile caches key on it.
+    /// with the same fingerprint, so compile caches key on it. A bundle's
+    /// [`ValidationRecord`](crate::bundle::ValidationRecord) names the fingerprint its module
+    /// was validated with; the core's `validate` feature does not change it.
     pub fn config_fingerprint(&self) -> u64 {
         engine::fingerprint()
     }
@@ -311,6 +313,10 @@ impl Runtime {
 
     /// Validates, compiles and contract-checks a module.
     ///
+    /// Without the core's `validate` feature (the pre-validated profile) this refuses every
+    /// module with [`ErrorKind::InvalidModule`](crate::ErrorKind::InvalidModule): such a build
+    /// compiles only verified bundles ([`Runtime::compile_bundle`]).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::ContractViolation`](crate::ErrorKind::ContractViolation) (including `ModuleTooLarge`) or
@@ -335,7 +341,19 @@ impl Runtime {
         name: Option<&str>,
         digest: Option<Digest>,
     ) -> Result<CompiledModule, Error> {
-        self.compile_inner(bytes, name, digest)
+        self.compile_proven(bytes, name, digest, None)
+    }
+
+    /// [`Runtime::compile_digested`] with a proof of validation elsewhere, which a build
+    /// without the `validate` feature needs (`crate::install`).
+    pub(crate) fn compile_proven(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+        digest: Option<Digest>,
+        proof: Option<start::Prevalidated>,
+    ) -> Result<CompiledModule, Error> {
+        self.compile_inner(bytes, name, digest, proof)
             .map_err(|e| match name {
                 Some(n) => e.with_plugin(n),
                 None => e,
@@ -347,6 +365,7 @@ impl Runtime {
         bytes: &[u8],
         name: Option<&str>,
         digest: Option<Digest>,
+        proof: Option<start::Prevalidated>,
     ) -> Result<CompiledModule, Error> {
         if bytes.len() > self.shared.max_module_bytes {
             return Err(ContractViolation::ModuleTooLarge {
@@ -357,7 +376,7 @@ impl Runtime {
         }
         // The digest names the module the author shipped, not its rewrite (crate::start).
         let digest = digest.unwrap_or_else(|| Digest::of(bytes));
-        let (module, has_start) = start::compile(&self.engine, bytes)?;
+        let (module, has_start) = start::compile(&self.engine, bytes, proof)?;
         let info = abi::check(&module, &self.shared.table, has_start)?;
         Ok(CompiledModule(Arc::new(ModuleInner {
             name: name.map(Box::from),

@@ -238,12 +238,6 @@ pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(out))
 }
 
-fn invalid(e: &wasmi::Error) -> Error {
-    Error::new(ErrorKind::InvalidModule {
-        reason: wasm_reason(e, INVALID_MODULE),
-    })
-}
-
 /// Whether `bytes` has a code section that declares no function bodies yet is longer than
 /// that count: never valid (the section's size would not match its contents), and wasmi 2.0's
 /// parser divides by the count when its strict limits (`min_avg_bytes_per_function`) apply, to
@@ -283,10 +277,24 @@ fn empty_code_section_with_bytes(bytes: &[u8]) -> bool {
 /// Compiles `bytes` with its start function [`hoist`]ed; the flag says whether the module has
 /// one (exported as [`START_EXPORT`]).
 ///
+/// With the `validate` feature every module is validated and `proof` is ignored. Without it
+/// only bytes with a [`Prevalidated`] proof are compiled, unvalidated; the rest is refused.
+///
 /// # Errors
 ///
-/// As [`hoist`]; [`ErrorKind::InvalidModule`] with wasmi's reason for bytes it refuses.
-pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), Error> {
+/// As [`hoist`]; [`ErrorKind::InvalidModule`] with wasmi's reason for bytes it refuses, or,
+/// without the `validate` feature and a proof, `InvalidModule` with `NO_VALIDATOR`.
+pub(crate) fn compile(
+    engine: &Engine,
+    bytes: &[u8],
+    proof: Option<Prevalidated>,
+) -> Result<(Module, bool), Error> {
+    #[cfg(not(feature = "validate"))]
+    let Some(proof) = proof else {
+        return Err(Error::new(ErrorKind::InvalidModule {
+            reason: alloc::string::String::from(NO_VALIDATOR),
+        }));
+    };
     if empty_code_section_with_bytes(bytes) {
         return Err(Error::new(ErrorKind::InvalidModule {
             reason: alloc::string::String::from(
@@ -300,13 +308,9 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), E
             // wrong type, and its export would count as a declaration for `ref.func`. Only
             // modules with a start function pay for this second validation.
             validate_as_written(engine, bytes)?;
-            Module::new(engine, &rewritten)
-                .map(|m| (m, true))
-                .map_err(|e| invalid(&e))
+            parse(engine, &rewritten, proof).map(|m| (m, true))
         }
-        Ok(None) => Module::new(engine, bytes)
-            .map(|m| (m, false))
-            .map_err(|e| invalid(&e)),
+        Ok(None) => parse(engine, bytes, proof).map(|m| (m, false)),
         Err(e) if matches!(e.kind(), ErrorKind::InvalidModule { .. }) => {
             // Let wasmi say what is wrong. Should it accept bytes whose sections could not be
             // read here, refuse them anyway: a start section might have been missed.
@@ -317,6 +321,67 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), E
     }
 }
 
+/// The reason of `InvalidModule` for a module a build without the validator will not compile.
+#[cfg(not(feature = "validate"))]
+pub(crate) const NO_VALIDATOR: &str = "this build has no WebAssembly validator (the core's `validate` feature is off): it compiles only bundles signed by a trusted key whose manifest records validation for this engine configuration; pack the module with the validating packer (`BundleBuilder::validate`, e.g. pack_rule) and sign it";
+
+/// Proof that module bytes were validated by wasmi's full validator with this build's engine
+/// configuration, elsewhere: made only by the install pipeline
+/// ([`Runtime::compile_bundle`](crate::Runtime::compile_bundle)) for a bundle signed by a
+/// trusted key whose [`ValidationRecord`](crate::bundle::ValidationRecord) names this build's
+/// fingerprint and binds the module's digest. With the `validate` feature it is not needed.
+#[derive(Clone, Copy)]
+pub(crate) struct Prevalidated(());
+
+impl Prevalidated {
+    /// The proof. The caller has checked the signature, the signer's trust and the record.
+    #[cfg_attr(
+        feature = "validate",
+        expect(dead_code, reason = "the validating build never needs the proof")
+    )]
+    pub(crate) fn vouched_by_trusted_signer() -> Self {
+        Self(())
+    }
+}
+
+#[cfg(feature = "validate")]
+fn invalid(e: &wasmi::Error) -> Error {
+    Error::new(ErrorKind::InvalidModule {
+        reason: wasm_reason(e, INVALID_MODULE),
+    })
+}
+
+#[cfg(feature = "validate")]
+fn parse(engine: &Engine, bytes: &[u8], _proof: Option<Prevalidated>) -> Result<Module, Error> {
+    Module::new(engine, bytes).map_err(|e| invalid(&e))
+}
+
+#[cfg(not(feature = "validate"))]
+fn parse(engine: &Engine, bytes: &[u8], _proof: Prevalidated) -> Result<Module, Error> {
+    // SAFETY: `Module::new_unchecked` requires `bytes` to be valid WebAssembly that respects
+    // the engine's `Config`; invalid bytes are undefined behaviour in wasmi's translator and
+    // executor. This build cannot check that. The `Prevalidated` proof means: the bundle's
+    // signature verified against a key in the host's trust store, its manifest's digest matches
+    // the module bytes, and its validation record says the signer's packer validated exactly
+    // these bytes (`bytes` are either them or their deterministic start-function rewrite, which
+    // the packer validated too, with `compile` above) with an engine of this build's
+    // configuration fingerprint (a hand-maintained description, `engine::CONFIG_DESCRIPTION`:
+    // a change to the engine configuration or to wasmi must change it, or records made for the
+    // old one would be accepted). The soundness of this call therefore rests on the signing key
+    // and on the packer's honesty: whoever holds a trusted key can make this build run an
+    // invalid module, and the sandbox no longer holds against them (docs/EMBEDDED.md).
+    #[expect(
+        unsafe_code,
+        reason = "the pre-validated profile: validation happened on the signer's host"
+    )]
+    let module = unsafe { Module::new_unchecked(engine, bytes) };
+    module.map_err(|e| {
+        Error::new(ErrorKind::InvalidModule {
+            reason: wasm_reason(&e, INVALID_MODULE),
+        })
+    })
+}
+
 /// Validates `bytes` as written with `engine`'s configuration, keeping nothing.
 ///
 /// It compiles them into a scratch engine (dropped at once, so the module's code is freed:
@@ -324,9 +389,17 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), E
 /// validator is linked anyway, while `Module::validate` would link a second instantiation of
 /// wasmparser's operator visitors (about 10 KiB of flash on a board, docs/EMBEDDED.md).
 /// `LazyTranslation` validates every function body in `Module::new`.
+#[cfg(feature = "validate")]
 fn validate_as_written(engine: &Engine, bytes: &[u8]) -> Result<(), Error> {
     let scratch = Engine::new(engine.config());
     Module::new(&scratch, bytes)
         .map(drop)
         .map_err(|e| invalid(&e))
+}
+
+/// Without the validator there is nothing to run: only proven bytes reach here, and the
+/// packer's `compile` validated them as written.
+#[cfg(not(feature = "validate"))]
+fn validate_as_written(_engine: &Engine, _bytes: &[u8]) -> Result<(), Error> {
+    Ok(())
 }

@@ -22,8 +22,25 @@
 //! |---|---|
 //! | `scenarios` | the QEMU scenario harness; without it (a product build) the loop runs forever |
 //! | `wasi` | the core's WASI preview1 profile, for measuring its flash cost |
+//! | `validate` (default) | the core's validator: every rule is validated at boot |
+//! | `prevalidated` | no validator: only rules signed by the trusted key whose manifest records the packer's validation run (`docs/EMBEDDED.md`); needs `--no-default-features` |
 #![no_std]
 #![deny(missing_docs)]
+
+#[cfg(all(feature = "prevalidated", feature = "validate"))]
+compile_error!(
+    "`prevalidated` builds the firmware without the validator: build with `--no-default-features --features prevalidated` (a board's default features include `validate`)"
+);
+#[cfg(not(any(feature = "validate", feature = "prevalidated")))]
+compile_error!(
+    "choose the validating firmware (feature `validate`, the default) or the pre-validated one (`prevalidated`)"
+);
+// Feature unification could bring the validator back through another dependency.
+#[cfg(feature = "prevalidated")]
+const _: () = assert!(
+    !palisade::VALIDATE,
+    "a `prevalidated` firmware must not link the validator: a dependency enables `palisade/validate`"
+);
 
 extern crate alloc;
 

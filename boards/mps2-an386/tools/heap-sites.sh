@@ -2,6 +2,8 @@
 # Which call sites hold the heap at its high-water mark, for one scenario of the scenario build:
 #   tools/heap-sites.sh ACTIVE_BUNDLE TICKS EXPECT
 #   tools/heap-sites.sh target/scenarios/thermostat-guest.bundle 3 thermostat-guest
+# ELF=target/scenarios/prevalidated-scenarios.elf tools/heap-sites.sh ... runs another firmware
+# (run-scenarios.sh keeps both scenario builds in target/scenarios).
 # Run run-scenarios.sh first (it builds the firmware, pack_rule and the bundles). Boots QEMU
 # halted with a gdb stub on port 3417 and drives it with gdb-multiarch (Debian package
 # gdb-multiarch) and tools/heap_sites.py. Slow (a breakpoint per allocation): keep TICKS small.
@@ -10,7 +12,7 @@
 set -euo pipefail
 BOARD="$(cd "$(dirname "$0")/.." && pwd)"
 ROOT="$(cd "$BOARD/../.." && pwd)"
-ELF="$BOARD/target/thumbv7em-none-eabihf/release/palisade-board-mps2-an386"
+ELF="${ELF:-$BOARD/target/thumbv7em-none-eabihf/release/palisade-board-mps2-an386}"
 PACK="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/pack_rule"
 bundle=$1 ticks=$2 expect=$3
 desc="$(mktemp)"

@@ -62,14 +62,19 @@ pub use pack::{assemble, sign_manifest};
 pub use trust::public_key;
 pub(crate) use trust::{SignaturePolicy, TrustStore};
 pub use wire::SmokeView;
-pub(crate) use wire::{Bundle, Manifest, VerifiedBundle};
+pub(crate) use wire::{Bundle, Manifest, ValidationRecord, VerifiedBundle};
 
 /// The first four bytes of every bundle.
 pub const BUNDLE_MAGIC: [u8; 4] = *b"PLSB";
 /// The first four bytes of every manifest (what the signature covers starts with them).
 pub const MANIFEST_MAGIC: [u8; 4] = *b"PLSM";
-/// The bundle format version this crate reads and writes.
+/// The bundle format version this crate reads and writes for a manifest without a
+/// [`ValidationRecord`].
 pub const FORMAT_VERSION: u8 = 1;
+/// The bundle format version of a bundle whose manifest ends with a [`ValidationRecord`]
+/// (`docs/BUNDLE.md`). Both versions are read; a bundle without a record is still written as
+/// version 1, so hosts that only know version 1 keep reading it.
+pub const FORMAT_VERSION_VALIDATED: u8 = 2;
 /// Length of the fixed bundle header.
 pub const HEADER_LEN: usize = 12;
 /// Length of the signature block of a signed bundle: public key (32) + signature (64).

@@ -10,8 +10,9 @@ use crate::digest::Digest;
 use crate::error::Error;
 
 use super::{
-    BUNDLE_MAGIC, FLAG_SIGNED, FORMAT_VERSION, HEADER_LEN, MANIFEST_MAGIC, MAX_MANIFEST_LEN,
-    PublicKey, SIGNATURE_BLOCK_LEN, SmokeView, public_key,
+    BUNDLE_MAGIC, FLAG_SIGNED, FORMAT_VERSION, FORMAT_VERSION_VALIDATED, HEADER_LEN,
+    MANIFEST_MAGIC, MAX_MANIFEST_LEN, Manifest, PublicKey, SIGNATURE_BLOCK_LEN, SmokeView,
+    ValidationRecord, public_key,
 };
 
 /// The ed25519 signature of `manifest` with `secret`: the detached signature of a bundle.
@@ -30,6 +31,7 @@ pub struct BundleBuilder<'a> {
     capabilities: Vec<&'a str>,
     smoke: Option<SmokeView<'a>>,
     module: &'a [u8],
+    validation: Option<ValidationRecord>,
 }
 
 impl<'a> BundleBuilder<'a> {
@@ -44,6 +46,7 @@ impl<'a> BundleBuilder<'a> {
             capabilities: Vec::new(),
             smoke: None,
             module,
+            validation: None,
         }
     }
 
@@ -73,6 +76,29 @@ impl<'a> BundleBuilder<'a> {
             expected,
         });
         self
+    }
+
+    /// Validates the module with the full validator (wasmi's, with the core's engine
+    /// configuration, the start function checked as written and as Palisade rewrites it) and
+    /// only then records it in the manifest ([`ValidationRecord`]: this build's
+    /// [`Runtime::config_fingerprint`](crate::Runtime::config_fingerprint) bound to the module
+    /// digest; the bundle becomes format version 2). A build without the core's `validate`
+    /// feature compiles only such bundles, and only signed by a key it trusts: sign the result.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidModule`](crate::ErrorKind::InvalidModule) (or a
+    /// [`ContractViolation::ReservedExport`](crate::ContractViolation::ReservedExport)) for a
+    /// module the validator refuses; nothing is recorded then.
+    #[cfg(feature = "validate")]
+    pub fn validate(mut self) -> Result<Self, Error> {
+        let engine = crate::engine::scratch_engine();
+        crate::start::compile(&engine, self.module, None)?;
+        self.validation = Some(ValidationRecord::new(
+            crate::engine::fingerprint(),
+            &Digest::of(self.module),
+        ));
+        Ok(self)
     }
 
     /// The manifest bytes (what a signature covers), for signing elsewhere (an HSM, a
@@ -126,6 +152,9 @@ impl<'a> BundleBuilder<'a> {
                 put_u16_bytes(&mut out, smoke.expected, "smoke expected output")?;
             }
         }
+        if let Some(record) = &self.validation {
+            out.extend_from_slice(&record.to_bytes());
+        }
         if out.len() > MAX_MANIFEST_LEN {
             return Err(Error::config("the manifest is longer than 65535 bytes"));
         }
@@ -159,6 +188,7 @@ impl<'a> BundleBuilder<'a> {
 
 /// Assembles a bundle from a manifest, an optional `(public key, signature)` over it, and
 /// the module bytes. No check is made that they belong together: [`Bundle::verify`](super::Bundle::verify) does that.
+/// The format version is 2 if the manifest ends with a [`ValidationRecord`], else 1.
 ///
 /// # Errors
 ///
@@ -179,7 +209,12 @@ pub fn assemble(
     };
     let mut out = Vec::with_capacity(HEADER_LEN + manifest.len() + sig_len + module.len());
     out.extend_from_slice(&BUNDLE_MAGIC);
-    out.push(FORMAT_VERSION);
+    let validated = Manifest::new_checked(manifest).is_ok_and(|m| m.validation().is_some());
+    out.push(if validated {
+        FORMAT_VERSION_VALIDATED
+    } else {
+        FORMAT_VERSION
+    });
     out.push(if signature.is_some() { FLAG_SIGNED } else { 0 });
     out.extend_from_slice(&manifest_len.to_le_bytes());
     out.extend_from_slice(&module_len.to_le_bytes());

@@ -8,8 +8,8 @@ use ed25519_dalek::Signature;
 use crate::digest::Digest;
 
 use super::{
-    BUNDLE_MAGIC, BundleError, FLAG_SIGNED, FORMAT_VERSION, MANIFEST_MAGIC, PublicKey,
-    SignaturePolicy, TrustStore,
+    BUNDLE_MAGIC, BundleError, FLAG_SIGNED, FORMAT_VERSION, FORMAT_VERSION_VALIDATED,
+    MANIFEST_MAGIC, PublicKey, SignaturePolicy, TrustStore,
 };
 
 /// A little cursor over a byte slice that reports truncation relative to a base offset.
@@ -53,6 +53,10 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(*self.array::<4>()?))
     }
 
+    fn u64(&mut self) -> Result<u64, BundleError> {
+        Ok(u64::from_le_bytes(*self.array::<8>()?))
+    }
+
     fn str_u8(&mut self, what: &'static str) -> Result<&'a str, BundleError> {
         let n = usize::from(self.u8()?);
         core::str::from_utf8(self.take(n)?).map_err(|_| BundleError::Malformed(what))
@@ -80,6 +84,74 @@ pub struct SmokeView<'a> {
     pub expected: &'a [u8],
 }
 
+/// The manifest's record that the packer validated the module with the full validator before
+/// signing (`BundleBuilder::validate`): the validating engine's configuration fingerprint
+/// ([`Runtime::config_fingerprint`](crate::Runtime::config_fingerprint)) and a binding of that
+/// fingerprint to the module digest. The validating build ignores it; a build without the
+/// core's `validate` feature compiles only bundles signed by a trusted key whose record matches
+/// its own fingerprint and the manifest's digest (`docs/EMBEDDED.md`, the pre-validated profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationRecord {
+    fingerprint: u64,
+    binding: Digest,
+}
+
+impl ValidationRecord {
+    /// Length of the record in the manifest: kind (1) + fingerprint (8) + binding (32).
+    pub const LEN: usize = 41;
+    /// The record kind byte: validated by wasmi's validator with the named configuration.
+    pub const KIND_VALIDATED: u8 = 1;
+
+    /// The record for `module_digest` validated with the configuration `fingerprint`. Only the
+    /// packer should write one, after validating (`BundleBuilder::validate`): the record is a
+    /// claim, and a trusted signature over it is what a build without a validator relies on.
+    #[cfg(feature = "validate")]
+    pub(crate) fn new(fingerprint: u64, module_digest: &Digest) -> Self {
+        Self {
+            fingerprint,
+            binding: Self::bind(fingerprint, module_digest),
+        }
+    }
+
+    /// SHA-256 over `PLSV`, the fingerprint (u64 LE) and the module digest.
+    fn bind(fingerprint: u64, module_digest: &Digest) -> Digest {
+        let mut input = [0u8; 44];
+        let (magic, rest) = input.split_at_mut(4);
+        let (fp, digest) = rest.split_at_mut(8);
+        magic.copy_from_slice(b"PLSV");
+        fp.copy_from_slice(&fingerprint.to_le_bytes());
+        digest.copy_from_slice(module_digest.as_bytes());
+        Digest::of(&input)
+    }
+
+    /// The fingerprint of the engine configuration the module was validated with.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The binding: SHA-256 of `PLSV`, the fingerprint and the module digest.
+    pub fn binding(&self) -> Digest {
+        self.binding
+    }
+
+    /// Whether the record was made for the module with digest `module_digest` (whatever the
+    /// configuration it names).
+    pub fn binds(&self, module_digest: &Digest) -> bool {
+        self.binding == Self::bind(self.fingerprint, module_digest)
+    }
+
+    /// The record as the manifest stores it.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        let (kind, rest) = out.split_at_mut(1);
+        let (fp, binding) = rest.split_at_mut(8);
+        kind.copy_from_slice(&[Self::KIND_VALIDATED]);
+        fp.copy_from_slice(&self.fingerprint.to_le_bytes());
+        binding.copy_from_slice(self.binding.as_bytes());
+        out
+    }
+}
+
 /// A parsed, borrowed view of a manifest. Every field was validated by
 /// [`Manifest::new_checked`]; the accessors do not fail.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +165,7 @@ pub struct Manifest<'a> {
     pub(super) capability_count: u8,
     pub(super) capabilities: &'a [u8],
     pub(super) smoke: Option<SmokeView<'a>>,
+    pub(super) validation: Option<ValidationRecord>,
 }
 
 impl<'a> Manifest<'a> {
@@ -143,6 +216,20 @@ impl<'a> Manifest<'a> {
             }),
             _ => return Err(BundleError::Malformed("the smoke flag is neither 0 nor 1")),
         };
+        // Format version 2: the manifest may end with a validation record.
+        let validation = if r.pos == bytes.len() {
+            None
+        } else {
+            if r.u8()? != ValidationRecord::KIND_VALIDATED {
+                return Err(BundleError::Malformed(
+                    "unknown validation record kind after the manifest's smoke test",
+                ));
+            }
+            Some(ValidationRecord {
+                fingerprint: r.u64()?,
+                binding: Digest(*r.array::<32>()?),
+            })
+        };
         if r.pos != bytes.len() {
             return Err(BundleError::Malformed(
                 "bytes follow the manifest's last field",
@@ -158,6 +245,7 @@ impl<'a> Manifest<'a> {
             capability_count,
             capabilities,
             smoke,
+            validation,
         })
     }
 
@@ -206,6 +294,11 @@ impl<'a> Manifest<'a> {
     pub fn smoke(&self) -> Option<SmokeView<'a>> {
         self.smoke
     }
+
+    /// The record of the packer's validation, if the manifest has one (format version 2).
+    pub fn validation(&self) -> Option<ValidationRecord> {
+        self.validation
+    }
 }
 
 /// A parsed, borrowed view of a bundle: header, manifest, optional signature, module bytes.
@@ -252,9 +345,10 @@ impl<'a> Bundle<'a> {
                 "not a Palisade bundle (it does not start with `PLSB`)",
             ));
         }
-        if r.u8()? != FORMAT_VERSION {
+        let version = r.u8()?;
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_VALIDATED {
             return Err(BundleError::Malformed(
-                "unsupported bundle format version (this host reads version 1)",
+                "unsupported bundle format version (this host reads versions 1 and 2)",
             ));
         }
         let flags = r.u8()?;
@@ -273,6 +367,11 @@ impl<'a> Bundle<'a> {
         };
         let module = r.take(module_len)?;
         let manifest = Manifest::parse(manifest_bytes, manifest_start, total)?;
+        if manifest.validation.is_some() != (version == FORMAT_VERSION_VALIDATED) {
+            return Err(BundleError::Malformed(
+                "a version 2 bundle's manifest, and only it, ends with a validation record",
+            ));
+        }
         Ok(Self {
             manifest,
             signer,

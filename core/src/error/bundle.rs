@@ -1,6 +1,7 @@
 //! The bundle domain's errors: why a bundle was refused ([`BundleError`]), how a manifest
 //! disagrees with its module ([`ManifestMismatch`]), and the inline name they carry
-//! ([`ShortName`]). Defined here, with the other domains' errors, so that `bundle` depends on
+//! ([`ShortName`]), and why a build without the validator refuses one
+//! ([`PrevalidationRefusal`]). Defined here, with the other domains' errors, so that `bundle` depends on
 //! `error` and not the other way round.
 
 use core::fmt;
@@ -38,11 +39,47 @@ pub enum BundleError {
     UntrustedKey(PublicKey),
     /// The policy requires a signature and there is none.
     MissingSignature,
-    /// The manifest does not describe the module it carries ([`Manifest::check`](crate::Manifest::check)).
+    /// The manifest does not describe the module it carries ([`Manifest::check`]).
     Manifest(ManifestMismatch),
+    /// A build without the core's `validate` feature (the pre-validated profile) refuses to
+    /// compile this bundle: it is not signed by a trusted key, or its manifest carries no
+    /// [`ValidationRecord`] matching this build.
+    NotPrevalidated(PrevalidationRefusal),
 }
 
-/// How a manifest disagrees with its module or with the host ([`Manifest::check`](crate::Manifest::check)).
+/// Why a build without a validator (the core's `validate` feature off) does not compile a
+/// bundle: it compiles only modules a trusted signer says were validated for its engine
+/// configuration ([`ValidationRecord`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PrevalidationRefusal {
+    /// The bundle is unsigned (accepted by a permissive [`TrustStore`], but a record nobody
+    /// trusted vouches for nothing).
+    Unsigned,
+    /// The manifest carries no validation record (format version 1, or packed without
+    /// [`BundleBuilder::validate`]).
+    NoRecord,
+    /// The record names another engine configuration than this build's
+    /// ([`Runtime::config_fingerprint`](crate::Runtime::config_fingerprint)).
+    OtherConfiguration {
+        /// The fingerprint the record names.
+        recorded: u64,
+        /// This build's fingerprint.
+        build: u64,
+    },
+    /// The record was made for another module (its binding does not match the manifest's
+    /// module digest).
+    OtherModule,
+}
+
+impl From<PrevalidationRefusal> for BundleError {
+    fn from(r: PrevalidationRefusal) -> Self {
+        Self::NotPrevalidated(r)
+    }
+}
+
+/// How a manifest disagrees with its module or with the host ([`Manifest::check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -176,6 +213,9 @@ impl BundleError {
             Self::Manifest(_) => {
                 "rebuild the bundle so that its manifest describes the module it carries and asks only for capabilities this host provides"
             }
+            Self::NotPrevalidated(_) => {
+                "this build has no validator: pack the module with the validating packer (`BundleBuilder::validate`, e.g. pack_rule) for this build's engine configuration and sign it with a trusted key"
+            }
         }
     }
 }
@@ -203,6 +243,10 @@ impl fmt::Display for BundleError {
                 f.write_str("the bundle is unsigned, and this host requires signed bundles")
             }
             Self::Manifest(m) => write!(f, "the manifest does not match the module: {m}"),
+            Self::NotPrevalidated(r) => write!(
+                f,
+                "this build has no validator and compiles only pre-validated bundles: {r}"
+            ),
         }
     }
 }
@@ -222,6 +266,24 @@ impl fmt::Display for ManifestMismatch {
                 f,
                 "the module imports `palisade.{import}` of capability `{capability}`, which the manifest does not ask for"
             ),
+        }
+    }
+}
+
+impl fmt::Display for PrevalidationRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsigned => f.write_str("the bundle is not signed by a trusted key"),
+            Self::NoRecord => {
+                f.write_str("the manifest records no host-side validation of the module")
+            }
+            Self::OtherConfiguration { recorded, build } => write!(
+                f,
+                "the module was validated for engine configuration {recorded:016x}, this build is {build:016x}"
+            ),
+            Self::OtherModule => {
+                f.write_str("the manifest's validation record was made for another module")
+            }
         }
     }
 }

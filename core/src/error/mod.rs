@@ -12,7 +12,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-pub use self::bundle::{BundleError, ManifestMismatch, ShortName};
+pub use self::bundle::{BundleError, ManifestMismatch, PrevalidationRefusal, ShortName};
 pub use self::contract::ContractViolation;
 pub use self::kind::ErrorKind;
 pub use self::outcome::{Outcome, TrapKind};

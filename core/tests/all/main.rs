@@ -17,6 +17,7 @@ mod kv_scope;
 mod layers;
 mod limits;
 mod memory;
+mod prevalidated;
 mod registry;
 mod start;
 mod step;

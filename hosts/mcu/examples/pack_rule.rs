@@ -9,6 +9,8 @@
 //!
 //! Bundles are signed with the **development** key below, which the board firmware trusts. A
 //! product signs with its own key, kept out of the repository, and embeds its public half.
+//! Every module is validated first (`BundleBuilder::validate`) and the manifest records it, so
+//! that the pre-validated firmware (`--features prevalidated`, no validator) can run it.
 #![expect(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -69,14 +71,20 @@ fn bundle(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    let err = |e: palisade::Error| e.to_string();
+    // Validated with the full validator before anything is written, and recorded in the
+    // manifest: a pre-validated firmware (no validator, docs/EMBEDDED.md) runs only bundles
+    // with that record, signed by the key it trusts. Every mode carries it, so that the
+    // refusals the scenarios test are the signature's, not a missing record's.
     let builder = palisade::BundleBuilder::new(&name, &version, &wasm)
         .provenance("pack_rule (development key)")
         .capability("gpio")
         .capability("sensor")
         .capability("log")
         .capability("kv.read")
-        .capability("kv.write");
-    let err = |e: palisade::Error| e.to_string();
+        .capability("kv.write")
+        .validate()
+        .map_err(|e| format!("{input} does not validate, nothing written: {e}"))?;
     let mut bytes = match mode {
         "unsigned" => builder.build_unsigned().map_err(err)?,
         "foreign" => builder.sign(&[0x13; 32]).map_err(err)?,
