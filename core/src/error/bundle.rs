@@ -39,26 +39,26 @@ pub enum BundleError {
     UntrustedKey(PublicKey),
     /// The policy requires a signature and there is none.
     MissingSignature,
-    /// The manifest does not describe the module it carries ([`Manifest::check`]).
+    /// The manifest does not describe the module it carries ([`Manifest::check`](crate::Manifest::check)).
     Manifest(ManifestMismatch),
     /// A build without the core's `validate` feature (the pre-validated profile) refuses to
     /// compile this bundle: it is not signed by a trusted key, or its manifest carries no
-    /// [`ValidationRecord`] matching this build.
+    /// [`ValidationRecord`](crate::ValidationRecord) matching this build.
     NotPrevalidated(PrevalidationRefusal),
 }
 
 /// Why a build without a validator (the core's `validate` feature off) does not compile a
 /// bundle: it compiles only modules a trusted signer says were validated for its engine
-/// configuration ([`ValidationRecord`]).
+/// configuration ([`ValidationRecord`](crate::ValidationRecord)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum PrevalidationRefusal {
-    /// The bundle is unsigned (accepted by a permissive [`TrustStore`], but a record nobody
+    /// The bundle is unsigned (accepted by a permissive [`TrustStore`](crate::TrustStore), but a record nobody
     /// trusted vouches for nothing).
     Unsigned,
     /// The manifest carries no validation record (format version 1, or packed without
-    /// [`BundleBuilder::validate`]).
+    /// [`BundleBuilder::validate`](crate::BundleBuilder::validate)).
     NoRecord,
     /// The record names another engine configuration than this build's
     /// ([`Runtime::config_fingerprint`](crate::Runtime::config_fingerprint)).
@@ -79,7 +79,7 @@ impl From<PrevalidationRefusal> for BundleError {
     }
 }
 
-/// How a manifest disagrees with its module or with the host ([`Manifest::check`]).
+/// How a manifest disagrees with its module or with the host ([`Manifest::check`](crate::Manifest::check)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
