@@ -6,6 +6,11 @@ cd "$(dirname "$0")"
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
+# CI builds each crate once, from a clean clone: incremental caches would only cost disk (16 GB of
+# target/debug/incremental on the development machine) and time. A run that fills the disk fails
+# with "No space left on device" in whatever step it reached; it needs about 15 GB free.
+export CARGO_INCREMENTAL=0
+
 source scripts/setup.sh
 
 step "system packages: QEMU for the Cortex-M4 and RISC-V boards, binutils and llvm for \`size\`"
