@@ -204,6 +204,19 @@ impl PendingCall {
         }
     }
 
+    /// Whether the next [`step`](Self::step) will end the call at its first check, without
+    /// running guest code: its interrupt is raised or its deadline has passed. (A call out
+    /// of fuel budget ends there too, but that shows only once the slice's fuel is asked
+    /// for.)
+    ///
+    /// Ending a call frees its instance and returns its stack to the engine, under locks
+    /// that other calls take: a host that runs guest slices at a low operating-system
+    /// priority runs such a step at its normal one.
+    pub fn expired(&self) -> bool {
+        let state = self.0.store.data();
+        state.is_interrupted() || state.clock_now() >= state.deadline_at
+    }
+
     /// The calling tenant.
     pub fn tenant(&self) -> &Tenant {
         &self.0.tenant

@@ -69,8 +69,13 @@ fn time_parked_between_steps_counts_against_the_deadline() {
     let Step::Pending(call) = call.step() else {
         panic!("the call ended within one slice");
     };
+    assert!(!call.expired(), "within its deadline");
     // Parked past its deadline: the next step ends it without running further.
     h.clock.advance(Duration::from_millis(11));
+    assert!(
+        call.expired(),
+        "past its deadline, the next step ends the call"
+    );
     let Step::Done(done) = call.step() else {
         panic!("the call went on past its deadline");
     };
@@ -80,6 +85,31 @@ fn time_parked_between_steps_counts_against_the_deadline() {
             deadline: Duration::from_millis(10)
         }
     );
+}
+
+#[test]
+fn an_interrupted_call_is_expired_and_its_next_step_ends_it() {
+    let h = host();
+    let module = compile(&h.runtime, &guest(COUNT_THEN_ECHO));
+    let limits = Limits::builder().fuel_slice(1_000).build();
+    let t = tenant(&h.runtime, "acme", &[], limits);
+    let interrupt = palisade::Interrupt::new();
+    let Step::Pending(call) =
+        h.runtime
+            .start_call(&module, &t, "count", b"x".to_vec(), Some(interrupt.clone()))
+    else {
+        panic!("the call was refused");
+    };
+    let Step::Pending(call) = call.step() else {
+        panic!("the call ended within one slice");
+    };
+    assert!(!call.expired());
+    interrupt.interrupt();
+    assert!(call.expired(), "interrupted, the next step ends the call");
+    let Step::Done(done) = call.step() else {
+        panic!("the call went on after its interrupt");
+    };
+    assert_eq!(kind_of(&done), ErrorKind::Interrupted);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use palisade::{KvError, KvStore, MemoryKv};
 
 use crate::kv::TenantKv;
+use crate::pool::foreground_section;
 
 /// Id prefix of the throwaway tenants smoke calls run as. API tenant ids cannot start with
 /// `_`, so no tenant can reach these namespaces.
@@ -69,8 +70,12 @@ impl Drop for ScratchSpace<'_> {
     }
 }
 
+// Guests reach the KV store from worker threads, background ones included: every operation
+// takes a store lock (SQLite's connection, PostgreSQL's pool, the quota table), so it runs in a
+// foreground section (the pool's priority ceiling).
 impl KvStore for GateKv {
     fn get(&self, tenant: &str, key: &[u8], read: &mut dyn FnMut(&[u8])) -> Result<bool, KvError> {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             // A namespace already discarded (or never made) reads as empty.
             return self
@@ -82,6 +87,7 @@ impl KvStore for GateKv {
     }
 
     fn set(&self, tenant: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             return self
                 .scratch()
@@ -92,6 +98,7 @@ impl KvStore for GateKv {
     }
 
     fn delete(&self, tenant: &str, key: &[u8]) -> Result<bool, KvError> {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             return self
                 .scratch()
@@ -102,6 +109,7 @@ impl KvStore for GateKv {
     }
 
     fn used_bytes(&self, tenant: &str) -> Result<usize, KvError> {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             return self
                 .scratch()
@@ -112,6 +120,7 @@ impl KvStore for GateKv {
     }
 
     fn quota_bytes(&self, tenant: &str) -> usize {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             return self
                 .scratch()
@@ -122,6 +131,7 @@ impl KvStore for GateKv {
     }
 
     fn commit(&self, tenant: &str, writes: &palisade::KvWrites) -> Result<(), KvError> {
+        let _fg = foreground_section();
         if tenant.starts_with(SMOKE_TENANT_PREFIX) {
             return self
                 .scratch()

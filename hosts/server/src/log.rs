@@ -126,6 +126,9 @@ pub struct TracingLog;
 
 impl LogSink for TracingLog {
     fn log(&self, r: &LogRecord<'_>) {
+        // The gate's bucket and the log writer are locks shared with every thread: taken at
+        // normal priority even from a background worker (the pool's priority ceiling).
+        let _fg = crate::pool::foreground_section();
         let plugin = match r.extensions.get::<CallLog>() {
             Some(call) => {
                 if !call.gate.admits(r.level) {

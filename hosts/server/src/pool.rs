@@ -23,17 +23,38 @@
 //! left — all of it on an idle machine, next to nothing on a saturated one, where they end at
 //! their deadline. Both lanes serve tenants round-robin as above.
 //!
+//! **A tenant that runs long calls starts its next ones in the background.** For
+//! [`DEMOTION_MEMORY`] after one of its jobs moved to the background lane, a tenant's new jobs
+//! are queued there directly, so a tenant looping long calls gets no normal-priority window at
+//! the start of each; its short calls meanwhile run at idle priority too.
+//!
+//! **Locks are taken at normal priority (a priority ceiling).** A thread at idle priority that
+//! is preempted while it holds a lock other threads need stalls them until it gets a core
+//! again, which on a saturated machine may be never before their deadlines: a priority
+//! inversion. So a background worker lowers its priority only while it runs a job's slice, and
+//! code inside a slice that takes a lock shared with other threads (the registry, the KV store,
+//! the log, the answer to the requester) runs in a [`foreground_section`], at normal priority.
+//! Leaving idle priority needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of at least 20; where it is
+//! refused (checked at start), background workers keep normal priority and a warning says so.
+//!
 //! Admission (rate, per-tenant and global concurrency caps) happens *before* a job is
 //! queued, so the queues never hold more than the global cap, and a tenant has at most its
 //! own concurrency cap of jobs (a job runs on one worker at a time).
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Default number of slices a job runs in the foreground lane before it moves to the
 /// background lane: 4 (400,000 fuel at the default `fuel_slice`).
 pub const DEFAULT_FOREGROUND_SLICES: u32 = 4;
+
+/// How long after one of its jobs moved to the background lane a tenant's new jobs start
+/// there: 1 s.
+pub const DEMOTION_MEMORY: Duration = Duration::from_secs(1);
 
 /// One slice of a job: `true` when the job has finished.
 type Slice = Box<dyn FnMut() -> bool + Send + 'static>;
@@ -115,11 +136,43 @@ impl Lane {
     }
 }
 
-/// Where a foreground worker sends a job that has run its foreground slices.
+/// Where a foreground worker sends a job that has run its foreground slices, and when each
+/// tenant last had a job sent there.
 #[derive(Clone)]
 struct Demotion {
     to: Arc<Lane>,
     after: u32,
+    demoted: Arc<Mutex<HashMap<Arc<str>, Instant>>>,
+}
+
+impl Demotion {
+    fn demote(&self, job: Job) {
+        {
+            let mut demoted = lock(&self.demoted);
+            // Tenants that stopped sending long calls are forgotten, so the map holds at most
+            // the tenants demoted within the last `DEMOTION_MEMORY`, plus this one.
+            if demoted.len() >= 64 {
+                demoted.retain(|_, at| at.elapsed() < DEMOTION_MEMORY);
+            }
+            demoted.insert(job.tenant.clone(), Instant::now());
+        }
+        // (Were the background lane closed the job would be dropped; it is closed only after
+        // the foreground workers are joined.)
+        self.to.push(job);
+    }
+
+    /// Whether `tenant` had a job demoted within the last [`DEMOTION_MEMORY`].
+    fn recently_demoted(&self, tenant: &str) -> bool {
+        let mut demoted = lock(&self.demoted);
+        match demoted.get(tenant) {
+            Some(at) if at.elapsed() < DEMOTION_MEMORY => true,
+            Some(_) => {
+                demoted.remove(tenant);
+                false
+            }
+            None => false,
+        }
+    }
 }
 
 /// A fixed pool of worker threads in two lanes, serving tenants round-robin one slice at a
@@ -127,6 +180,7 @@ struct Demotion {
 pub struct WorkerPool {
     foreground: Arc<Lane>,
     background: Arc<Lane>,
+    demotion: Demotion,
     foreground_threads: Mutex<Vec<JoinHandle<()>>>,
     background_threads: Mutex<Vec<JoinHandle<()>>>,
     size: usize,
@@ -151,22 +205,34 @@ impl WorkerPool {
     /// If the OS refuses to start a thread.
     pub fn with_foreground_slices(size: usize, foreground_slices: u32) -> std::io::Result<Self> {
         let size = size.max(1);
+        let background = Arc::<Lane>::default();
         let pool = Self {
             foreground: Arc::default(),
-            background: Arc::default(),
+            demotion: Demotion {
+                to: background.clone(),
+                after: foreground_slices.max(1),
+                demoted: Arc::default(),
+            },
+            background,
             foreground_threads: Mutex::new(Vec::with_capacity(size)),
             background_threads: Mutex::new(Vec::with_capacity(size)),
             size,
         };
-        let demotion = Demotion {
-            to: pool.background.clone(),
-            after: foreground_slices.max(1),
+        let idle = match idle_priority_available() {
+            Ok(()) => true,
+            Err(why) => {
+                tracing::warn!(
+                    "background workers keep normal priority: long calls compete with short ones for CPU ({why})"
+                );
+                false
+            }
         };
         for i in 0..size {
             let started = spawn(
                 format!("palisade-worker-{i}"),
                 pool.foreground.clone(),
-                Some(demotion.clone()),
+                Some(pool.demotion.clone()),
+                false,
             )
             .map(|t| lock(&pool.foreground_threads).push(t))
             .and_then(|()| {
@@ -174,6 +240,7 @@ impl WorkerPool {
                     format!("palisade-background-{i}"),
                     pool.background.clone(),
                     None,
+                    idle,
                 )
             })
             .map(|t| lock(&pool.background_threads).push(t));
@@ -195,9 +262,14 @@ impl WorkerPool {
     ///
     /// `f` runs one slice per invocation and returns `Some` when the job is done; after a
     /// `None` it is called again, on this or another worker, once the tenants queued behind
-    /// it had their turn (after its foreground slices, on a background worker). `weight` is
-    /// the tenant's share per round (at least 1). A job whose requester went away before its
-    /// first slice is skipped.
+    /// it had their turn (after its foreground slices, on a background worker; from the first
+    /// slice if `tenant` was demoted within [`DEMOTION_MEMORY`]). `weight` is the tenant's
+    /// share per round (at least 1). A job whose requester went away before its first slice
+    /// is skipped.
+    ///
+    /// On a background worker `f` runs at idle priority: whatever it does that takes a lock
+    /// shared with other threads belongs in a [`foreground_section`]. The result is handed
+    /// to the requester at normal priority.
     pub async fn run_sliced<R: Send + 'static>(
         &self,
         tenant: &str,
@@ -219,6 +291,8 @@ impl WorkerPool {
             started = true;
             match f() {
                 Some(r) => {
+                    // Waking the requester's task takes the async runtime's locks.
+                    let _fg = foreground_section();
                     if let Some(tx) = done.take() {
                         let _ = tx.send(r);
                     }
@@ -233,7 +307,12 @@ impl WorkerPool {
             slices: 0,
             slice,
         };
-        if !self.foreground.push(job) {
+        let lane = if self.demotion.recently_demoted(tenant) {
+            &self.background
+        } else {
+            &self.foreground
+        };
+        if !lane.push(job) {
             return None;
         }
         result.await.ok()
@@ -262,49 +341,142 @@ fn spawn(
     name: String,
     lane: Arc<Lane>,
     demotion: Option<Demotion>,
+    idle: bool,
 ) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(name).spawn(move || {
-        if demotion.is_none() {
-            lower_priority();
-        }
-        worker(&lane, demotion.as_ref());
-    })
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || worker(&lane, demotion.as_ref(), idle))
 }
 
-/// Puts the calling (background) worker thread at the operating system's idle priority;
-/// where that is refused, the thread keeps its priority and a warning says so.
-fn lower_priority() {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let lowered = {
-        use thread_priority::unix::{
-            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-            thread_native_id, thread_schedule_policy,
-        };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        // The policy is set before the nice value, and only the policy matters for an idle
-        // thread: a refused nice value (a process started with a raised one) is harmless.
-        set_thread_priority_and_policy(
-            thread_native_id(),
-            thread_priority::ThreadPriority::Min,
-            idle,
-        )
-        .or_else(|e| match thread_schedule_policy() {
-            Ok(policy) if policy == idle => Ok(()),
-            _ => Err(e),
-        })
-    };
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let lowered =
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
-    if let Err(e) = lowered {
-        tracing::warn!(
-            error = ?e,
-            "background worker keeps normal priority: long calls compete with short ones for CPU"
-        );
+/// A worker thread's priority state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Priority {
+    /// Normal priority, outside a background slice.
+    Normal,
+    /// In a background slice: idle priority, except inside `raised` nested foreground
+    /// sections.
+    InSlice { raised: u32 },
+}
+
+thread_local! {
+    static PRIORITY: Cell<Priority> = const { Cell::new(Priority::Normal) };
+}
+
+/// A scope that runs at normal priority even inside a background slice; see
+/// [`foreground_section`]. Not `Send`: it belongs to the thread that opened it.
+#[must_use = "the section ends when this is dropped"]
+pub struct ForegroundSection {
+    opened: bool,
+    _thread: PhantomData<*const ()>,
+}
+
+/// Opens a foreground section: until the returned value is dropped, the calling thread runs
+/// at normal priority, even if it is a background worker running a slice at idle priority.
+/// Code that a job runs and that takes a lock other threads need (a store, a log writer, a
+/// channel to the async runtime) opens one first, so it cannot be preempted at idle priority
+/// while it holds that lock. Anywhere else it does nothing; sections nest.
+pub fn foreground_section() -> ForegroundSection {
+    let opened = PRIORITY.with(|p| match p.get() {
+        Priority::Normal => false,
+        Priority::InSlice { raised } => {
+            if raised == 0 {
+                set_idle(false);
+            }
+            p.set(Priority::InSlice { raised: raised + 1 });
+            true
+        }
+    });
+    ForegroundSection {
+        opened,
+        _thread: PhantomData,
     }
 }
 
-fn worker(lane: &Lane, demotion: Option<&Demotion>) {
+impl Drop for ForegroundSection {
+    fn drop(&mut self) {
+        if !self.opened {
+            return;
+        }
+        PRIORITY.with(|p| {
+            if let Priority::InSlice { raised } = p.get() {
+                let raised = raised.saturating_sub(1);
+                if raised == 0 {
+                    set_idle(true);
+                }
+                p.set(Priority::InSlice { raised });
+            }
+        });
+    }
+}
+
+/// Runs one slice of `job`, at idle priority if `idle`; the worker is back at normal priority
+/// when it returns.
+fn run_slice(job: &mut Job, idle: bool) -> bool {
+    if !idle {
+        return (job.slice)();
+    }
+    PRIORITY.set(Priority::InSlice { raised: 0 });
+    set_idle(true);
+    let done = (job.slice)();
+    set_idle(false);
+    PRIORITY.set(Priority::Normal);
+    done
+}
+
+/// Moves the calling thread into (`true`) or out of (`false`) the operating system's idle
+/// scheduling class (`SCHED_IDLE`); `false` if refused. Cheap: one system call.
+#[cfg(target_os = "linux")]
+fn set_idle(idle: bool) -> bool {
+    let policy = if idle {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // The policy alone changes; the thread's nice value stays what the process gave it. (The
+    // `thread-priority` crate would also set a nice value, which a process started with a
+    // raised one may not lower again.)
+    #[expect(unsafe_code, reason = "one libc call on the calling thread")]
+    // SAFETY: `pthread_self` is the calling thread, alive for the call, and `param` is a valid
+    // `sched_param` for these two policies (static priority 0).
+    let set =
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), policy, &raw const param) };
+    set == 0
+}
+
+/// No idle scheduling class here: background workers keep normal priority.
+#[cfg(not(target_os = "linux"))]
+fn set_idle(_idle: bool) -> bool {
+    false
+}
+
+/// Whether a thread may enter the idle scheduling class and leave it again (tried on a
+/// throwaway thread); if not, why.
+fn idle_priority_available() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err("no idle scheduling class on this operating system".into());
+    }
+    let probe = std::thread::Builder::new()
+        .name("palisade-priority-probe".into())
+        .spawn(|| {
+            if !set_idle(true) {
+                return Err("SCHED_IDLE refused".to_owned());
+            }
+            if !set_idle(false) {
+                return Err(
+                    "leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE >= 20 (`ulimit -e 20`, systemd `LimitNICE=20`), so that a background call can take locks at normal priority"
+                        .to_owned(),
+                );
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("priority probe thread: {e}"))?;
+    probe
+        .join()
+        .unwrap_or_else(|_| Err("priority probe panicked".into()))
+}
+
+fn worker(lane: &Lane, demotion: Option<&Demotion>, idle: bool) {
     let mut queues = lane.lock();
     loop {
         let Some(mut job) = queues.pop() else {
@@ -321,16 +493,15 @@ fn worker(lane: &Lane, demotion: Option<&Demotion>) {
         // The job's turn: `weight` slices, more while nobody waits.
         let mut turn = job.weight.max(1);
         loop {
-            if (job.slice)() {
+            if run_slice(&mut job, idle) {
                 queues = lane.lock();
                 break;
             }
             job.slices = job.slices.saturating_add(1);
             turn -= 1;
             if let Some(demotion) = demotion.filter(|d| job.slices >= d.after) {
-                // A long job: on to the background lane. (Were that lane closed the job
-                // would be dropped; it is closed only after this one's workers are joined.)
-                demotion.to.push(job);
+                // A long job: on to the background lane.
+                demotion.demote(job);
                 queues = lane.lock();
                 break;
             }
@@ -464,38 +635,57 @@ mod tests {
         std::thread::current().name().unwrap_or_default().to_owned()
     }
 
+    /// The calling thread's scheduling policy (`libc::SCHED_*`).
+    #[cfg(target_os = "linux")]
+    fn policy() -> libc::c_int {
+        #[expect(unsafe_code, reason = "one libc call on the calling thread")]
+        // SAFETY: no pointer arguments; 0 is the calling thread.
+        let policy = unsafe { libc::sched_getscheduler(0) };
+        policy
+    }
+
+    /// Where one slice ran: the thread's name and, on Linux, its policy outside any section,
+    /// inside a foreground section, inside a nested one, and after both closed.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Ran {
+        thread: String,
+        #[cfg(target_os = "linux")]
+        policies: [libc::c_int; 4],
+    }
+
+    fn ran() -> Ran {
+        Ran {
+            thread: thread_name(),
+            #[cfg(target_os = "linux")]
+            policies: {
+                let outside = policy();
+                let section = foreground_section();
+                let inside = policy();
+                let nested = foreground_section();
+                let nested_inside = policy();
+                drop(nested);
+                drop(section);
+                [outside, inside, nested_inside, policy()]
+            },
+        }
+    }
+
     #[test]
     fn a_long_job_moves_to_an_idle_priority_worker_and_short_ones_keep_the_foreground() {
         // One worker per lane; a job moves to the background after 2 slices.
         let pool = Arc::new(WorkerPool::with_foreground_slices(1, 2).unwrap());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let threads = Arc::new(Mutex::new(Vec::<String>::new()));
-        let background_policy_idle = Arc::new(Mutex::new(None));
+        let slices = Arc::new(Mutex::new(Vec::<Ran>::new()));
         let long = {
-            let (stop, threads, idle) = (
-                stop.clone(),
-                threads.clone(),
-                background_policy_idle.clone(),
-            );
+            let (stop, slices) = (stop.clone(), slices.clone());
             submit(&pool, "hostile", 1, move || {
-                let name = thread_name();
-                if name.starts_with("palisade-background") && idle.lock().unwrap().is_none() {
-                    #[cfg(target_os = "linux")]
-                    {
-                        use thread_priority::unix::*;
-                        *idle.lock().unwrap() = Some(
-                            thread_schedule_policy().unwrap()
-                                == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-                        );
-                    }
-                }
-                threads.lock().unwrap().push(name);
+                slices.lock().unwrap().push(ran());
                 std::thread::sleep(std::time::Duration::from_millis(1));
                 stop.load(std::sync::atomic::Ordering::SeqCst).then_some(())
             })
         };
         // The long job is on the background worker once it has run more than 2 slices.
-        while threads.lock().unwrap().len() < 4 {
+        while slices.lock().unwrap().len() < 4 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         // A short job of another tenant is served by the foreground worker while the long
@@ -505,19 +695,60 @@ mod tests {
         assert!(!stop.load(std::sync::atomic::Ordering::SeqCst));
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(long.join().unwrap(), Some(()));
-        let threads = threads.lock().unwrap().clone();
-        let (foreground, background) = threads.split_at(2);
-        assert_eq!(foreground, ["palisade-worker-0", "palisade-worker-0"]);
-        assert!(
-            background.iter().all(|t| t == "palisade-background-0"),
-            "{threads:?}"
-        );
-        #[cfg(target_os = "linux")]
-        assert_eq!(
-            *background_policy_idle.lock().unwrap(),
-            Some(true),
-            "background workers run under SCHED_IDLE"
-        );
+        let slices = slices.lock().unwrap().clone();
+        let (foreground, background) = slices.split_at(2);
+        for slice in foreground {
+            assert_eq!(slice.thread, "palisade-worker-0", "{slices:?}");
+            // Foreground slices run at normal priority, and sections change nothing there.
+            #[cfg(target_os = "linux")]
+            assert_eq!(slice.policies, [libc::SCHED_OTHER; 4]);
+        }
+        for slice in background {
+            assert_eq!(slice.thread, "palisade-background-0", "{slices:?}");
+            // Background slices run under SCHED_IDLE, foreground sections (nested too) at
+            // normal priority, and the slice is idle again once they close.
+            #[cfg(target_os = "linux")]
+            assert_eq!(
+                slice.policies,
+                [
+                    libc::SCHED_IDLE,
+                    libc::SCHED_OTHER,
+                    libc::SCHED_OTHER,
+                    libc::SCHED_IDLE
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_tenant_demoted_recently_starts_its_next_jobs_in_the_background() {
+        let pool = Arc::new(WorkerPool::with_foreground_slices(1, 1).unwrap());
+        // `hostile`'s first job runs 3 slices: demoted after its first.
+        let mut n = 0;
+        let first = submit(&pool, "hostile", 1, move || {
+            n += 1;
+            (n == 3).then_some(())
+        });
+        assert_eq!(first.join().unwrap(), Some(()));
+        let where_ = |tenant: &'static str| {
+            let seen = Arc::new(Mutex::new(String::new()));
+            let s = seen.clone();
+            let job = submit(&pool, tenant, 1, move || {
+                *s.lock().unwrap() = thread_name();
+                Some(())
+            });
+            assert_eq!(job.join().unwrap(), Some(()));
+            seen.lock().unwrap().clone()
+        };
+        // Within `DEMOTION_MEMORY` its next job starts on the background lane; another
+        // tenant's starts in the foreground.
+        assert_eq!(where_("hostile"), "palisade-background-0");
+        assert_eq!(where_("good"), "palisade-worker-0");
+        // Once that memory has passed, `hostile` is back in the foreground.
+        let demoted_at = *lock(&pool.demotion.demoted).get("hostile").unwrap();
+        std::thread::sleep(DEMOTION_MEMORY.saturating_sub(demoted_at.elapsed()));
+        assert_eq!(where_("hostile"), "palisade-worker-0");
+        assert!(lock(&pool.demotion.demoted).is_empty());
     }
 
     #[test]

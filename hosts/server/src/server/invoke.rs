@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 // One operation of `Server`, split from `mod.rs`: it uses the imports and helpers there.
 use super::*;
 use crate::log::CallLog;
+use crate::pool::foreground_section;
 
 /// What an invocation returned: the report and the output or error.
 pub struct Invocation {
@@ -182,27 +183,44 @@ impl Server {
                     LAST_YIELD.set(Some(StdInstant::now()));
                 }
                 let step = match pending.take() {
+                    // A step that ends the call (past its deadline, interrupted) frees the
+                    // instance and returns the interpreter's stack: locks other calls need.
+                    Some(call) if call.expired() => {
+                        let _fg = foreground_section();
+                        call.step()
+                    }
                     Some(call) => call.step(),
                     None => {
-                        let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                        match server.registry.start_call(
-                            &plugin,
-                            &tenant.core,
-                            &entry,
-                            input.take().unwrap_or_default(),
-                            key,
-                            Some(interrupt.clone()),
-                        ) {
-                            // The first slice runs at once, like every later one.
-                            Step::Pending(mut call) => {
-                                held = Some(InUse::hold(&server.in_use, call.digest()));
-                                call.extensions_mut().insert(CallLog::new(
-                                    &plugin,
-                                    tenant.log_gate.clone(),
-                                    log_dropped.clone(),
-                                ));
-                                call.step()
+                        // The start takes the registry's lock, and the first slice enters the
+                        // guest's functions (the engine lends each one a stack under its
+                        // lock): at normal priority, even on a background worker (the pool's
+                        // priority ceiling). Later slices only resume the parked function.
+                        let _fg = foreground_section();
+                        let started = {
+                            let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
+                            match server.registry.start_call(
+                                &plugin,
+                                &tenant.core,
+                                &entry,
+                                input.take().unwrap_or_default(),
+                                key,
+                                Some(interrupt.clone()),
+                            ) {
+                                Step::Pending(mut call) => {
+                                    held = Some(InUse::hold(&server.in_use, call.digest()));
+                                    call.extensions_mut().insert(CallLog::new(
+                                        &plugin,
+                                        tenant.log_gate.clone(),
+                                        log_dropped.clone(),
+                                    ));
+                                    Step::Pending(call)
+                                }
+                                done => done,
                             }
+                        };
+                        // The first slice runs at once, like every later one.
+                        match started {
+                            Step::Pending(call) => call.step(),
                             done => done,
                         }
                     }
@@ -214,6 +232,8 @@ impl Server {
                     }
                     Step::Done(call) => call,
                 };
+                // Recording the call, logging it and releasing its slots all take locks.
+                let _fg = foreground_section();
                 LAST_YIELD.set(None);
                 server.registry.record(&plugin, &tenant.id, &call.report);
                 server
