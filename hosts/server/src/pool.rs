@@ -25,8 +25,10 @@
 //!
 //! **A tenant that runs long calls starts its next ones in the background.** For
 //! [`DEMOTION_MEMORY`] after one of its jobs moved to the background lane, a tenant's new jobs
-//! are queued there directly, so a tenant looping long calls gets no normal-priority window at
-//! the start of each; its short calls meanwhile run at idle priority too.
+//! are queued there directly, so a tenant looping long calls gets a normal-priority window
+//! at the start of one call per `DEMOTION_MEMORY` instead of every call (a job that started
+//! in the background does not renew the memory); its short calls meanwhile run at idle
+//! priority too.
 //!
 //! **Locks are taken at normal priority (a priority ceiling).** A thread at idle priority that
 //! is preempted while it holds a lock other threads need stalls them until it gets a core
@@ -149,8 +151,8 @@ impl Demotion {
     fn demote(&self, job: Job) {
         {
             let mut demoted = lock(&self.demoted);
-            // Tenants that stopped sending long calls are forgotten, so the map holds at most
-            // the tenants demoted within the last `DEMOTION_MEMORY`, plus this one.
+            // Tenants that stopped sending long calls are forgotten: the map holds at most 64
+            // entries, or the tenants demoted within the last `DEMOTION_MEMORY` if more.
             if demoted.len() >= 64 {
                 demoted.retain(|_, at| at.elapsed() < DEMOTION_MEMORY);
             }
