@@ -25,9 +25,9 @@
 //!
 //! **A tenant that runs long calls starts its next ones in the background.** For
 //! [`DEMOTION_MEMORY`] after one of its jobs moved to the background lane, a tenant's new jobs
-//! are queued there directly, so a tenant looping long calls gets a normal-priority window
-//! at the start of one call per `DEMOTION_MEMORY` instead of every call (a job that started
-//! in the background does not renew the memory); its short calls meanwhile run at idle
+//! are queued there directly, and a job that started there renews that memory once it has
+//! run as many slices as a demotion takes: a tenant looping long calls gets no
+//! normal-priority window at the start of each. Its short calls meanwhile run at idle
 //! priority too.
 //!
 //! **Locks are taken at normal priority (a priority ceiling).** A thread at idle priority that
@@ -149,18 +149,22 @@ struct Demotion {
 
 impl Demotion {
     fn demote(&self, job: Job) {
-        {
-            let mut demoted = lock(&self.demoted);
-            // Tenants that stopped sending long calls are forgotten: the map holds at most 64
-            // entries, or the tenants demoted within the last `DEMOTION_MEMORY` if more.
-            if demoted.len() >= 64 {
-                demoted.retain(|_, at| at.elapsed() < DEMOTION_MEMORY);
-            }
-            demoted.insert(job.tenant.clone(), Instant::now());
-        }
+        self.remember(&job.tenant);
         // (Were the background lane closed the job would be dropped; it is closed only after
         // the foreground workers are joined.)
         self.to.push(job);
+    }
+
+    /// Notes that `tenant` runs long jobs now: by a demotion, or by a job that started in
+    /// the background and has run as many slices as a demotion takes.
+    fn remember(&self, tenant: &Arc<str>) {
+        let mut demoted = lock(&self.demoted);
+        // Tenants that stopped sending long calls are forgotten: the map holds at most 64
+        // entries, or the tenants demoted within the last `DEMOTION_MEMORY` if more.
+        if demoted.len() >= 64 {
+            demoted.retain(|_, at| at.elapsed() < DEMOTION_MEMORY);
+        }
+        demoted.insert(tenant.clone(), Instant::now());
     }
 
     /// Whether `tenant` had a job demoted within the last [`DEMOTION_MEMORY`].
@@ -233,16 +237,16 @@ impl WorkerPool {
             let started = spawn(
                 format!("palisade-worker-{i}"),
                 pool.foreground.clone(),
-                Some(pool.demotion.clone()),
-                false,
+                pool.demotion.clone(),
+                Role::Foreground,
             )
             .map(|t| lock(&pool.foreground_threads).push(t))
             .and_then(|()| {
                 spawn(
                     format!("palisade-background-{i}"),
                     pool.background.clone(),
-                    None,
-                    idle,
+                    pool.demotion.clone(),
+                    Role::Background { idle },
                 )
             })
             .map(|t| lock(&pool.background_threads).push(t));
@@ -339,15 +343,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Which lane a worker serves.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Normal priority; a job that has run its foreground slices is demoted.
+    Foreground,
+    /// Slices at idle priority if `idle`; a job that has run as many slices as a demotion
+    /// takes renews its tenant's demotion memory.
+    Background { idle: bool },
+}
+
 fn spawn(
     name: String,
     lane: Arc<Lane>,
-    demotion: Option<Demotion>,
-    idle: bool,
+    demotion: Demotion,
+    role: Role,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || worker(&lane, demotion.as_ref(), idle))
+        .spawn(move || worker(&lane, &demotion, role))
 }
 
 /// A worker thread's priority state.
@@ -478,7 +492,8 @@ fn idle_priority_available() -> Result<(), String> {
         .unwrap_or_else(|_| Err("priority probe panicked".into()))
 }
 
-fn worker(lane: &Lane, demotion: Option<&Demotion>, idle: bool) {
+fn worker(lane: &Lane, demotion: &Demotion, role: Role) {
+    let idle = matches!(role, Role::Background { idle: true });
     let mut queues = lane.lock();
     loop {
         let Some(mut job) = queues.pop() else {
@@ -501,11 +516,18 @@ fn worker(lane: &Lane, demotion: Option<&Demotion>, idle: bool) {
             }
             job.slices = job.slices.saturating_add(1);
             turn -= 1;
-            if let Some(demotion) = demotion.filter(|d| job.slices >= d.after) {
-                // A long job: on to the background lane.
-                demotion.demote(job);
-                queues = lane.lock();
-                break;
+            match role {
+                Role::Foreground if job.slices >= demotion.after => {
+                    // A long job: on to the background lane.
+                    demotion.demote(job);
+                    queues = lane.lock();
+                    break;
+                }
+                // A long job that started in the background keeps its tenant there.
+                Role::Background { .. } if job.slices == demotion.after => {
+                    demotion.remember(&job.tenant);
+                }
+                _ => {}
             }
             queues = lane.lock();
             if queues.waiting > 0 && turn == 0 {
@@ -742,13 +764,24 @@ mod tests {
             assert_eq!(job.join().unwrap(), Some(()));
             seen.lock().unwrap().clone()
         };
+        let demoted_at = || *lock(&pool.demotion.demoted).get("hostile").unwrap();
+        let first_demotion = demoted_at();
         // Within `DEMOTION_MEMORY` its next job starts on the background lane; another
-        // tenant's starts in the foreground.
+        // tenant's starts in the foreground. A short job does not renew the memory.
         assert_eq!(where_("hostile"), "palisade-background-0");
         assert_eq!(where_("good"), "palisade-worker-0");
+        assert_eq!(demoted_at(), first_demotion);
+        // A long job that started in the background renews it once it has run as many slices
+        // as a demotion takes (here one), so a tenant looping long calls stays there.
+        let mut n = 0;
+        let long = submit(&pool, "hostile", 1, move || {
+            n += 1;
+            (n == 2).then_some(())
+        });
+        assert_eq!(long.join().unwrap(), Some(()));
+        assert!(demoted_at() > first_demotion);
         // Once that memory has passed, `hostile` is back in the foreground.
-        let demoted_at = *lock(&pool.demotion.demoted).get("hostile").unwrap();
-        std::thread::sleep(DEMOTION_MEMORY.saturating_sub(demoted_at.elapsed()));
+        std::thread::sleep(DEMOTION_MEMORY.saturating_sub(demoted_at().elapsed()));
         assert_eq!(where_("hostile"), "palisade-worker-0");
         assert!(lock(&pool.demotion.demoted).is_empty());
     }
