@@ -196,31 +196,25 @@ impl Server {
                         // lock): at normal priority, even on a background worker (the pool's
                         // priority ceiling). Later slices only resume the parked function.
                         let _fg = foreground_section();
-                        let started = {
-                            let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
-                            match server.registry.start_call(
-                                &plugin,
-                                &tenant.core,
-                                &entry,
-                                input.take().unwrap_or_default(),
-                                key,
-                                Some(interrupt.clone()),
-                            ) {
-                                Step::Pending(mut call) => {
-                                    held = Some(InUse::hold(&server.in_use, call.digest()));
-                                    call.extensions_mut().insert(CallLog::new(
-                                        &plugin,
-                                        tenant.log_gate.clone(),
-                                        log_dropped.clone(),
-                                    ));
-                                    Step::Pending(call)
-                                }
-                                done => done,
+                        let key = key.as_deref().unwrap_or(tenant.id.as_bytes());
+                        match server.registry.start_call(
+                            &plugin,
+                            &tenant.core,
+                            &entry,
+                            input.take().unwrap_or_default(),
+                            key,
+                            Some(interrupt.clone()),
+                        ) {
+                            // The first slice runs at once, like every later one.
+                            Step::Pending(mut call) => {
+                                held = Some(InUse::hold(&server.in_use, call.digest()));
+                                call.extensions_mut().insert(CallLog::new(
+                                    &plugin,
+                                    tenant.log_gate.clone(),
+                                    log_dropped.clone(),
+                                ));
+                                call.step()
                             }
-                        };
-                        // The first slice runs at once, like every later one.
-                        match started {
-                            Step::Pending(call) => call.step(),
                             done => done,
                         }
                     }
