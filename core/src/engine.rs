@@ -34,6 +34,10 @@ fn engine_config(stack: &StackLimits) -> Config {
             fuel_per_bytes_validated: 0,
         })
         .compilation_mode(CompilationMode::LazyTranslation)
+        // The core reads the one custom section it needs (`palisade.abi`) from the bytes
+        // (crate::binary); wasmi would keep every custom section (a guest's `name`,
+        // `producers`, ...) on the heap for as long as the module is loaded.
+        .ignore_custom_sections(true)
         .enforced_limits(EnforcedLimits::strict());
     // The setter exists only with wasmi's validator; without it the parser reads custom page
     // sizes unasked, so both builds accept the same modules (and share the fingerprint).

@@ -76,6 +76,7 @@
 extern crate alloc;
 
 pub mod abi;
+mod binary;
 pub mod bundle;
 mod call;
 pub mod capability;

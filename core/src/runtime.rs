@@ -377,7 +377,7 @@ impl Runtime {
         // The digest names the module the author shipped, not its rewrite (crate::start).
         let digest = digest.unwrap_or_else(|| Digest::of(bytes));
         let (module, has_start) = start::compile(&self.engine, bytes, proof)?;
-        let info = abi::check(&module, &self.shared.table, has_start)?;
+        let info = abi::check(&module, bytes, &self.shared.table, has_start)?;
         Ok(CompiledModule(Arc::new(ModuleInner {
             name: name.map(Box::from),
             module,

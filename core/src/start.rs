@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use wasmi::{Engine, Module};
 
+use crate::binary::{HEADER, HEADER_LEN, Reader, push_u32, sections};
 use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_reason};
 
 /// The export under which a module's start function is run.
@@ -40,77 +41,10 @@ use crate::error::{ContractViolation, Error, ErrorKind, INVALID_MODULE, wasm_rea
 /// [`Runtime::compile_raw`](crate::Runtime::compile_raw).
 pub const START_EXPORT: &str = "palisade_start";
 
-const HEADER_LEN: usize = 8;
-/// `\0asm`, version 1.
-const HEADER: [u8; HEADER_LEN] = *b"\0asm\x01\0\0\0";
 const EXPORT_SECTION: u8 = 7;
 const START_SECTION: u8 = 8;
 const CODE_SECTION: u8 = 10;
 const EXPORT_KIND_FUNC: u8 = 0;
-
-/// A reader of the module bytes that never panics: every read is bounds-checked.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    /// An unsigned LEB128 `u32` as the binary format allows it: at most 5 bytes, no bits past
-    /// bit 31 (non-minimal encodings are valid).
-    fn u32(&mut self) -> Option<u32> {
-        let mut result: u32 = 0;
-        for i in 0..5u32 {
-            let b = self.byte()?;
-            if i == 4 && b & 0xF0 != 0 {
-                return None;
-            }
-            result |= u32::from(b & 0x7F) << (7 * i);
-            if b & 0x80 == 0 {
-                return Some(result);
-            }
-        }
-        None
-    }
-
-    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(len)?;
-        let s = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos == self.bytes.len()
-    }
-}
-
-/// Appends `v` as a minimal unsigned LEB128.
-fn push_u32(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let b = (v & 0x7F) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-/// Where one top-level section lies in the module bytes.
-#[derive(Clone, Copy)]
-struct Section {
-    /// Start of the section (its id byte).
-    start: usize,
-    /// The payload.
-    payload: (usize, usize),
-}
 
 fn malformed() -> Error {
     // The same shape as wasmi's own refusal: these bytes would not have compiled anyway.
@@ -127,26 +61,11 @@ fn malformed() -> Error {
 /// [`ContractViolation::ReservedExport`] if the module has a start section and already exports
 /// [`START_EXPORT`]; [`ErrorKind::InvalidModule`] if the top-level structure is malformed.
 pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-    if bytes.get(..HEADER_LEN) != Some(&HEADER[..]) {
-        return Err(malformed());
-    }
-    let mut r = Reader {
-        bytes,
-        pos: HEADER_LEN,
-    };
     let mut start = None;
     let mut export = None;
-    while !r.at_end() {
-        let at = r.pos;
-        let id = r.byte().ok_or_else(malformed)?;
-        let len = r.u32().ok_or_else(malformed)? as usize;
-        let from = r.pos;
-        r.take(len).ok_or_else(malformed)?;
-        let section = Section {
-            start: at,
-            payload: (from, from + len),
-        };
-        let slot = match id {
+    for section in sections(bytes) {
+        let section = section.map_err(|_| malformed())?;
+        let slot = match section.id {
             START_SECTION => &mut start,
             EXPORT_SECTION => &mut export,
             _ => continue,
@@ -161,10 +80,7 @@ pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     let start_payload = bytes
         .get(start.payload.0..start.payload.1)
         .ok_or_else(malformed)?;
-    let mut sr = Reader {
-        bytes: start_payload,
-        pos: 0,
-    };
+    let mut sr = Reader::new(start_payload);
     let func = sr.u32().ok_or_else(malformed)?;
     if !sr.at_end() {
         return Err(malformed());
@@ -176,10 +92,7 @@ pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     let (count, entries) = match export {
         Some(e) => {
             let payload = bytes.get(e.payload.0..e.payload.1).ok_or_else(malformed)?;
-            let mut er = Reader {
-                bytes: payload,
-                pos: 0,
-            };
+            let mut er = Reader::new(payload);
             let count = er.u32().ok_or_else(malformed)?;
             let first = er.pos;
             for _ in 0..count {
@@ -258,10 +171,7 @@ fn empty_code_section_with_bytes(bytes: &[u8]) -> bool {
         let len = len as usize;
         if id == CODE_SECTION {
             let end = r.pos.saturating_add(len).min(bytes.len());
-            let mut payload = Reader {
-                bytes: bytes.get(r.pos..end).unwrap_or_default(),
-                pos: 0,
-            };
+            let mut payload = Reader::new(bytes.get(r.pos..end).unwrap_or_default());
             // Every code section: the parser reaches a second one before any order check.
             if payload.u32() == Some(0) && len > payload.pos {
                 return true;

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use wasmi::{ExternType, FuncType, Module, ValType};
 
+use crate::binary;
 use crate::capability::{CapSet, CapabilityId, CapabilityTable};
 use crate::error::{ContractViolation, Error, ErrorKind, concat};
 
@@ -125,19 +126,23 @@ fn is_func(ty: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
     ty.params() == params && ty.results() == results
 }
 
-/// The declared ABI version, from the `palisade.abi` custom section.
+/// The declared ABI version, from the `palisade.abi` custom section of the module `bytes`.
+///
+/// The core reads the section from the bytes, not from a compiled [`Module`]: its engine does
+/// not keep custom sections. Only the top-level structure is read; call it on bytes a
+/// [`Runtime`](crate::Runtime) (or wasmi) accepted to know that the rest is valid.
 ///
 /// # Errors
 ///
-/// `MissingAbiVersion`, `MalformedAbiVersion`, or `UnsupportedAbiVersion`.
-pub fn abi_version(module: &Module) -> Result<u32, ContractViolation> {
+/// `MissingAbiVersion` (also when the top-level structure breaks before the section),
+/// `MalformedAbiVersion`, or `UnsupportedAbiVersion`.
+pub fn abi_version(bytes: &[u8]) -> Result<u32, ContractViolation> {
     let mut found = None;
-    for section in module.custom_sections() {
-        if section.name() != ABI_SECTION {
-            continue;
-        }
-        let bytes: [u8; 4] = section
-            .data()
+    for data in binary::custom_sections(bytes, ABI_SECTION) {
+        let Ok(data) = data else {
+            break;
+        };
+        let bytes: [u8; 4] = data
             .try_into()
             .map_err(|_| ContractViolation::MalformedAbiVersion)?;
         if found.replace(u32::from_le_bytes(bytes)).is_some() {
@@ -156,11 +161,13 @@ pub fn abi_version(module: &Module) -> Result<u32, ContractViolation> {
 }
 
 /// Checks a compiled module against the contract: version, exports, and that every import is a
-/// `palisade` function this host provides with the right signature. `has_start`: the module's
+/// `palisade` function this host provides with the right signature. `bytes`: the module as
+/// written, for its custom sections. `has_start`: the module's
 /// start function was hoisted into the export [`START_EXPORT`], which is the host's, not the
 /// guest's (without a start function, that export is a reserved name like any other).
 pub(crate) fn check(
     module: &Module,
+    bytes: &[u8],
     table: &CapabilityTable,
     has_start: bool,
 ) -> Result<ContractInfo, Error> {
@@ -168,11 +175,11 @@ pub(crate) fn check(
     // import is then foreign); one that does not and imports WASI is a WASI guest.
     #[cfg(feature = "wasi")]
     if module.imports().any(|i| i.module() == WASI_NAMESPACE)
-        && !module.custom_sections().any(|s| s.name() == ABI_SECTION)
+        && binary::custom_sections(bytes, ABI_SECTION).next().is_none()
     {
         return check_wasi(module, table, has_start);
     }
-    let abi_version = abi_version(module)?;
+    let abi_version = abi_version(bytes)?;
 
     let mut has_memory = false;
     let mut has_alloc = false;

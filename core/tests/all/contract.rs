@@ -125,6 +125,58 @@ fn abi_version_is_required_and_checked() {
 }
 
 #[test]
+fn the_abi_section_is_read_wherever_it_lies_and_other_custom_sections_are_not_kept() {
+    let h = host();
+    // The section moved before every other section, and a 256 KiB custom section (as large as a
+    // big guest's `name` section) after the last one.
+    let written = guest(ECHO);
+    let mut section = vec![0, 17, 12];
+    section.extend_from_slice(b"palisade.abi");
+    section.extend_from_slice(&1u32.to_le_bytes());
+    let at = written
+        .windows(section.len())
+        .position(|w| w == section.as_slice())
+        .unwrap(); // guest() writes the section as built here
+
+    let mut front = written[..8].to_vec();
+    front.extend_from_slice(&section);
+    front.extend_from_slice(&written[8..at]);
+    front.extend_from_slice(&written[at + section.len()..]);
+    let big = 256 * 1024;
+    front.push(0);
+    front.extend_from_slice(&[0x85, 0x80, 0x10]); // LEB128 of 4 + 1 + big (0x40005)
+    front.extend_from_slice(&[4, b'b', b'l', b'o', b'b']);
+    front.resize(front.len() + big, 0xAB);
+    let wasm = front;
+
+    let before = crate::registry::net_bytes();
+    let module = compile(&h.runtime, &wasm);
+    let held = crate::registry::net_bytes() - before;
+    assert_eq!(module.info().abi_version, 1);
+    assert!(
+        held < 64 * 1024,
+        "the compiled module holds {held} B: the 256 KiB custom section was kept"
+    );
+    let acme = tenant(&h.runtime, "acme", &[], Limits::default());
+    let call = h.runtime.call(&module, &acme, "echo", b"still served");
+    assert_eq!(call.result.unwrap(), b"still served");
+
+    // Two `palisade.abi` sections, wherever they are, are malformed.
+    let mut twice = guest(ECHO);
+    twice.extend_from_slice(&section);
+    assert_eq!(violation(&twice), ContractViolation::MalformedAbiVersion);
+    assert_eq!(
+        palisade::abi::abi_version(&twice),
+        Err(ContractViolation::MalformedAbiVersion)
+    );
+    assert_eq!(palisade::abi::abi_version(&wasm), Ok(1));
+    assert_eq!(
+        palisade::abi::abi_version(b"not wasm"),
+        Err(ContractViolation::MissingAbiVersion)
+    );
+}
+
+#[test]
 fn exports_are_checked() {
     let no_alloc = wat::parse_str(
         r#"(module (memory (export "memory") 1)

@@ -61,7 +61,7 @@ unsafe impl GlobalAlloc for ThreadCounting {
 #[global_allocator]
 static ALLOC: ThreadCounting = ThreadCounting;
 
-fn net_bytes() -> i64 {
+pub(crate) fn net_bytes() -> i64 {
     NET_BYTES.with(Cell::get)
 }
 

@@ -151,7 +151,7 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, CliError> {
         .as_ref()
         .ok()
         .and_then(|m| m.info().wasi.as_ref().map(|w| w.kind));
-    let abi = match (palisade::abi::abi_version(&parsed), wasi_kind) {
+    let abi = match (palisade::abi::abi_version(&wasm), wasi_kind) {
         (Ok(v), _) => format!("{v}"),
         (Err(_), Some(_)) => String::from("none: a WASI preview1 guest (docs/WASI.md)"),
         (Err(e), None) => format!("invalid: {e}"),
