@@ -87,6 +87,68 @@ pub struct Layout {
     pub scenario: usize,
 }
 
+impl Layout {
+    /// Whether the rule slots are where a real board's linker script put them: both slots at
+    /// the addresses it exports, each at least [`slot_bytes`](Self::slot_bytes) long.
+    #[must_use]
+    pub fn matches(&self, linker: LinkerSlots) -> bool {
+        linker.active == self.active_slot
+            && linker.fallback == self.fallback_slot
+            && linker
+                .fallback
+                .checked_sub(linker.active)
+                .is_some_and(|n| n >= self.slot_bytes)
+            && linker
+                .end
+                .checked_sub(linker.fallback)
+                .is_some_and(|n| n >= self.slot_bytes)
+    }
+}
+
+/// Where a real board's linker script (its memory.x) put the rule slots: the addresses of its
+/// symbols `__palisade_rule_active`, `__palisade_rule_fallback` and `__palisade_rule_end`, read
+/// by [`linker_slots!`].
+#[derive(Debug, Clone, Copy)]
+pub struct LinkerSlots {
+    /// The active slot's first byte.
+    pub active: usize,
+    /// The fallback slot's first byte.
+    pub fallback: usize,
+    /// The first byte past the fallback slot.
+    pub end: usize,
+}
+
+/// The rule-slot symbols of the firmware's linker script, as [`LinkerSlots`]. Use it in a board
+/// whose memory.x defines them (the real boards); elsewhere the link fails.
+#[macro_export]
+macro_rules! linker_slots {
+    () => {{
+        unsafe extern "C" {
+            static __palisade_rule_active: u8;
+            static __palisade_rule_fallback: u8;
+            static __palisade_rule_end: u8;
+        }
+        $crate::LinkerSlots {
+            active: ::core::ptr::addr_of!(__palisade_rule_active) as usize,
+            fallback: ::core::ptr::addr_of!(__palisade_rule_fallback) as usize,
+            end: ::core::ptr::addr_of!(__palisade_rule_end) as usize,
+        }
+    }};
+}
+
+/// The firmware of a real board: if the board's [`Board::LAYOUT`] is where the linker put the
+/// rule slots, makes the board and runs the control loop; logs why it stopped. A product build
+/// returns only if setup fails or the layouts disagree (then no board peripheral is touched);
+/// the caller then sleeps.
+pub fn run_from_flash<B: Board>(make_board: impl FnOnce() -> B, linker: LinkerSlots) {
+    if B::LAYOUT.matches(linker) {
+        let verdict = run(make_board());
+        defmt::error!("control loop stopped: {}; no rule runs", verdict);
+    } else {
+        defmt::error!("the board's LAYOUT does not match memory.x: no rule runs");
+    }
+}
+
 /// The `gpio` bank the rule drives: LEDs on pins 0-1 and up to two inputs a board adds
 /// ([`Board::add_inputs`]); one tenant.
 pub type BoardGpio = Gpio<4, 1>;

@@ -15,7 +15,8 @@ use nrf52840_hal::pac::{self, interrupt};
 use palisade_board_common::Layout;
 
 /// Where the rule slots lie in flash: page-aligned (4 KiB), past the firmware's 768 KiB
-/// (memory.x, which also exports these addresses; [`layout_matches_linker`] checks them).
+/// (memory.x, which also exports these addresses;
+/// [`palisade_board_common::run_from_flash`] checks them).
 const LAYOUT: Layout = Layout {
     active_slot: 0x000C_0000,
     fallback_slot: 0x000E_0000,
@@ -25,35 +26,13 @@ const LAYOUT: Layout = Layout {
     scenario: 0x000F_F000,
 };
 
-/// Whether [`LAYOUT`] is where memory.x put the rule slots.
-fn layout_matches_linker() -> bool {
-    unsafe extern "C" {
-        static __palisade_rule_active: u8;
-        static __palisade_rule_fallback: u8;
-        static __palisade_rule_end: u8;
-    }
-    let active = core::ptr::addr_of!(__palisade_rule_active) as usize;
-    let fallback = core::ptr::addr_of!(__palisade_rule_fallback) as usize;
-    let end = core::ptr::addr_of!(__palisade_rule_end) as usize;
-    active == LAYOUT.active_slot
-        && fallback == LAYOUT.fallback_slot
-        && fallback
-            .checked_sub(active)
-            .is_some_and(|n| n >= LAYOUT.slot_bytes)
-        && end
-            .checked_sub(fallback)
-            .is_some_and(|n| n >= LAYOUT.slot_bytes)
-}
-
 #[entry]
 fn main() -> ! {
     if let Some(p) = pac::Peripherals::take() {
-        if layout_matches_linker() {
-            let verdict = palisade_board_common::run(board::Dk::new(p));
-            defmt::error!("control loop stopped: {}; no rule runs", verdict);
-        } else {
-            defmt::error!("LAYOUT in main.rs does not match memory.x: no rule runs");
-        }
+        palisade_board_common::run_from_flash(
+            || board::Dk::new(p),
+            palisade_board_common::linker_slots!(),
+        );
     }
     loop {
         cortex_m::asm::wfi();

@@ -17,7 +17,7 @@ use stm32f4xx_hal::pac::{self, interrupt};
 
 /// Where the rule slots lie in flash: one 128 KiB erase sector each (sectors 8 and 9), past
 /// the firmware's 512 KiB (sectors 0-7; memory.x, which also exports these addresses;
-/// [`layout_matches_linker`] checks them).
+/// [`palisade_board_common::run_from_flash`] checks them).
 const LAYOUT: Layout = Layout {
     active_slot: 0x0808_0000,
     fallback_slot: 0x080A_0000,
@@ -27,35 +27,13 @@ const LAYOUT: Layout = Layout {
     scenario: 0x080C_0000,
 };
 
-/// Whether [`LAYOUT`] is where memory.x put the rule slots.
-fn layout_matches_linker() -> bool {
-    unsafe extern "C" {
-        static __palisade_rule_active: u8;
-        static __palisade_rule_fallback: u8;
-        static __palisade_rule_end: u8;
-    }
-    let active = core::ptr::addr_of!(__palisade_rule_active) as usize;
-    let fallback = core::ptr::addr_of!(__palisade_rule_fallback) as usize;
-    let end = core::ptr::addr_of!(__palisade_rule_end) as usize;
-    active == LAYOUT.active_slot
-        && fallback == LAYOUT.fallback_slot
-        && fallback
-            .checked_sub(active)
-            .is_some_and(|n| n >= LAYOUT.slot_bytes)
-        && end
-            .checked_sub(fallback)
-            .is_some_and(|n| n >= LAYOUT.slot_bytes)
-}
-
 #[entry]
 fn main() -> ! {
     if let Some(p) = pac::Peripherals::take() {
-        if layout_matches_linker() {
-            let verdict = palisade_board_common::run(board::Discovery::new(p));
-            defmt::error!("control loop stopped: {}; no rule runs", verdict);
-        } else {
-            defmt::error!("LAYOUT in main.rs does not match memory.x: no rule runs");
-        }
+        palisade_board_common::run_from_flash(
+            || board::Discovery::new(p),
+            palisade_board_common::linker_slots!(),
+        );
     }
     loop {
         cortex_m::asm::wfi();
