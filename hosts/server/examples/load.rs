@@ -16,7 +16,11 @@
 //! 2. the same with a hostile tenant running infinite loops (`hostile/infinite_loop`) at its
 //!    maximum rate: its one permitted call always running, refused calls retried after 5 ms
 //!    (targets: p99 within 1.5x of alone, zero good-tenant errors); then the same while the
-//!    hostile client also ignores 429s and floods the server with retries (reported, no target);
+//!    hostile client also ignores 429s and floods the server with retries (reported, no target).
+//!    The three conditions alternate in four rounds of a quarter phase each (alone, at max
+//!    rate, flood, alone, ...), and each condition's samples are pooled, so that the machine's
+//!    bursts of load and the cost of the first seconds after start-up do not land on one
+//!    condition only;
 //! 3. requests/s of the thermostat sandboxed vs the same rule compiled natively into an axum
 //!    handler, reading and writing the same KV store (target: ratio >= 0.8), alternating
 //!    native and sandboxed in four half-length rounds.
@@ -51,6 +55,8 @@ use crate::client::Client;
 const GOOD_CLIENTS: usize = 2;
 const HOSTILE_CLIENTS: usize = 2;
 const THROUGHPUT_CLIENTS: usize = 4;
+/// Rounds the fairness conditions alternate in (each a quarter of a phase).
+const ROUNDS: u32 = 4;
 
 /// The thermostat rule of `guests/examples/thermostat`, natively, on the same KV store.
 fn native_decide(kv: &dyn palisade::KvStore, tenant: &str, input: &[u8]) -> Result<u8, String> {
@@ -385,13 +391,42 @@ fn main() {
         GOOD_CLIENTS,
         secs.min(1.0),
     ); // warm-up
-    let alone = drive(
-        addr,
-        &good,
-        "/v1/plugins/thermostat/decide",
-        GOOD_CLIENTS,
-        secs,
-    );
+    // Alternate the three conditions in ROUNDS rounds of a quarter phase each, so that a burst
+    // of load from the shared machine, or whatever the first seconds after start-up cost, falls
+    // on every condition alike instead of on whichever phase it happens to meet; the samples of
+    // each condition are pooled across rounds.
+    let round_secs = secs / f64::from(ROUNDS);
+    let mut alone = Stats::default();
+    let mut attacked = [Stats::default(), Stats::default()];
+    let mut hostile_ran = [0u64; 2];
+    let mut hostile_refused = [0u64; 2];
+    for _ in 0..ROUNDS {
+        alone.merge(drive(
+            addr,
+            &good,
+            "/v1/plugins/thermostat/decide",
+            GOOD_CLIENTS,
+            round_secs,
+        ));
+        for (i, backoff) in [true, false].into_iter().enumerate() {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (threads, ran, refused) = hostile(addr, &evil, &stop, backoff);
+            std::thread::sleep(Duration::from_millis(200));
+            attacked[i].merge(drive(
+                addr,
+                &good,
+                "/v1/plugins/thermostat/decide",
+                GOOD_CLIENTS,
+                round_secs,
+            ));
+            stop.store(true, Ordering::Relaxed);
+            for t in threads {
+                t.join().unwrap();
+            }
+            hostile_ran[i] += ran.load(Ordering::Relaxed);
+            hostile_refused[i] += refused.load(Ordering::Relaxed);
+        }
+    }
     println!(
         "good tenant alone:        p50 {:>6} us  p99 {:>6} us  {:>8.0} req/s  errors {}",
         alone.pct(0.5),
@@ -399,32 +434,16 @@ fn main() {
         alone.rps(),
         alone.errors
     );
-
-    let mut worst = 0f64;
+    let mut ratios = [0f64; 2];
     let mut good_errors = alone.errors;
-    for (label, backoff) in [
-        ("hostile at max rate", true),
-        ("hostile + 429 flood", false),
-    ] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (threads, ran, refused) = hostile(addr, &evil, &stop, backoff);
-        std::thread::sleep(Duration::from_millis(200));
-        let attacked = drive(
-            addr,
-            &good,
-            "/v1/plugins/thermostat/decide",
-            GOOD_CLIENTS,
-            secs,
-        );
-        stop.store(true, Ordering::Relaxed);
-        for t in threads {
-            t.join().unwrap();
-        }
+    for (i, label) in ["hostile at max rate", "hostile + 429 flood"]
+        .into_iter()
+        .enumerate()
+    {
+        let attacked = &attacked[i];
         #[expect(clippy::cast_precision_loss, reason = "a ratio for display")]
         let ratio = attacked.pct(0.99) as f64 / alone.pct(0.99).max(1) as f64;
-        if backoff {
-            worst = ratio;
-        }
+        ratios[i] = ratio;
         good_errors += attacked.errors;
         println!(
             "good tenant, {label}: p50 {:>6} us  p99 {:>6} us  {:>8.0} req/s  errors {}  (p99 {:.2}x alone; hostile: {} loops ran to their deadline, {} refused with 429)",
@@ -433,11 +452,12 @@ fn main() {
             attacked.rps(),
             attacked.errors,
             ratio,
-            ran.load(Ordering::Relaxed),
-            refused.load(Ordering::Relaxed),
+            hostile_ran[i],
+            hostile_refused[i],
         );
     }
-    let ratio = worst;
+    // The target is for the hostile tenant at its maximum rate; the flood is reported only.
+    let ratio = ratios[0];
 
     // Alternate the two in four half-length rounds, so that drift in the machine's load
     // (it is shared) does not favour whichever runs first.
