@@ -76,7 +76,7 @@ fuzz/run.sh
 step "board mps2-an386 (Cortex-M4F): scenarios under QEMU"
 boards/mps2-an386/run-scenarios.sh
 
-step "board riscv32-virt (riscv32imac): the same scenarios under QEMU"
+step "board riscv32-virt (riscv32imac): the same scenarios under QEMU, validating and pre-validated"
 boards/riscv32-virt/run-scenarios.sh
 
 step "real boards (nrf52840-dk, stm32f4; Cortex-M4F): format, clippy, release build and size (they cannot run here)"

@@ -26,13 +26,22 @@ TOOL_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 (cd "$ROOT" && nice cargo build -q -p palisade-mcu --example pack_rule)
 PACK="$TOOL_TARGET/debug/examples/pack_rule"
 
-step "firmware (release: opt-level z, LTO): the product build, then the scenario build"
+# The pre-validated profile (docs/EMBEDDED.md), as on the Cortex-M4 board.
+PREVALIDATED=(--no-default-features --features indirect-dispatch,hash-collections,prevalidated)
+build() { (cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release "$@"); }
+
+step "firmware (release: opt-level z, LTO): the product builds (validating, pre-validated), then the scenario builds"
 ELF="$BOARD/target/riscv32imac-unknown-none-elf/release/palisade-board-riscv32-virt"
-(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release)
+build
 cp "$ELF" "$OUT/product.elf"
-llvm-size "$OUT/product.elf"
-(cd "$BOARD" && CARGO_TARGET_DIR="$BOARD/target" nice cargo build -q --release --features scenarios)
-llvm-size "$ELF"
+build "${PREVALIDATED[@]}"
+cp "$ELF" "$OUT/prevalidated-product.elf"
+llvm-size "$OUT/product.elf" "$OUT/prevalidated-product.elf"
+build "${PREVALIDATED[@]}" --features scenarios
+cp "$ELF" "$OUT/prevalidated-scenarios.elf"
+build --features scenarios
+cp "$ELF" "$OUT/scenarios.elf"
+llvm-size "$OUT/scenarios.elf" "$OUT/prevalidated-scenarios.elf"
 
 make_bundles
 
@@ -45,3 +54,7 @@ board_qemu() {
 }
 
 run_scenarios
+
+# The same scenarios on the pre-validated firmware.
+ELF="$OUT/prevalidated-scenarios.elf"
+run_scenarios prevalidated-
