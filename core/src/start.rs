@@ -96,8 +96,7 @@ pub(crate) fn hoist(bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
             let count = er.u32().ok_or_else(malformed)?;
             let first = er.pos;
             for _ in 0..count {
-                let name_len = er.u32().ok_or_else(malformed)? as usize;
-                let name = er.take(name_len).ok_or_else(malformed)?;
+                let name = er.name().ok_or_else(malformed)?;
                 if name == START_EXPORT.as_bytes() {
                     return Err(ContractViolation::ReservedExport {
                         name: START_EXPORT.into(),
